@@ -1,0 +1,160 @@
+// Package app builds tidings' shared dependencies from a Config — the
+// migrated store with its token cipher, the asynq queue on external or
+// embedded Redis — and tears them down in order. The three binaries
+// (web, worker, admin CLI) all start here, so the embedded default and the
+// scale setup run one code path.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"tidings/internal/config"
+	"tidings/models"
+)
+
+// App holds the dependencies of a tidings process.
+type App struct {
+	Config *config.Config
+	Logger *slog.Logger
+	Store  *models.Store
+	Cipher *models.Cipher
+	// Redis is the asynq connection; nil when the process did not ask for
+	// the queue.
+	Redis asynq.RedisConnOpt
+	// Queue enqueues tasks; nil without Redis.
+	Queue *asynq.Client
+
+	closers []func() error
+}
+
+// Options select what a process needs.
+type Options struct {
+	// Queue connects to Redis (starting the embedded one when REDIS_URL is
+	// unset).
+	Queue bool
+	// RequireExternalRedis refuses the embedded Redis (cmd/worker: a
+	// separate worker process cannot share an in-process Redis).
+	RequireExternalRedis bool
+}
+
+// Open builds the dependencies. On error, whatever was opened is closed.
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (*App, error) {
+	a := &App{Config: cfg, Logger: logger}
+	if err := a.open(ctx, opts); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) open(ctx context.Context, opts Options) (err error) {
+	cfg, logger := a.Config, a.Logger
+	if a.Cipher, err = OpenCipher(cfg); err != nil {
+		return err
+	}
+	db, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	a.Store = models.NewStore(db, engine, a.Cipher)
+	a.closers = append(a.closers, a.Store.Close)
+	applied, err := models.Migrate(ctx, db, engine)
+	if err != nil {
+		return err
+	}
+	logger.Info("database ready", slog.String("engine", string(engine)), slog.Int("schema_version", models.SchemaVersion()), slog.Int("migrations_applied", applied))
+
+	if opts.Queue {
+		if cfg.RedisURL == "" && opts.RequireExternalRedis {
+			return errors.New("configuration: REDIS_URL: required when the worker runs as its own process")
+		}
+		if err := a.openQueue(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenCipher builds the token cipher from TIDINGS_SECRET_KEY, or from the
+// key file in the data dir (generated on first start) when it is unset.
+func OpenCipher(cfg *config.Config) (*models.Cipher, error) {
+	if cfg.SecretKey != "" {
+		keys, err := models.ParseKeys(cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: TIDINGS_SECRET_KEY: %w", err)
+		}
+		return models.NewCipher(keys...)
+	}
+	key, err := models.LoadOrCreateKeyFile(cfg.KeyFile())
+	if err != nil {
+		return nil, err
+	}
+	return models.NewCipher(key)
+}
+
+func (a *App) openQueue() error {
+	if a.Config.RedisURL != "" {
+		opt, err := asynq.ParseRedisURI(a.Config.RedisURL)
+		if err != nil {
+			return fmt.Errorf("configuration: REDIS_URL: %w", err)
+		}
+		a.Redis = opt
+	} else {
+		// The embedded default: an in-process Redis that asynq's client,
+		// server, retries and scheduler all work with. Its contents die with
+		// the process; the database is the source of truth and the
+		// scheduler re-enqueues whatever a restart lost.
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("start embedded redis: %w", err)
+		}
+		a.closers = append(a.closers, func() error { mr.Close(); return nil })
+		a.Redis = asynq.RedisClientOpt{Addr: mr.Addr()}
+		a.Logger.Info("embedded redis started", slog.String("addr", mr.Addr()))
+	}
+	a.Queue = asynq.NewClient(a.Redis)
+	a.closers = append(a.closers, a.Queue.Close)
+	return a.PingRedis(context.Background())
+}
+
+// PingRedis checks the queue's Redis connection (used by /healthz).
+func (a *App) PingRedis(ctx context.Context) error {
+	if a.Redis == nil {
+		return nil
+	}
+	c, ok := a.Redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return errors.New("redis: unexpected client type")
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// OnClose registers a function to run on Close, before the ones already
+// registered (dependencies close in reverse order of opening).
+func (a *App) OnClose(fn func() error) { a.closers = append(a.closers, fn) }
+
+// Close releases everything Open built, last opened first.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

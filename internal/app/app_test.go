@@ -1,0 +1,129 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tidings/internal/app"
+	"tidings/internal/config"
+	"tidings/internal/testenv"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// TestRunWebEmbeddedDefault starts the web process the way the README's run
+// command does — nothing configured but a data dir — and checks that it
+// migrates an embedded database, generates a 0600 key, answers /healthz
+// and /metrics, and shuts down when cancelled.
+func TestRunWebEmbeddedDefault(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.RunWeb(ctx, cfg, slog.New(slog.DiscardHandler), ln) }()
+	base := "http://" + ln.Addr().String()
+
+	var resp *http.Response
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err = http.Get(base + "/healthz"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("healthz never answered: %v", err)
+	}
+	var health struct {
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&health); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || health.Checks["database"] != "ok" || health.Checks["queue"] != "ok" {
+		t.Fatalf("healthz = %d %v", resp.StatusCode, health.Checks)
+	}
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(body), `tidings_http_request_duration_seconds_count{method="GET",route="GET /healthz",status="200"} 1`) {
+		t.Fatalf("metrics do not show the healthz request:\n%s", body)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tidings.db")); err != nil {
+		t.Fatalf("embedded database not created: %v", err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "secret.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret key file: %v %v", st, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunWeb returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("RunWeb did not shut down")
+	}
+}
+
+func TestWorkerRequiresExternalRedis(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": t.TempDir()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app.RunWorkerProcess(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+		t.Fatalf("worker without REDIS_URL: err = %v, want one naming REDIS_URL", err)
+	}
+}
+
+// TestOpenOnRealServices opens the app on Postgres and Redis when they are
+// configured (always in CI).
+func TestOpenOnRealServices(t *testing.T) {
+	pg := testenv.PostgresURL(t)
+	redisURL := testenv.RedisURL(t)
+	if pg == "" {
+		t.Skip("TIDINGS_TEST_DATABASE_URL not set")
+	}
+	cfg, err := config.Load(env(map[string]string{
+		"TIDINGS_DATA_DIR":   t.TempDir(),
+		"DATABASE_URL":       pg,
+		"REDIS_URL":          redisURL,
+		"TIDINGS_SECRET_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{Queue: true, RequireExternalRedis: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.Store.Engine() != "postgres" {
+		t.Fatalf("engine = %s", a.Store.Engine())
+	}
+	if err := a.PingRedis(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

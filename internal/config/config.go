@@ -1,0 +1,202 @@
+// Package config owns tidings' configuration: it reads environment
+// variables once, in main, applies defaults, and validates them so that a
+// bad value is a start-up error naming the variable. Everything else gets
+// its settings through constructors, never from the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a tidings process.
+type Config struct {
+	// DataDir holds the embedded database, search index and secret key.
+	DataDir string
+	// DatabaseURL selects Postgres; empty means embedded SQLite.
+	DatabaseURL string
+	// RedisURL selects an external Redis for asynq; empty means an
+	// embedded in-process Redis (single-process mode only).
+	RedisURL string
+	// ElasticsearchURL selects Elasticsearch; empty means the embedded index.
+	ElasticsearchURL string
+	// SecretKey is TIDINGS_SECRET_KEY (comma-separated base64 keys, the
+	// sealing key first); empty means a key file in DataDir.
+	SecretKey string
+	// Listen is the web server's address.
+	Listen string
+	// BaseURL is the externally visible URL (OAuth redirects, cookies).
+	BaseURL string
+	// GoogleClientID and GoogleClientSecret configure the OAuth client.
+	GoogleClientID     string
+	GoogleClientSecret string
+	// GmailEndpoint, when set, sends every Google call (Gmail API and
+	// OAuth) to a Gmail API emulator at this base URL.
+	GmailEndpoint string
+	// SyncInterval is how often the scheduler enqueues incremental syncs.
+	SyncInterval time.Duration
+	// WorkerConcurrency is the number of asynq worker goroutines.
+	WorkerConcurrency int
+	// LogLevel and LogFormat configure slog.
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+// Var documents one environment variable.
+type Var struct {
+	Name, Default, Help string
+}
+
+// Vars lists every variable tidings reads, for the README and `--help`.
+var Vars = []Var{
+	{"TIDINGS_DATA_DIR", "./data", "directory for the embedded database, search index and generated secret key"},
+	{"DATABASE_URL", "(embedded SQLite)", "Postgres URL, e.g. postgres://user:pass@host:5432/tidings?sslmode=disable"},
+	{"REDIS_URL", "(embedded Redis)", "Redis URL for the asynq task queue, e.g. redis://host:6379/0; required by cmd/worker"},
+	{"ELASTICSEARCH_URL", "(embedded index)", "Elasticsearch 8 URL, e.g. http://host:9200 (user:password@ allowed)"},
+	{"TIDINGS_SECRET_KEY", "(key file in data dir)", "base64 32-byte key(s), comma-separated, first one encrypts; encrypts OAuth tokens at rest"},
+	{"TIDINGS_LISTEN", "127.0.0.1:8080", "address the web server listens on"},
+	{"TIDINGS_BASE_URL", "http://<listen address>", "public URL of the web server (OAuth redirect, secure cookies when https)"},
+	{"GOOGLE_CLIENT_ID", "", "Google OAuth client id (Gmail API enabled)"},
+	{"GOOGLE_CLIENT_SECRET", "", "Google OAuth client secret"},
+	{"TIDINGS_GMAIL_ENDPOINT", "", "base URL of a Gmail API emulator; all Gmail and OAuth calls go there instead of Google"},
+	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
+	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
+	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"TIDINGS_LOG_FORMAT", "text", "text or json"},
+}
+
+// Load reads the configuration from getenv (os.Getenv in main).
+func Load(getenv func(string) string) (*Config, error) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	c := &Config{
+		DataDir:            get("TIDINGS_DATA_DIR"),
+		DatabaseURL:        get("DATABASE_URL"),
+		RedisURL:           get("REDIS_URL"),
+		ElasticsearchURL:   get("ELASTICSEARCH_URL"),
+		SecretKey:          get("TIDINGS_SECRET_KEY"),
+		Listen:             get("TIDINGS_LISTEN"),
+		BaseURL:            get("TIDINGS_BASE_URL"),
+		GoogleClientID:     get("GOOGLE_CLIENT_ID"),
+		GoogleClientSecret: get("GOOGLE_CLIENT_SECRET"),
+		GmailEndpoint:      get("TIDINGS_GMAIL_ENDPOINT"),
+		LogFormat:          get("TIDINGS_LOG_FORMAT"),
+	}
+	var errs []error
+	bad := func(name string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+		}
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("REDIS_URL", "must be a redis:// or rediss:// URL with a host")
+		}
+	}
+	if c.ElasticsearchURL != "" {
+		if u, err := url.Parse(c.ElasticsearchURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("ELASTICSEARCH_URL", "must be an http:// or https:// URL")
+		}
+	}
+	if c.GmailEndpoint != "" {
+		if u, err := url.Parse(c.GmailEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("TIDINGS_GMAIL_ENDPOINT", "must be an http:// or https:// URL")
+		} else {
+			c.GmailEndpoint = strings.TrimSuffix(c.GmailEndpoint, "/")
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("TIDINGS_LISTEN", "must be host:port (%v)", err)
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Listen
+	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("TIDINGS_BASE_URL", "must be an http:// or https:// URL")
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
+		bad("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together")
+	}
+	c.SyncInterval = 60 * time.Second
+	if v := get("TIDINGS_SYNC_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			bad("TIDINGS_SYNC_INTERVAL", "must be a duration of at least 1s, like 60s or 5m")
+		} else {
+			c.SyncInterval = d
+		}
+	}
+	c.WorkerConcurrency = 8
+	if v := get("TIDINGS_WORKER_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			bad("TIDINGS_WORKER_CONCURRENCY", "must be a whole number from 1 to 1000")
+		} else {
+			c.WorkerConcurrency = n
+		}
+	}
+	switch lv := strings.ToLower(get("TIDINGS_LOG_LEVEL")); lv {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		bad("TIDINGS_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "":
+		c.LogFormat = "text"
+	case "text", "json":
+	default:
+		bad("TIDINGS_LOG_FORMAT", "must be text or json")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
+
+// SQLitePath is where the embedded database lives.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "tidings.db") }
+
+// IndexDir is where the embedded search index lives.
+func (c *Config) IndexDir() string { return filepath.Join(c.DataDir, "index") }
+
+// KeyFile is where the embedded default keeps its generated secret key.
+func (c *Config) KeyFile() string { return filepath.Join(c.DataDir, "secret.key") }
+
+// Embedded reports whether the queue runs on an in-process Redis, which
+// means web and worker must share one process.
+func (c *Config) Embedded() bool { return c.RedisURL == "" }
+
+// Logger builds the process's slog logger.
+func (c *Config) Logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

@@ -1,0 +1,148 @@
+// Package testenv gives tests real dependencies: a fresh store on embedded
+// SQLite always, and on Postgres when TIDINGS_TEST_DATABASE_URL is set (each
+// test in its own schema); the Redis at TIDINGS_TEST_REDIS_URL. Under
+// CI=true a missing service fails the test instead of skipping it.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"tidings/models"
+)
+
+// InCI reports whether the tests run in CI, where services must exist.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Engine is one database engine the tests run on.
+type Engine struct {
+	Name models.Engine
+	// Open returns a fresh, migrated store on this engine, closed when the
+	// test ends.
+	Open func(t testing.TB) *models.Store
+}
+
+// Engines lists SQLite, plus Postgres when configured. Under CI=true a
+// missing Postgres fails the test.
+func Engines(t testing.TB) []Engine {
+	t.Helper()
+	engines := []Engine{{Name: models.SQLite, Open: OpenSQLite}}
+	if PostgresURL(t) != "" {
+		engines = append(engines, Engine{Name: models.Postgres, Open: OpenPostgres})
+	}
+	return engines
+}
+
+// PostgresURL returns TIDINGS_TEST_DATABASE_URL; empty (test continues on
+// SQLite only) outside CI, a test failure under CI=true when unset.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TIDINGS_TEST_DATABASE_URL")
+	if u == "" && InCI() {
+		t.Fatal("CI=true but TIDINGS_TEST_DATABASE_URL is not set: Postgres tests cannot run")
+	}
+	return u
+}
+
+// RedisURL returns TIDINGS_TEST_REDIS_URL, skipping the test outside CI
+// when unset and failing it under CI=true.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("TIDINGS_TEST_REDIS_URL")
+	if u == "" {
+		if InCI() {
+			t.Fatal("CI=true but TIDINGS_TEST_REDIS_URL is not set: Redis tests cannot run")
+		}
+		t.Skip("TIDINGS_TEST_REDIS_URL not set")
+	}
+	return u
+}
+
+// Cipher returns a cipher with a random key.
+func Cipher(t testing.TB) *models.Cipher {
+	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	c, err := models.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// OpenSQLite returns a migrated store on a new SQLite file in a temp dir.
+func OpenSQLite(t testing.TB) *models.Store {
+	t.Helper()
+	ctx := context.Background()
+	db, engine, err := models.Open(ctx, models.OpenOptions{SQLitePath: filepath.Join(t.TempDir(), "test.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migrated(t, db, engine)
+}
+
+// OpenPostgres returns a migrated store in a new schema of the test
+// database; the schema is dropped when the test ends.
+func OpenPostgres(t testing.TB) *models.Store {
+	t.Helper()
+	base := PostgresURL(t)
+	if base == "" {
+		t.Skip("TIDINGS_TEST_DATABASE_URL not set")
+	}
+	ctx := context.Background()
+	schema := "t_" + strings.ToLower(rand.Text()[:12])
+	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("connect to test postgres: %v", err)
+	}
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		if sqlDB, err := admin.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: u.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migrated(t, db, engine)
+}
+
+func migrated(t testing.TB, db *gorm.DB, engine models.Engine) *models.Store {
+	t.Helper()
+	if _, err := models.Migrate(context.Background(), db, engine); err != nil {
+		t.Fatal(err)
+	}
+	s := models.NewStore(db, engine, Cipher(t))
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return s
+}
+
+// Describe names an engine for subtest names.
+func (e Engine) String() string { return fmt.Sprint(e.Name) }

@@ -1,0 +1,369 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// NormalizeDomain lower-cases a domain and strips a leading "@" or "www.".
+func NormalizeDomain(d string) string {
+	d = strings.ToLower(strings.TrimSpace(d))
+	d = strings.TrimPrefix(d, "@")
+	d = strings.TrimPrefix(d, "www.")
+	return strings.TrimSuffix(d, ".")
+}
+
+// NormalizeAddress lower-cases an email address for matching.
+func NormalizeAddress(a string) string { return strings.ToLower(strings.TrimSpace(a)) }
+
+// CreateAccount stores a new account with its domains.
+func (s *Store) CreateAccount(ctx context.Context, tenantID int64, a *Account) error {
+	a.ID, a.TenantID = 0, tenantID
+	if strings.TrimSpace(a.Name) == "" {
+		return errors.New("models: account name is required")
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		domains := a.Domains
+		a.Domains = nil
+		if err := tx.Create(a).Error; err != nil {
+			return fmt.Errorf("models: create account: %w", conflict(err))
+		}
+		a.Domains = domains
+		return setAccountDomains(tx, a)
+	})
+}
+
+func setAccountDomains(tx *gorm.DB, a *Account) error {
+	if err := tx.Where("tenant_id = ? AND account_id = ?", a.TenantID, a.ID).Delete(&AccountDomain{}).Error; err != nil {
+		return fmt.Errorf("models: account domains: %w", err)
+	}
+	seen := map[string]bool{}
+	var rows []AccountDomain
+	for _, d := range a.Domains {
+		dom := NormalizeDomain(d.Domain)
+		if dom == "" || seen[dom] {
+			continue
+		}
+		seen[dom] = true
+		rows = append(rows, AccountDomain{TenantID: a.TenantID, Domain: dom, AccountID: a.ID})
+	}
+	a.Domains = rows
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return fmt.Errorf("models: account domain already belongs to another account: %w", conflict(err))
+	}
+	return nil
+}
+
+// GetAccount loads an account of the tenant.
+func (s *Store) GetAccount(ctx context.Context, tenantID, id int64) (*Account, error) {
+	return getByID[Account](ctx, s, tenantID, id, "Domains")
+}
+
+// ListAccounts lists the tenant's accounts.
+func (s *Store) ListAccounts(ctx context.Context, tenantID int64, p Page) ([]Account, int64, error) {
+	return list[Account](ctx, s, tenantID, p, []string{"name", "website"}, "Domains")
+}
+
+// UpdateAccount writes name, website and domains of an existing account.
+func (s *Store) UpdateAccount(ctx context.Context, tenantID int64, a *Account) error {
+	a.TenantID = tenantID
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := updateByID(ctx, tx, tenantID, a.ID, a, "name", "website", "updated_at"); err != nil {
+			return err
+		}
+		return setAccountDomains(tx, a)
+	})
+}
+
+// DeleteAccount deletes an account; its contacts and cases are kept and
+// unlinked.
+func (s *Store) DeleteAccount(ctx context.Context, tenantID, id int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := deleteByID[Account](ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		for _, m := range []any{&Contact{}, &Case{}} {
+			if err := tx.Model(m).Where("tenant_id = ? AND account_id = ?", tenantID, id).Update("account_id", nil).Error; err != nil {
+				return fmt.Errorf("models: unlink account: %w", err)
+			}
+		}
+		return tx.Where("tenant_id = ? AND account_id = ?", tenantID, id).Delete(&AccountDomain{}).Error
+	})
+}
+
+// AccountByDomain finds the account owning an email domain.
+func (s *Store) AccountByDomain(ctx context.Context, tenantID int64, domain string) (*Account, error) {
+	var d AccountDomain
+	if err := s.scoped(ctx, tenantID).Where("domain = ?", NormalizeDomain(domain)).First(&d).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return s.GetAccount(ctx, tenantID, d.AccountID)
+}
+
+// CreateContact stores a new contact with its addresses.
+func (s *Store) CreateContact(ctx context.Context, tenantID int64, c *Contact) error {
+	c.ID, c.TenantID = 0, tenantID
+	if strings.TrimSpace(c.FirstName+c.LastName) == "" && len(c.Emails) == 0 {
+		return errors.New("models: a contact needs a name or an email address")
+	}
+	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		emails := c.Emails
+		c.Emails = nil
+		if err := tx.Create(c).Error; err != nil {
+			return fmt.Errorf("models: create contact: %w", conflict(err))
+		}
+		c.Emails = emails
+		return setContactEmails(tx, c)
+	})
+}
+
+func setContactEmails(tx *gorm.DB, c *Contact) error {
+	if err := tx.Where("tenant_id = ? AND contact_id = ?", c.TenantID, c.ID).Delete(&ContactEmail{}).Error; err != nil {
+		return fmt.Errorf("models: contact emails: %w", err)
+	}
+	seen := map[string]bool{}
+	var rows []ContactEmail
+	for _, e := range c.Emails {
+		addr := NormalizeAddress(e.Address)
+		if addr == "" || seen[addr] {
+			continue
+		}
+		if !strings.Contains(addr, "@") {
+			return fmt.Errorf("models: %q is not an email address", e.Address)
+		}
+		seen[addr] = true
+		rows = append(rows, ContactEmail{TenantID: c.TenantID, Address: addr, ContactID: c.ID})
+	}
+	c.Emails = rows
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return fmt.Errorf("models: email address already belongs to another contact: %w", conflict(err))
+	}
+	return nil
+}
+
+// checkAccount makes sure a referenced account is the tenant's own.
+func (s *Store) checkAccount(ctx context.Context, tenantID int64, id *int64) error {
+	if id == nil {
+		return nil
+	}
+	if _, err := s.GetAccount(ctx, tenantID, *id); err != nil {
+		return fmt.Errorf("models: account %d: %w", *id, err)
+	}
+	return nil
+}
+
+// GetContact loads a contact of the tenant.
+func (s *Store) GetContact(ctx context.Context, tenantID, id int64) (*Contact, error) {
+	return getByID[Contact](ctx, s, tenantID, id, "Emails")
+}
+
+// ListContacts lists the tenant's contacts.
+func (s *Store) ListContacts(ctx context.Context, tenantID int64, p Page) ([]Contact, int64, error) {
+	return list[Contact](ctx, s, tenantID, p, []string{"first_name", "last_name"}, "Emails")
+}
+
+// ContactsOfAccount lists an account's contacts.
+func (s *Store) ContactsOfAccount(ctx context.Context, tenantID, accountID int64) ([]Contact, error) {
+	var out []Contact
+	err := s.scoped(ctx, tenantID).Where("account_id = ?", accountID).Preload("Emails").Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: contacts of account: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateContact writes names, account and addresses of an existing contact.
+func (s *Store) UpdateContact(ctx context.Context, tenantID int64, c *Contact) error {
+	c.TenantID = tenantID
+	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := updateByID(ctx, tx, tenantID, c.ID, c, "first_name", "last_name", "account_id", "updated_at"); err != nil {
+			return err
+		}
+		return setContactEmails(tx, c)
+	})
+}
+
+// DeleteContact deletes a contact and its addresses; cases are unlinked.
+func (s *Store) DeleteContact(ctx context.Context, tenantID, id int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := deleteByID[Contact](ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		if err := tx.Model(&Case{}).Where("tenant_id = ? AND contact_id = ?", tenantID, id).Update("contact_id", nil).Error; err != nil {
+			return fmt.Errorf("models: unlink contact: %w", err)
+		}
+		return tx.Where("tenant_id = ? AND contact_id = ?", tenantID, id).Delete(&ContactEmail{}).Error
+	})
+}
+
+// ContactByEmail finds the contact owning an address.
+func (s *Store) ContactByEmail(ctx context.Context, tenantID int64, address string) (*Contact, error) {
+	var e ContactEmail
+	if err := s.scoped(ctx, tenantID).Where("address = ?", NormalizeAddress(address)).First(&e).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return s.GetContact(ctx, tenantID, e.ContactID)
+}
+
+// CreateCase stores a new case. Status and priority default to new/normal.
+func (s *Store) CreateCase(ctx context.Context, tenantID int64, c *Case) error {
+	c.ID, c.TenantID = 0, tenantID
+	if err := s.validateCase(ctx, tenantID, c); err != nil {
+		return err
+	}
+	if err := s.db.WithContext(ctx).Create(c).Error; err != nil {
+		return fmt.Errorf("models: create case: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) validateCase(ctx context.Context, tenantID int64, c *Case) error {
+	if strings.TrimSpace(c.Subject) == "" {
+		return errors.New("models: case subject is required")
+	}
+	if c.Status == "" {
+		c.Status = CaseNew
+	}
+	if c.Priority == "" {
+		c.Priority = PriorityNormal
+	}
+	if !c.Status.Valid() {
+		return fmt.Errorf("models: unknown case status %q", c.Status)
+	}
+	if !c.Priority.Valid() {
+		return fmt.Errorf("models: unknown case priority %q", c.Priority)
+	}
+	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
+		return err
+	}
+	if c.ContactID != nil {
+		if _, err := s.GetContact(ctx, tenantID, *c.ContactID); err != nil {
+			return fmt.Errorf("models: contact %d: %w", *c.ContactID, err)
+		}
+	}
+	if c.AssigneeID != nil {
+		if _, err := s.Membership(ctx, tenantID, *c.AssigneeID); err != nil {
+			return fmt.Errorf("models: assignee %d: %w", *c.AssigneeID, err)
+		}
+	}
+	return nil
+}
+
+// GetCase loads a case of the tenant.
+func (s *Store) GetCase(ctx context.Context, tenantID, id int64) (*Case, error) {
+	return getByID[Case](ctx, s, tenantID, id)
+}
+
+// CaseFilter narrows ListCases.
+type CaseFilter struct {
+	Page
+	Status     CaseStatus
+	AccountID  int64
+	ContactID  int64
+	AssigneeID int64
+}
+
+// ListCases lists the tenant's cases, newest first.
+func (s *Store) ListCases(ctx context.Context, tenantID int64, f CaseFilter) ([]Case, int64, error) {
+	q := s.scoped(ctx, tenantID).Model(&Case{})
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.AccountID != 0 {
+		q = q.Where("account_id = ?", f.AccountID)
+	}
+	if f.ContactID != 0 {
+		q = q.Where("contact_id = ?", f.ContactID)
+	}
+	if f.AssigneeID != 0 {
+		q = q.Where("assignee_id = ?", f.AssigneeID)
+	}
+	if f.Query != "" {
+		q = q.Where("LOWER(subject) LIKE ?", "%"+strings.ToLower(f.Query)+"%")
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("models: count cases: %w", err)
+	}
+	var out []Case
+	if err := q.Order("id DESC").Limit(f.limit()).Offset(f.Offset).Find(&out).Error; err != nil {
+		return nil, 0, fmt.Errorf("models: list cases: %w", err)
+	}
+	return out, total, nil
+}
+
+// UpdateCase writes the editable fields of an existing case.
+func (s *Store) UpdateCase(ctx context.Context, tenantID int64, c *Case) error {
+	c.TenantID = tenantID
+	if err := s.validateCase(ctx, tenantID, c); err != nil {
+		return err
+	}
+	return updateByID(ctx, s.db, tenantID, c.ID, c,
+		"subject", "description", "status", "priority", "assignee_id", "account_id", "contact_id", "updated_at")
+}
+
+// DeleteCase deletes a case and its message links (not the messages).
+func (s *Store) DeleteCase(ctx context.Context, tenantID, id int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := deleteByID[Case](ctx, tx, tenantID, id); err != nil {
+			return err
+		}
+		return tx.Where("tenant_id = ? AND case_id = ?", tenantID, id).Delete(&CaseMessage{}).Error
+	})
+}
+
+// LinkMessage links a message to a case; linking twice is a no-op.
+func (s *Store) LinkMessage(ctx context.Context, tenantID, caseID, messageID int64) error {
+	if _, err := s.GetCase(ctx, tenantID, caseID); err != nil {
+		return err
+	}
+	if _, err := s.GetMessage(ctx, tenantID, messageID); err != nil {
+		return err
+	}
+	link := CaseMessage{TenantID: tenantID, CaseID: caseID, MessageID: messageID}
+	if err := s.db.WithContext(ctx).Clauses(upsertOn([]string{"case_id", "message_id"}, nil)).Create(&link).Error; err != nil {
+		return fmt.Errorf("models: link message: %w", err)
+	}
+	return nil
+}
+
+// UnlinkMessage removes a message from a case.
+func (s *Store) UnlinkMessage(ctx context.Context, tenantID, caseID, messageID int64) error {
+	res := s.scoped(ctx, tenantID).Where("case_id = ? AND message_id = ?", caseID, messageID).Delete(&CaseMessage{})
+	if res.Error != nil {
+		return fmt.Errorf("models: unlink message: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CaseIDsOfMessages maps message ids to the ids of the cases they are linked to.
+func (s *Store) CaseIDsOfMessages(ctx context.Context, tenantID int64, messageIDs []int64) (map[int64][]int64, error) {
+	var links []CaseMessage
+	if err := s.scoped(ctx, tenantID).Where("message_id IN ?", messageIDs).Find(&links).Error; err != nil {
+		return nil, fmt.Errorf("models: case links: %w", err)
+	}
+	out := map[int64][]int64{}
+	for _, l := range links {
+		out[l.MessageID] = append(out[l.MessageID], l.CaseID)
+	}
+	return out, nil
+}

@@ -1,0 +1,105 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Engine names the database behind a Store.
+type Engine string
+
+// Supported engines.
+const (
+	Postgres Engine = "postgres"
+	SQLite   Engine = "sqlite"
+)
+
+// OpenOptions say which database to open.
+type OpenOptions struct {
+	// DatabaseURL selects Postgres (postgres:// or postgresql://). When
+	// empty, SQLite at SQLitePath is used.
+	DatabaseURL string
+	// SQLitePath is the embedded database file (created when missing).
+	SQLitePath string
+	Logger     *slog.Logger
+}
+
+// Open connects to the database chosen by opts. It does not migrate; call
+// Migrate (start-up and `tidings migrate` both do).
+func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
+	cfg := &gorm.Config{
+		Logger:                                   newGormLogger(opts.Logger),
+		DisableForeignKeyConstraintWhenMigrating: true,
+		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+	}
+	var (
+		db     *gorm.DB
+		engine Engine
+		err    error
+	)
+	switch {
+	case opts.DatabaseURL != "":
+		if !strings.HasPrefix(opts.DatabaseURL, "postgres://") && !strings.HasPrefix(opts.DatabaseURL, "postgresql://") {
+			return nil, "", errors.New("models: DATABASE_URL must start with postgres:// or postgresql://")
+		}
+		engine = Postgres
+		db, err = gorm.Open(postgres.Open(opts.DatabaseURL), cfg)
+	case opts.SQLitePath != "":
+		engine = SQLite
+		if err := os.MkdirAll(filepath.Dir(opts.SQLitePath), 0o700); err != nil {
+			return nil, "", fmt.Errorf("models: create database directory: %w", err)
+		}
+		// WAL lets readers (the web UI) run while the worker writes;
+		// busy_timeout turns lock contention into waiting, not errors.
+		dsn := "file:" + opts.SQLitePath + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		db, err = gorm.Open(sqlite.Open(dsn), cfg)
+	default:
+		return nil, "", errors.New("models: neither a database URL nor a SQLite path was given")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("models: open %s: %w", engine, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, "", fmt.Errorf("models: %w", err)
+	}
+	if engine == SQLite {
+		// SQLite allows one writer; a small pool avoids "database is
+		// locked" storms while WAL still serves concurrent reads.
+		sqlDB.SetMaxOpenConns(4)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		return nil, "", fmt.Errorf("models: connect to %s: %w", engine, err)
+	}
+	return db, engine, nil
+}
+
+// newGormLogger routes gorm's messages to slog: errors and slow queries
+// only, never the SQL parameters (they may hold personal data or secrets).
+func newGormLogger(l *slog.Logger) logger.Interface {
+	if l == nil {
+		return logger.Discard
+	}
+	return logger.NewSlogLogger(l, logger.Config{
+		SlowThreshold:             2 * time.Second,
+		LogLevel:                  logger.Warn,
+		IgnoreRecordNotFoundError: true,
+		ParameterizedQueries:      true,
+	})
+}
