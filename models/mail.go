@@ -667,3 +667,18 @@ func (s *Store) Tenants(ctx context.Context) ([]int64, error) {
 	}
 	return out, nil
 }
+
+// MessageIDs lists the database ids of a mailbox's messages (all of the
+// tenant's when mailboxID is 0), ascending; the search consistency check
+// compares them with the index.
+func (s *Store) MessageIDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, error) {
+	q := s.scoped(ctx, tenantID).Model(&Message{})
+	if mailboxID != 0 {
+		q = q.Where("mailbox_id = ?", mailboxID)
+	}
+	var out []int64
+	if err := q.Order("id").Pluck("id", &out).Error; err != nil {
+		return nil, fmt.Errorf("models: message ids: %w", err)
+	}
+	return out, nil
+}
