@@ -1,0 +1,124 @@
+// Command gmail-emulator serves tidings' Gmail API emulator (package
+// mail/gmailtest) standalone, for offline development, demos and
+// benchmarks. It prints its base URL and, per user, an access token for
+// curl, and stops gracefully on SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"tidings/mail/gmailtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gmail-emulator:", err)
+		os.Exit(1)
+	}
+}
+
+type userList []string
+
+func (u *userList) String() string     { return strings.Join(*u, ",") }
+func (u *userList) Set(v string) error { *u = append(*u, v); return nil }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gmail-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var users userList
+	addr := fs.String("addr", "127.0.0.1:8085", "listen address")
+	fs.Var(&users, "user", "mailbox owner `EMAIL` (repeatable; default me@example.com)")
+	seedDir := fs.String("seed-dir", "", "load .eml files, mbox files and Maildirs from `DIR` into the first user's mailbox")
+	generate := fs.Int("generate", 0, "generate `N` synthetic messages into each user's mailbox")
+	seed := fs.Int64("seed", 1, "generator and emulator seed")
+	quota := fs.Bool("quota", false, "enforce Gmail's per-user quota (15,000 units/min)")
+	faultRate := fs.Float64("faults", 0, "inject a fault into this share of API calls (0..1)")
+	faultKinds := fs.String("fault-kinds", "all", "comma-separated fault kinds: 500,503,429,reset,slow,truncate,empty-history-page,phantom-message,ghost-label")
+	retention := fs.Duration("history-retention", 7*24*time.Hour, "how long history ids stay valid")
+	pushURL := fs.String("push-url", "", "POST Pub/Sub-style push notifications for watch() to this URL")
+	tokenTTL := fs.Duration("token-ttl", 30*24*time.Hour, "lifetime of the printed access tokens")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		users = userList{"me@example.com"}
+	}
+	if *faultRate < 0 || *faultRate > 1 {
+		return fmt.Errorf("-faults must be within 0..1, got %v", *faultRate)
+	}
+	kinds, err := gmailtest.ParseFaultKinds(*faultKinds)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	srv, err := gmailtest.Listen(*addr,
+		gmailtest.WithLogger(log),
+		gmailtest.WithSeed(uint64(*seed)),
+		gmailtest.WithQuota(*quota),
+		gmailtest.WithFaults(gmailtest.Faults{Rate: *faultRate, Kinds: kinds}),
+		gmailtest.WithHistoryRetention(*retention),
+		gmailtest.WithPushURL(*pushURL),
+	)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	for _, u := range users {
+		if _, err := srv.AddUser(u); err != nil {
+			return err
+		}
+		if *generate > 0 {
+			g := gmailtest.NewGenerator(*seed, gmailtest.GeneratorOptions{Owner: u})
+			if err := srv.AddGenerated(u, g, *generate); err != nil {
+				return err
+			}
+		}
+	}
+	if *seedDir != "" {
+		n, err := srv.LoadDir(users[0], *seedDir)
+		if err != nil {
+			return err
+		}
+		log.Info("loaded seed directory", slog.String("dir", *seedDir), slog.Int("messages", n), slog.String("user", users[0]))
+	}
+
+	fmt.Fprintf(stdout, "base_url %s\n", srv.URL)
+	fmt.Fprintf(stdout, "gmail_endpoint %s/\n", srv.URL)
+	ep := gmailtest.OAuthEndpoint(srv.URL)
+	fmt.Fprintf(stdout, "oauth_auth_url %s\noauth_token_url %s\n", ep.AuthURL, ep.TokenURL)
+	for _, u := range users {
+		tok, err := srv.IssueAccessToken(u, *tokenTTL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s access_token %s\n", u, tok)
+	}
+	fmt.Fprintf(stdout, "ready (curl -H 'Authorization: Bearer <access_token>' %s/gmail/v1/users/me/profile)\n", srv.URL)
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package gmailtest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"mime"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	gmail "google.golang.org/api/gmail/v1"
+)
+
+func TestGeneratorDeterministicAndVaried(t *testing.T) {
+	g1 := NewGenerator(42, GeneratorOptions{})
+	g2 := NewGenerator(42, GeneratorOptions{})
+	g3 := NewGenerator(43, GeneratorOptions{})
+	charsets := map[string]bool{}
+	var attachments, malformed, replies, encodedWords, multipart int
+	const n = 1000
+	for i := range n {
+		m := g1.Message(i)
+		if !bytes.Equal(m, g2.Message(i)) {
+			t.Fatalf("message %d differs between generators with the same seed", i)
+		}
+		if i < 50 && bytes.Equal(m, g3.Message(i)) {
+			t.Errorf("message %d identical for seeds 42 and 43", i)
+		}
+		p := parseMessage(m)
+		var walk func(*part)
+		walk = func(p *part) {
+			if cs := p.charset(); cs != "" {
+				charsets[strings.ToLower(cs)] = true
+			}
+			if p.filename != "" {
+				attachments++
+			}
+			for _, c := range p.children {
+				walk(c)
+			}
+		}
+		walk(p)
+		if len(p.children) > 0 {
+			multipart++
+		}
+		if strings.Contains(p.header("Subject"), "=?") {
+			encodedWords++
+		}
+		meta := g1.Meta(i)
+		if meta.Parent >= 0 {
+			replies++
+			if !strings.Contains(p.header("In-Reply-To"), g1.messageID(meta.Parent)) {
+				t.Fatalf("message %d: In-Reply-To %q, parent %d", i, p.header("In-Reply-To"), meta.Parent)
+			}
+			if meta.Parent >= i || meta.Root > meta.Parent {
+				t.Fatalf("message %d: parent %d root %d", i, meta.Parent, meta.Root)
+			}
+		}
+		if d := p.header("Date"); d == "" {
+			t.Fatalf("message %d without Date", i)
+		}
+		if bytes.Contains(m, []byte("x-unknown-8bit")) || bytes.Contains(m, []byte("@@not*base64@@")) || bytes.Contains(m, []byte("no colon")) {
+			malformed++
+		}
+	}
+	for _, cs := range []string{"utf-8", "iso-8859-1", "iso-8859-2", "iso-8859-15", "windows-1252", "windows-1251", "shift_jis", "gb2312"} {
+		if !charsets[cs] {
+			t.Errorf("charset %s never generated (got %v)", cs, charsets)
+		}
+	}
+	if attachments == 0 || malformed == 0 || replies < n/4 || encodedWords < n/2 || multipart < n/4 {
+		t.Errorf("attachments=%d malformed=%d replies=%d encodedWords=%d multipart=%d", attachments, malformed, replies, encodedWords, multipart)
+	}
+	// The mislabelled variant: UTF-8 bytes declared as ISO-8859-1.
+	found := false
+	for i := 0; i < n && !found; i++ {
+		m := g1.Message(i)
+		found = bytes.Contains(m, []byte(`charset="iso-8859-1"`)) && bytes.Contains(m, []byte("naïve café"))
+	}
+	if !found {
+		t.Error("no UTF-8 body declared as ISO-8859-1")
+	}
+	// RFC 2047 subjects in legacy charsets decode.
+	dec := &mime.WordDecoder{CharsetReader: wordDecoder.CharsetReader}
+	for i := range 200 {
+		s := parseMessage(g1.Message(i)).header("Subject")
+		if strings.Contains(s, "=?shift_jis?") {
+			if out, err := dec.DecodeHeader(s); err != nil || !strings.ContainsAny(out, "会議の議事録項目進度") && out == s {
+				t.Errorf("subject %q decoded to %q (%v)", s, out, err)
+			}
+		}
+	}
+}
+
+func TestGeneratedMailboxThroughClient(t *testing.T) {
+	srv, svc := setup(t)
+	g := NewGenerator(1, GeneratorOptions{Owner: testUser})
+	const n = 1000
+	if err := srv.AddGenerated(testUser, g, n); err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Users.GetProfile("me").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MessagesTotal != n {
+		t.Fatalf("messagesTotal %d", p.MessagesTotal)
+	}
+	seen := 0
+	threads := map[string]string{}
+	err = svc.Users.Messages.List("me").IncludeSpamTrash(true).MaxResults(500).Pages(t.Context(), func(r *gmail.ListMessagesResponse) error {
+		for _, m := range r.Messages {
+			seen++
+			threads[m.Id] = m.ThreadId
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != n {
+		t.Fatalf("listed %d messages", seen)
+	}
+	snap := srv.Snapshot(testUser)
+	// Message i is served byte-for-byte as the generator builds it, and
+	// threads follow the generator's reply chains.
+	srv.mu.Lock()
+	mb := srv.users[testUser]
+	srv.mu.Unlock()
+	for _, i := range []int{0, 1, 2, 17, 500, 999} {
+		id := formatID(mb.genIDs[i])
+		m, err := svc.Users.Messages.Get("me", id).Format("raw").Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := base64.URLEncoding.DecodeString(m.Raw)
+		if !bytes.Equal(raw, g.Message(i)) {
+			t.Errorf("message %d bytes differ", i)
+		}
+		if want := formatID(mb.genIDs[g.Meta(i).Root]); threads[id] != want || snap[id].ThreadID != want {
+			t.Errorf("message %d thread %s, want %s", i, threads[id], want)
+		}
+		if _, err := svc.Users.Messages.Get("me", id).Format("full").Do(); err != nil {
+			t.Errorf("message %d full: %v", i, err)
+		}
+	}
+	// User labels from the generator exist.
+	ls, _ := svc.Users.Labels.List("me").Do()
+	names := map[string]bool{}
+	for _, l := range ls.Labels {
+		names[l.Name] = true
+	}
+	if !names["Work"] || !names["Travel/2024"] {
+		t.Errorf("labels %v", names)
+	}
+	if err := srv.AddGenerated(testUser, g, 10); err == nil {
+		t.Error("second generator accepted")
+	}
+}
+
+func FuzzParseMessage(f *testing.F) {
+	for _, name := range []string{"simple.eml", "multipart.eml", "reply.eml", "malformed.eml"} {
+		b, err := readFixture(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	g := NewGenerator(7, GeneratorOptions{MalformedRate: 0.5})
+	for i := range 20 {
+		f.Add(g.Message(i))
+	}
+	e := New()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p := parseMessage(raw)
+		out := e.partJSON(1, p)
+		if out.PartID != "" {
+			t.Fatalf("top partId %q", out.PartID)
+		}
+		_ = snippet(p.text())
+		_ = parseHeaderOnly(raw)
+	})
+}
+
+func TestReplyToGeneratedMessageJoinsItsThread(t *testing.T) {
+	srv, _ := setup(t)
+	g := NewGenerator(3, GeneratorOptions{Owner: testUser})
+	if err := srv.AddGenerated(testUser, g, 50); err != nil {
+		t.Fatal(err)
+	}
+	reply := "From: x@example.org\r\nSubject: Re: " + g.Subject(10) + "\r\nIn-Reply-To: " + g.messageID(10) + "\r\n\r\nreply\r\n"
+	id := deliver(t, srv, []byte(reply))
+	srv.mu.Lock()
+	mb := srv.users[testUser]
+	srv.mu.Unlock()
+	snap := srv.Snapshot(testUser)
+	if want := formatID(mb.genIDs[g.Meta(10).Root]); snap[id].ThreadID != want {
+		t.Errorf("reply thread %s, want %s", snap[id].ThreadID, want)
+	}
+}
+
+// TestMillionMessages checks that a 1,000,000-message mailbox is indexed
+// without holding messages; run with GMAILTEST_MILLION=1.
+func TestMillionMessages(t *testing.T) {
+	if os.Getenv("GMAILTEST_MILLION") == "" {
+		t.Skip("set GMAILTEST_MILLION=1")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e := New()
+	if _, err := e.AddUser(testUser); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := e.AddGenerated(testUser, NewGenerator(1, GeneratorOptions{}), 1_000_000); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := e.MessageCount(testUser); n != 1_000_000 {
+		t.Fatalf("%d messages", n)
+	}
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("1,000,000 messages indexed in %v, live heap +%d MiB (%d bytes/message)", took, heap>>20, heap/1_000_000)
+	if heap > 600<<20 {
+		t.Errorf("heap grew by %d MiB", heap>>20)
+	}
+}
