@@ -22,6 +22,12 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"migrate": {"apply database migrations (idempotent)", runMigrate},
+		"decode":  {"decode .eml files and print one JSON object per file", runDecode},
+		"mailbox": {"connect a Gmail mailbox (OAuth loopback flow) or list mailboxes", runMailbox},
+		"sync":    {"sync a mailbox in the foreground until it is consistent", runSync},
+		"search":  {"search mail with Gmail-style queries; prints JSON hits", runSearch},
+		"reindex": {"rebuild the search index from the database, or check it for drift", runReindex},
+		"bench":   {"run a benchmark: search", runBench},
 	}
 }
 
@@ -62,4 +68,13 @@ func usage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nConfiguration comes from the environment (see README.md).")
+}
+
+// runBench dispatches `tidings bench KIND`.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "search" {
+		fmt.Fprintln(stderr, "usage: tidings bench search [flags]")
+		return 2
+	}
+	return runSearchBench(ctx, args[1:], stdout, stderr)
 }

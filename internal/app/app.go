@@ -18,6 +18,7 @@ import (
 
 	"tidings/internal/config"
 	"tidings/models"
+	"tidings/search"
 )
 
 // App holds the dependencies of a tidings process.
@@ -31,6 +32,9 @@ type App struct {
 	Redis asynq.RedisConnOpt
 	// Queue enqueues tasks; nil without Redis.
 	Queue *asynq.Client
+	// Index is the search index (Elasticsearch or embedded); nil when the
+	// process did not ask for it.
+	Index search.Index
 
 	closers []func() error
 }
@@ -43,6 +47,8 @@ type Options struct {
 	// RequireExternalRedis refuses the embedded Redis (cmd/worker: a
 	// separate worker process cannot share an in-process Redis).
 	RequireExternalRedis bool
+	// Search opens the search index.
+	Search bool
 }
 
 // Open builds the dependencies. On error, whatever was opened is closed.
@@ -72,6 +78,14 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	}
 	logger.Info("database ready", slog.String("engine", string(engine)), slog.Int("schema_version", models.SchemaVersion()), slog.Int("migrations_applied", applied))
 
+	if opts.Search {
+		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
+		if err != nil {
+			return fmt.Errorf("open search index: %w", err)
+		}
+		a.Index = idx
+		a.closers = append(a.closers, idx.Close)
+	}
 	if opts.Queue {
 		if cfg.RedisURL == "" && opts.RequireExternalRedis {
 			return errors.New("configuration: REDIS_URL: required when the worker runs as its own process")

@@ -182,9 +182,6 @@ func Load(getenv func(string) string) (*Config, error) {
 // SQLitePath is where the embedded database lives.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "tidings.db") }
 
-// IndexDir is where the embedded search index lives.
-func (c *Config) IndexDir() string { return filepath.Join(c.DataDir, "index") }
-
 // KeyFile is where the embedded default keeps its generated secret key.
 func (c *Config) KeyFile() string { return filepath.Join(c.DataDir, "secret.key") }
 
