@@ -1,0 +1,87 @@
+package search
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
+	"github.com/blevesearch/bleve/v2/registry"
+)
+
+// foldFilterName is a token filter that folds each token to ASCII with
+// bleve's ASCII folding table ("Müller" → "Muller", "ß" → "ss"). Bleve ships
+// the table only as a char filter, which runs before tokenizing and so
+// shifts byte offsets whenever a folded character changes length — the
+// highlighter would then mark "Mülle" instead of "Müller". Folding each
+// token keeps offsets pointing into the original text.
+const foldFilterName = "tidings_fold"
+
+type foldFilter struct {
+	f *asciifolding.AsciiFoldingFilter
+}
+
+func (f foldFilter) Filter(input analysis.TokenStream) analysis.TokenStream {
+	for _, tok := range input {
+		for _, c := range tok.Term {
+			if c >= 0x80 {
+				tok.Term = f.f.Filter(tok.Term)
+				break
+			}
+		}
+	}
+	return input
+}
+
+func init() {
+	// Registration is how bleve resolves analysis components named in a
+	// stored index mapping, so an index reopened from disk finds it too.
+	registry.RegisterTokenFilter(foldFilterName, func(map[string]any, *registry.Cache) (analysis.TokenFilter, error) {
+		return foldFilter{asciifolding.New()}, nil
+	})
+	registry.RegisterTokenizer(wordsTokenizerName, func(map[string]any, *registry.Cache) (analysis.Tokenizer, error) {
+		return wordsTokenizer{}, nil
+	})
+}
+
+// wordsTokenizerName splits text into runs of letters, digits and
+// combining marks (so "p.jansen@acme.com" yields p, jansen, acme, com and
+// "jans" finds the address as a word prefix). It does what a regexp
+// tokenizer with [\p{L}\p{N}][\p{L}\p{M}\p{N}]* does, without the regexp
+// engine, which dominated indexing time.
+const wordsTokenizerName = "tidings_words"
+
+type wordsTokenizer struct{}
+
+func isWordRune(r rune, first bool) bool {
+	if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsNumber(r) {
+		return true
+	}
+	return !first && unicode.Is(unicode.M, r)
+}
+
+func (wordsTokenizer) Tokenize(input []byte) analysis.TokenStream {
+	var out analysis.TokenStream
+	start := -1
+	pos := 1
+	for i := 0; i < len(input); {
+		r, size := rune(input[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(input[i:])
+		}
+		if isWordRune(r, start < 0) {
+			if start < 0 {
+				start = i
+			}
+		} else if start >= 0 {
+			out = append(out, &analysis.Token{Term: input[start:i], Start: start, End: i, Position: pos, Type: analysis.AlphaNumeric})
+			pos++
+			start = -1
+		}
+		i += size
+	}
+	if start >= 0 {
+		out = append(out, &analysis.Token{Term: input[start:], Start: start, End: len(input), Position: pos, Type: analysis.AlphaNumeric})
+	}
+	return out
+}
