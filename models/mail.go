@@ -347,7 +347,7 @@ func recountThreads(tx *gorm.DB, tenantID, mailboxID int64, gmailThreadIDs []str
 	if err != nil {
 		return fmt.Errorf("models: recount threads: %w", err)
 	}
-	if err := tx.Where("tenant_id = ? AND mailbox_id = ? AND message_count = 0", tenantID, mailboxID).Delete(&Thread{}).Error; err != nil {
+	if err := tx.Where("tenant_id = ? AND mailbox_id = ? AND gmail_thread_id IN ? AND message_count = 0", tenantID, mailboxID, gmailThreadIDs).Delete(&Thread{}).Error; err != nil {
 		return fmt.Errorf("models: delete empty threads: %w", err)
 	}
 	return nil

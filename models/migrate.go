@@ -35,6 +35,12 @@ var migrations = []migration{
 		}
 		return tx.Exec("CREATE INDEX ix_messages_mailbox_date ON messages (mailbox_id, date DESC)").Error
 	}},
+	{3, "messages: (mailbox_id, gmail_thread_id) index for thread counters", func(tx *gorm.DB, _ Engine) error {
+		if tx.Migrator().HasIndex(&Message{}, "ix_messages_mailbox_thread") {
+			return nil
+		}
+		return tx.Exec("CREATE INDEX ix_messages_mailbox_thread ON messages (mailbox_id, gmail_thread_id)").Error
+	}},
 }
 
 // SchemaVersion is the version this build's code expects.

@@ -258,7 +258,7 @@ type Message struct {
 	InReplyTo    string
 	Subject      string
 	From         string
-	FromAddress  string `gorm:"index"`
+	FromAddress  string     `gorm:"index"`
 	To           StringList `gorm:"type:text"`
 	Cc           StringList `gorm:"type:text"`
 	Bcc          StringList `gorm:"type:text"`

@@ -338,7 +338,7 @@ func TestTenantScoping(t *testing.T) {
 			"update mailbox": func(tn int64) error {
 				return s.UpdateMailbox(ctx, tn, mb.ID, map[string]any{"last_error": "hijacked"})
 			},
-			"link message": func(tn int64) error { return s.LinkMessage(ctx, tn, kase.ID, msgs[0].ID) },
+			"link message":   func(tn int64) error { return s.LinkMessage(ctx, tn, kase.ID, msgs[0].ID) },
 			"delete contact": func(tn int64) error { return s.DeleteContact(ctx, tn, contact.ID) },
 			"delete case":    func(tn int64) error { return s.DeleteCase(ctx, tn, kase.ID) },
 		}

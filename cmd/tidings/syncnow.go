@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"tidings/internal/app"
+	"tidings/internal/config"
+	"tidings/models"
+	"tidings/search"
+	mailsync "tidings/sync"
+)
+
+// syncEnv is what the mailbox and sync commands need: the store, the
+// search index (when it can be opened) and a Syncer.
+type syncEnv struct {
+	cfg    *config.Config
+	app    *app.App
+	index  search.Index
+	syncer *mailsync.Syncer
+	log    *slog.Logger
+}
+
+func (e *syncEnv) Close() {
+	if e.index != nil {
+		_ = e.index.Close()
+	}
+	_ = e.app.Close()
+}
+
+// openSyncEnv opens the configured store and index and builds a Syncer
+// without a queue: the CLI works in the foreground.
+func openSyncEnv(ctx context.Context, stderr io.Writer, mod func(*mailsync.Deps)) (*syncEnv, error) {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := app.Open(ctx, cfg, logger, app.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e := &syncEnv{cfg: cfg, app: a, log: logger}
+	e.index = openIndex(ctx, cfg, logger, stderr)
+	deps := mailsync.Deps{
+		Store: a.Store, ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret,
+		GmailEndpoint: cfg.GmailEndpoint, Logger: logger,
+		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
+	}
+	if e.index != nil {
+		deps.Indexer = e.index
+	}
+	if deps.ClientID == "" && cfg.GmailEndpoint != "" {
+		// The emulator accepts any client.
+		deps.ClientID, deps.ClientSecret = "tidings-cli", "emulator"
+	}
+	if mod != nil {
+		mod(&deps)
+	}
+	if deps.ClientID == "" {
+		e.Close()
+		return nil, errors.New("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not set (or set TIDINGS_GMAIL_ENDPOINT to use the emulator)")
+	}
+	if e.syncer, err = mailsync.New(deps); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// openIndex opens the search index; a running server may hold the
+// embedded index, in which case the CLI syncs without indexing (and says
+// so: `tidings reindex` catches up).
+func openIndex(ctx context.Context, cfg *config.Config, logger *slog.Logger, stderr io.Writer) search.Index {
+	type result struct {
+		idx search.Index
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
+		ch <- result{idx, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err == nil {
+			return r.idx
+		}
+		fmt.Fprintf(stderr, "warning: search index unavailable (%v); messages will not be searchable until `tidings reindex`\n", r.err)
+	case <-time.After(5 * time.Second):
+		fmt.Fprintln(stderr, "warning: search index is locked by another process; syncing without indexing (run `tidings reindex` later)")
+	}
+	return nil
+}
+
+// tenantFor resolves --tenant: the given id, or the only tenant.
+func tenantFor(ctx context.Context, store *models.Store, flagID int64) (int64, error) {
+	if flagID != 0 {
+		if _, err := store.GetTenant(ctx, flagID); err != nil {
+			return 0, fmt.Errorf("tenant %d: %w", flagID, err)
+		}
+		return flagID, nil
+	}
+	ids, err := store.Tenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	switch len(ids) {
+	case 0:
+		return 0, errors.New("no tenant exists yet: sign up in the web UI first")
+	case 1:
+		return ids[0], nil
+	}
+	return 0, fmt.Errorf("%d tenants exist: pass --tenant ID", len(ids))
+}
+
+func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	full := fs.Bool("full", false, "run a full (reconciling) sync instead of an incremental one")
+	tenant := fs.Int64("tenant", 0, "tenant id (default: the only tenant)")
+	policy := fs.String("contacts", "correspondents", "contact auto-creation policy: none, correspondents or all")
+	noQuota := fs.Bool("no-quota", false, "disable the client-side quota limiter (emulator benchmarks only)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tidings sync [--full] [--tenant ID] [--contacts POLICY] EMAIL")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	cp, err := mailsync.ParseContactPolicy(*policy)
+	if err != nil {
+		fmt.Fprintln(stderr, "tidings sync:", err)
+		return 2
+	}
+	env, err := openSyncEnv(ctx, stderr, func(d *mailsync.Deps) {
+		d.ContactPolicy = cp
+		if *noQuota {
+			d.Quota.UnitsPerMinute = -1
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "tidings sync:", err)
+		return 1
+	}
+	defer env.Close()
+	tid, err := tenantFor(ctx, env.app.Store, *tenant)
+	if err != nil {
+		fmt.Fprintln(stderr, "tidings sync:", err)
+		return 1
+	}
+	mb, err := env.app.Store.MailboxByEmail(ctx, tid, fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "tidings sync: mailbox %s: %v (connect it with `tidings mailbox connect`)\n", fs.Arg(0), err)
+		return 1
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription(mb.Email),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("msg"),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetPredictTime(true))
+	var lastTotal int64 = -1
+	start := time.Now()
+	err = env.syncer.Run(ctx, tid, mb.ID, *full, func(done, total int64) {
+		if total != lastTotal {
+			if total > 0 {
+				bar.ChangeMax64(total)
+			}
+			lastTotal = total
+		}
+		_ = bar.Set64(done)
+	})
+	_ = bar.Finish()
+	fmt.Fprintln(stderr)
+	switch {
+	case errors.Is(err, mailsync.ErrBusy):
+		fmt.Fprintln(stderr, "tidings sync: a worker is syncing this mailbox right now; try again later")
+		return 1
+	case errors.Is(err, mailsync.ErrNeedsReauth):
+		fmt.Fprintf(stderr, "tidings sync: %s needs re-authorization: run `tidings mailbox connect %s`\n", mb.Email, mb.Email)
+		return 1
+	case err != nil:
+		fmt.Fprintln(stderr, "tidings sync:", err)
+		return 1
+	}
+	after, err := env.app.Store.GetMailbox(ctx, tid, mb.ID)
+	if err != nil {
+		fmt.Fprintln(stderr, "tidings sync:", err)
+		return 1
+	}
+	ids, err := env.app.Store.GmailIDs(ctx, tid, mb.ID)
+	if err != nil {
+		fmt.Fprintln(stderr, "tidings sync:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s consistent at history id %d: %d messages (%s)\n", mb.Email, after.HistoryID, len(ids), time.Since(start).Round(time.Millisecond))
+	return 0
+}

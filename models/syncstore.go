@@ -1,0 +1,184 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// This file holds the Store methods the Gmail sync (package sync) needs
+// beyond the CRUD of mail.go: the per-mailbox sync lease, batched lookups
+// for one page of messages, and the cross-tenant lookup of push
+// notifications.
+
+// syncRunning lists the states that mean "a worker holds the lease".
+var syncRunning = []SyncState{SyncFull, SyncIncremental}
+
+// AcquireSyncLease marks the mailbox as being synced (state must be
+// SyncFull or SyncIncremental) unless another worker holds it. A lease is
+// held while the state is a running one and updated_at is younger than
+// ttl; every checkpoint and RenewSyncLease refresh updated_at, so a worker
+// that died silently loses its lease after ttl. The check and the write
+// are one UPDATE, so two workers can never both acquire it. It reports
+// whether the lease was acquired.
+func (s *Store) AcquireSyncLease(ctx context.Context, tenantID, mailboxID int64, state SyncState, ttl time.Duration) (bool, error) {
+	now := time.Now().UTC()
+	res := s.db.WithContext(ctx).Model(&Mailbox{}).
+		Where("tenant_id = ? AND id = ? AND needs_reauth = ?", tenantID, mailboxID, false).
+		Where("(sync_state NOT IN ? OR updated_at < ?)", syncRunning, now.Add(-ttl)).
+		Updates(map[string]any{"sync_state": state, "updated_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("models: acquire sync lease of mailbox %d: %w", mailboxID, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// RenewSyncLease extends a held lease (a heartbeat). It returns ErrNotFound
+// when the mailbox is no longer in a running state (the lease was lost).
+func (s *Store) RenewSyncLease(ctx context.Context, tenantID, mailboxID int64) error {
+	res := s.db.WithContext(ctx).Model(&Mailbox{}).
+		Where("tenant_id = ? AND id = ? AND sync_state IN ?", tenantID, mailboxID, syncRunning).
+		Update("updated_at", time.Now().UTC())
+	if res.Error != nil {
+		return fmt.Errorf("models: renew sync lease of mailbox %d: %w", mailboxID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// MessageStates returns the stored thread and sorted label set of the
+// given messages of a mailbox, keyed by Gmail id; ids not stored are
+// absent.
+func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gmailIDs []string) (map[string]MessageState, error) {
+	out := make(map[string]MessageState, len(gmailIDs))
+	for start := 0; start < len(gmailIDs); start += 500 {
+		chunk := gmailIDs[start:min(start+500, len(gmailIDs))]
+		type row struct {
+			ID            int64
+			GmailID       string
+			GmailThreadID string
+		}
+		var rows []row
+		if err := s.scoped(ctx, tenantID).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
+			Where("mailbox_id = ? AND gmail_id IN ?", mailboxID, chunk).Scan(&rows).Error; err != nil {
+			return nil, fmt.Errorf("models: message states: %w", err)
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		var labels []MessageLabel
+		if err := s.scoped(ctx, tenantID).Where("message_id IN ?", ids).Order("label_id").Find(&labels).Error; err != nil {
+			return nil, fmt.Errorf("models: message labels: %w", err)
+		}
+		byID := map[int64][]string{}
+		for _, l := range labels {
+			byID[l.MessageID] = append(byID[l.MessageID], l.LabelID)
+		}
+		for _, r := range rows {
+			ls := byID[r.ID]
+			if ls == nil {
+				ls = []string{}
+			}
+			out[r.GmailID] = MessageState{ThreadID: r.GmailThreadID, LabelIDs: ls}
+		}
+	}
+	return out, nil
+}
+
+// MailboxesByEmail finds the mailboxes connected for an address in every
+// tenant (a Gmail push notification names only the address).
+func (s *Store) MailboxesByEmail(ctx context.Context, email string) ([]MailboxRef, error) {
+	var out []MailboxRef
+	err := s.db.WithContext(ctx).Model(&Mailbox{}).
+		Select("tenant_id, id AS mailbox_id, sync_state AS state").
+		Where("email = ? AND needs_reauth = ?", NormalizeAddress(email), false).Order("id").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: mailboxes by email: %w", err)
+	}
+	return out, nil
+}
+
+// ContactLink is the contact (and its account, if any) an address belongs to.
+type ContactLink struct {
+	ContactID int64
+	AccountID *int64
+}
+
+// ContactsByAddresses maps the given (normalized) addresses to their
+// contacts; addresses without a contact are absent.
+func (s *Store) ContactsByAddresses(ctx context.Context, tenantID int64, addresses []string) (map[string]ContactLink, error) {
+	out := make(map[string]ContactLink, len(addresses))
+	for start := 0; start < len(addresses); start += 500 {
+		chunk := addresses[start:min(start+500, len(addresses))]
+		type row struct {
+			Address   string
+			ContactID int64
+			AccountID *int64
+		}
+		var rows []row
+		err := s.db.WithContext(ctx).Table("contact_emails").
+			Select("contact_emails.address, contact_emails.contact_id, contacts.account_id").
+			Joins("JOIN contacts ON contacts.id = contact_emails.contact_id").
+			Where("contact_emails.tenant_id = ? AND contact_emails.address IN ?", tenantID, chunk).Scan(&rows).Error
+		if err != nil {
+			return nil, fmt.Errorf("models: contacts by address: %w", err)
+		}
+		for _, r := range rows {
+			out[r.Address] = ContactLink{ContactID: r.ContactID, AccountID: r.AccountID}
+		}
+	}
+	return out, nil
+}
+
+// AccountsByDomains maps the given (normalized) domains to their accounts.
+func (s *Store) AccountsByDomains(ctx context.Context, tenantID int64, domains []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(domains))
+	for start := 0; start < len(domains); start += 500 {
+		chunk := domains[start:min(start+500, len(domains))]
+		var rows []AccountDomain
+		if err := s.scoped(ctx, tenantID).Where("domain IN ?", chunk).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("models: accounts by domain: %w", err)
+		}
+		for _, r := range rows {
+			out[r.Domain] = r.AccountID
+		}
+	}
+	return out, nil
+}
+
+// CaseIDsByMessage returns the cases each of the given messages is linked to.
+func (s *Store) CaseIDsByMessage(ctx context.Context, tenantID int64, messageIDs []int64) (map[int64][]int64, error) {
+	out := map[int64][]int64{}
+	for start := 0; start < len(messageIDs); start += 500 {
+		chunk := messageIDs[start:min(start+500, len(messageIDs))]
+		var rows []CaseMessage
+		if err := s.scoped(ctx, tenantID).Where("message_id IN ?", chunk).Order("case_id").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("models: case links: %w", err)
+		}
+		for _, r := range rows {
+			out[r.MessageID] = append(out[r.MessageID], r.CaseID)
+		}
+	}
+	return out, nil
+}
+
+// MessagesByIDs loads messages of the tenant (with labels and attachments)
+// by database id, in id order; unknown ids are skipped.
+func (s *Store) MessagesByIDs(ctx context.Context, tenantID int64, ids []int64) ([]Message, error) {
+	var out []Message
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		var msgs []Message
+		if err := s.scoped(ctx, tenantID).Where("id IN ?", chunk).Preload("Labels").Preload("Attachments").Order("id").Find(&msgs).Error; err != nil {
+			return nil, fmt.Errorf("models: messages by id: %w", err)
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}

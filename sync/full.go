@@ -1,0 +1,395 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	stdsync "sync"
+
+	"google.golang.org/api/gmail/v1"
+	"google.golang.org/api/googleapi"
+
+	"tidings/models"
+)
+
+// listingDone marks in FullSyncPageToken that every list page of the
+// current full sync is committed (a Gmail page token is never "-").
+const listingDone = "-"
+
+// fullSync lists the whole mailbox newest first and stores every message,
+// checkpointing after each committed page. It also serves as the
+// reconcile-resync: messages already stored get their labels refreshed
+// (format=minimal) instead of being fetched again, and stored messages
+// Gmail no longer lists are deleted at the end. On success the cursor is
+// the profile historyId recorded before the first page, so the
+// incremental pass that follows replays every change made meanwhile.
+func (r *run) fullSync(ctx context.Context) error {
+	if r.mb.FullSyncHistoryID == 0 {
+		var prof *gmail.Profile
+		err := r.api.call(ctx, costGetProfile, func(o ...gmailCallOption) (err error) {
+			prof, err = r.api.svc.Users.GetProfile("me").Context(ctx).Do(o...)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sync: getProfile: %w", err)
+		}
+		// Recorded before listing (Gmail sync guide): changes made while
+		// we list are in the history after this id.
+		r.mb.FullSyncHistoryID, r.mb.FullSyncPageToken = prof.HistoryId, ""
+		r.mb.ProgressDone, r.mb.ProgressTotal = 0, prof.MessagesTotal
+		if err := r.update(ctx, map[string]any{
+			"full_sync_history_id": prof.HistoryId, "full_sync_page_token": "",
+			"progress_done": 0, "progress_total": prof.MessagesTotal, "sync_state": models.SyncFull,
+		}); err != nil {
+			return err
+		}
+	}
+	done, total := r.mb.ProgressDone, r.mb.ProgressTotal
+	r.progress(done, total)
+	token := r.mb.FullSyncPageToken
+	restarted := false
+	for token != listingDone {
+		var resp *gmail.ListMessagesResponse
+		err := r.api.call(ctx, costMessagesList, func(o ...gmailCallOption) (err error) {
+			// includeSpamTrash: the store mirrors the whole mailbox, so
+			// labels like SPAM and TRASH are just labels.
+			resp, err = r.api.svc.Users.Messages.List("me").IncludeSpamTrash(true).MaxResults(r.s.pageSize).
+				PageToken(token).Fields("messages(id,threadId)", "nextPageToken", "resultSizeEstimate").Context(ctx).Do(o...)
+			return err
+		})
+		if err != nil && token != "" && !restarted && isStatus(err, http.StatusBadRequest) {
+			// A checkpointed page token Gmail no longer accepts: list
+			// again from the top; stored messages only cost a label check.
+			r.log.Warn("sync: page token rejected; restarting the listing", slog.Any("err", err))
+			token, restarted = "", true
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sync: messages.list: %w", err)
+		}
+		if err := r.processListed(ctx, resp.Messages); err != nil {
+			return err
+		}
+		done += int64(len(resp.Messages))
+		total = max(total, done)
+		next := resp.NextPageToken
+		if next == "" {
+			next = listingDone
+		}
+		if err := r.update(ctx, map[string]any{"full_sync_page_token": next, "progress_done": done, "progress_total": total}); err != nil {
+			return err
+		}
+		r.mb.FullSyncPageToken, r.mb.ProgressDone, r.mb.ProgressTotal = next, done, total
+		token = next
+		r.progress(done, total)
+	}
+	if err := r.deleteVanished(ctx); err != nil {
+		return err
+	}
+	if err := r.checkIndex(ctx); err != nil {
+		return err
+	}
+	hist := r.mb.FullSyncHistoryID
+	if err := r.update(ctx, map[string]any{
+		"history_id": hist, "full_sync_history_id": 0, "full_sync_page_token": "", "progress_total": done,
+	}); err != nil {
+		return err
+	}
+	r.mb.HistoryID, r.mb.FullSyncHistoryID, r.mb.FullSyncPageToken, r.mb.ProgressTotal = hist, 0, "", done
+	return nil
+}
+
+func isStatus(err error, code int) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == code
+}
+
+// processListed stores one list page: new messages are fetched in full,
+// known ones get their label set refreshed.
+func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
+	ids := make([]string, 0, len(refs))
+	for _, m := range refs {
+		if m != nil && m.Id != "" {
+			ids = append(ids, m.Id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	states, err := r.s.store.MessageStates(ctx, r.tenantID, r.mb.ID, ids)
+	if err != nil {
+		return err
+	}
+	var fresh, known []string
+	for _, id := range ids {
+		if _, ok := states[id]; ok {
+			known = append(known, id)
+		} else {
+			fresh = append(fresh, id)
+		}
+	}
+	if len(known) > 0 {
+		var refetch []string
+		err := r.fetch(ctx, known, "minimal", func(fs []fetched) error {
+			var changes []labelChange
+			for _, f := range fs {
+				m := f.msg
+				st := states[m.Id]
+				if m.ThreadId != st.ThreadID {
+					refetch = append(refetch, m.Id)
+					continue
+				}
+				if want := uniqueSorted(m.LabelIds); !slices.Equal(want, st.LabelIDs) {
+					changes = append(changes, labelChange{gmailID: m.Id, from: st.LabelIDs, to: want})
+				}
+			}
+			return r.applyLabelChanges(ctx, changes)
+		})
+		if err != nil {
+			return err
+		}
+		fresh = append(fresh, refetch...)
+	}
+	// Report progress within the page (its commit point is the page).
+	partial := int64(len(known))
+	r.progress(r.mb.ProgressDone+partial, r.mb.ProgressTotal)
+	return r.fetch(ctx, fresh, "raw", func(fs []fetched) error {
+		if err := r.storeMessages(ctx, writesOf(fs)); err != nil {
+			return err
+		}
+		partial += int64(len(fs))
+		r.progress(r.mb.ProgressDone+partial, max(r.mb.ProgressTotal, r.mb.ProgressDone+partial))
+		return nil
+	})
+}
+
+// deleteVanished deletes stored messages that Gmail no longer lists.
+func (r *run) deleteVanished(ctx context.Context) error {
+	live := map[string]bool{}
+	token := ""
+	for {
+		var resp *gmail.ListMessagesResponse
+		err := r.api.call(ctx, costMessagesList, func(o ...gmailCallOption) (err error) {
+			resp, err = r.api.svc.Users.Messages.List("me").IncludeSpamTrash(true).MaxResults(500).
+				PageToken(token).Fields("messages(id)", "nextPageToken").Context(ctx).Do(o...)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sync: messages.list (deletion check): %w", err)
+		}
+		for _, m := range resp.Messages {
+			live[m.Id] = true
+		}
+		if resp.NextPageToken == "" {
+			break
+		}
+		token = resp.NextPageToken
+	}
+	stored, err := r.s.store.GmailIDs(ctx, r.tenantID, r.mb.ID)
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for _, id := range stored {
+		if !live[id] {
+			gone = append(gone, id)
+		}
+	}
+	return r.deleteMessages(ctx, gone)
+}
+
+func (r *run) deleteMessages(ctx context.Context, gmailIDs []string) error {
+	if len(gmailIDs) == 0 {
+		return nil
+	}
+	ids, err := r.s.store.DeleteMessages(ctx, r.tenantID, r.mb.ID, gmailIDs)
+	if err != nil {
+		return err
+	}
+	if r.s.index != nil && len(ids) > 0 {
+		if err := r.s.index.Delete(context.WithoutCancel(ctx), r.tenantID, ids); err != nil {
+			r.indexFailed(err)
+		}
+	}
+	return nil
+}
+
+func (r *run) indexFailed(err error) {
+	// The store is the source of truth and stays exact; `tidings reindex`
+	// (search.Check / Reindex) repairs the index from it.
+	r.log.Error("sync: search index update failed", slog.Any("err", err))
+}
+
+// fetched is one fetched message; for format=raw it is already decoded
+// into write and msg.Raw is dropped.
+type fetched struct {
+	msg   *gmail.Message
+	write models.MessageWrite
+	size  int
+}
+
+func writesOf(fs []fetched) []models.MessageWrite {
+	ws := make([]models.MessageWrite, len(fs))
+	for i := range fs {
+		ws[i] = fs[i].write
+	}
+	return ws
+}
+
+// fetch gets messages in the given format with bounded, adaptive
+// concurrency, decodes raw ones in the fetching goroutines, and hands them
+// to handle in batches (bounded in count and bytes, so large messages do
+// not pile up in memory) while the next ones are being fetched. Messages
+// that 404 were deleted meanwhile and are skipped. The first other error
+// stops the fetch and is returned; batches handled before it stay
+// committed, which is safe because every write is an upsert.
+func (r *run) fetch(ctx context.Context, ids []string, format string, handle func([]fetched) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	const maxBatch, maxBytes = 250, 32 << 20
+	out := make(chan fetched, maxBatch)
+	go func() {
+		var wg stdsync.WaitGroup
+		defer close(out)
+		for _, id := range ids {
+			if err := r.api.conc.acquire(ctx); err != nil {
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.api.conc.release()
+				gctx, hold := r.api.gate.hold(ctx)
+				defer hold.release()
+				var m *gmail.Message
+				err := r.api.call(ctx, costMessagesGet, func(o ...gmailCallOption) (err error) {
+					m, err = r.api.svc.Users.Messages.Get("me", id).Format(format).Context(gctx).Do(o...)
+					if err != nil {
+						hold.release() // a failed attempt must not block others
+					}
+					return err
+				})
+				switch {
+				case errors.Is(err, errGone):
+					return
+				case err != nil:
+					cancel(fmt.Errorf("sync: messages.get %s: %w", id, err))
+					return
+				}
+				f := fetched{msg: m, size: len(m.Raw)}
+				if format == "raw" {
+					if len(m.Raw) >= bigMessageBytes {
+						// Compressed or chunked responses carry no
+						// Content-Length: gate at least the decoding.
+						if err := hold.acquire(ctx); err != nil {
+							return
+						}
+					}
+					f.write = r.s.buildWrite(m)
+					m.Raw = ""
+				}
+				hold.release()
+				select {
+				case out <- f:
+				case <-ctx.Done():
+				}
+			}()
+		}
+		wg.Wait()
+	}()
+	var (
+		batch []fetched
+		size  int
+	)
+	flush := func() {
+		if len(batch) == 0 || ctx.Err() != nil {
+			return
+		}
+		if err := handle(batch); err != nil {
+			cancel(err)
+		}
+		batch, size = nil, 0
+	}
+	for f := range out {
+		if ctx.Err() != nil {
+			continue // drain until the producers stop
+		}
+		batch = append(batch, f)
+		size += f.size
+		if len(batch) >= maxBatch || size >= maxBytes {
+			flush()
+		}
+	}
+	flush()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// indexLister is implemented by indexes that can list their documents
+// (search.Index does).
+type indexLister interface {
+	IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, error)
+}
+
+// checkIndex makes the index hold exactly the stored messages of the
+// mailbox, at the end of a full sync: a worker that died between a
+// database commit and the index write leaves no hole behind.
+func (r *run) checkIndex(ctx context.Context) error {
+	lister, ok := r.s.index.(indexLister)
+	if !ok || r.s.index == nil {
+		return nil
+	}
+	indexed, err := lister.IDs(ctx, r.tenantID, r.mb.ID)
+	if err != nil {
+		r.indexFailed(err)
+		return nil
+	}
+	gids, err := r.s.store.GmailIDs(ctx, r.tenantID, r.mb.ID)
+	if err != nil {
+		return err
+	}
+	byGmail, err := r.s.store.MessageIDsByGmailID(ctx, r.tenantID, r.mb.ID, gids)
+	if err != nil {
+		return err
+	}
+	stored := make(map[int64]bool, len(byGmail))
+	for _, id := range byGmail {
+		stored[id] = true
+	}
+	var extra, missing []int64
+	in := make(map[int64]bool, len(indexed))
+	for _, id := range indexed {
+		in[id] = true
+		if !stored[id] {
+			extra = append(extra, id)
+		}
+	}
+	for id := range stored {
+		if !in[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing)+len(extra) > 0 {
+		r.log.Warn("sync: repairing search index", slog.Int("missing", len(missing)), slog.Int("extra", len(extra)))
+	}
+	if len(extra) > 0 {
+		if err := r.s.index.Delete(ctx, r.tenantID, extra); err != nil {
+			r.indexFailed(err)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		if err := r.s.indexStored(ctx, r.tenantID, missing, r.labelNames); err != nil {
+			r.indexFailed(err)
+		}
+	}
+	return nil
+}
