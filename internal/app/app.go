@@ -7,6 +7,8 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +29,9 @@ type App struct {
 	Logger *slog.Logger
 	Store  *models.Store
 	Cipher *models.Cipher
+	// SessionKey seals web session cookies; derived from the secret key so
+	// that sessions survive restarts and work across web processes.
+	SessionKey []byte
 	// Redis is the asynq connection; nil when the process did not ask for
 	// the queue.
 	Redis asynq.RedisConnOpt
@@ -63,8 +68,17 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 
 func (a *App) open(ctx context.Context, opts Options) (err error) {
 	cfg, logger := a.Config, a.Logger
-	if a.Cipher, err = OpenCipher(cfg); err != nil {
+	keys, err := secretKeys(cfg)
+	if err != nil {
 		return err
+	}
+	if a.Cipher, err = models.NewCipher(keys...); err != nil {
+		return err
+	}
+	// A separate key per purpose (RFC 5869 HKDF): a leaked session key
+	// reveals nothing about the token key.
+	if a.SessionKey, err = hkdf.Key(sha256.New, keys[0], nil, "tidings web sessions v1", 32); err != nil {
+		return fmt.Errorf("derive session key: %w", err)
 	}
 	db, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: logger})
 	if err != nil {
@@ -97,21 +111,21 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	return nil
 }
 
-// OpenCipher builds the token cipher from TIDINGS_SECRET_KEY, or from the
-// key file in the data dir (generated on first start) when it is unset.
-func OpenCipher(cfg *config.Config) (*models.Cipher, error) {
+// secretKeys reads TIDINGS_SECRET_KEY, or the key file in the data dir
+// (generated on first start) when it is unset; the sealing key comes first.
+func secretKeys(cfg *config.Config) ([][]byte, error) {
 	if cfg.SecretKey != "" {
 		keys, err := models.ParseKeys(cfg.SecretKey)
 		if err != nil {
 			return nil, fmt.Errorf("configuration: TIDINGS_SECRET_KEY: %w", err)
 		}
-		return models.NewCipher(keys...)
+		return keys, nil
 	}
 	key, err := models.LoadOrCreateKeyFile(cfg.KeyFile())
 	if err != nil {
 		return nil, err
 	}
-	return models.NewCipher(key)
+	return [][]byte{key}, nil
 }
 
 func (a *App) openQueue() error {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,29 +15,68 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"tidings/internal/config"
+	"tidings/models"
+	mailsync "tidings/sync"
 	"tidings/web"
 )
+
+// oauthCallbackPath is where Google redirects after consent; register
+// TIDINGS_BASE_URL + this path as the OAuth client's redirect URI.
+const oauthCallbackPath = "/oauth/google/callback"
 
 // RunWeb is the web process: HTTP server, plus the worker in-process when
 // the queue is embedded. It serves on ln, or on TIDINGS_LISTEN when ln is
 // nil, and returns when ctx is cancelled and everything has shut down.
 func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net.Listener) error {
-	a, err := Open(ctx, cfg, logger, Options{Queue: true})
+	a, err := Open(ctx, cfg, logger, Options{Queue: true, Search: true})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 
+	// With no Google OAuth client and no emulator configured (a fresh
+	// machine), an in-process emulator serves demo mailboxes. It needs the
+	// in-process worker, so only the embedded default gets it.
+	var demo *Demo
+	endpoint := cfg.GmailEndpoint
+	if cfg.GoogleClientID == "" && endpoint == "" && cfg.Embedded() {
+		demo = NewDemo(a.Store, logger, DemoMessages)
+		a.OnClose(demo.Close)
+		endpoint = demo.URL()
+	}
+	syncer, err := a.NewSyncer(endpoint)
+	if err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := web.NewMetrics(reg)
 
+	deps := web.Deps{
+		Store: a.Store, Search: a.Index, Sync: syncer, Attachments: syncer, Labels: syncer,
+		Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
+	}
+	if cfg.GoogleClientID != "" || cfg.GmailEndpoint != "" {
+		deps.Gmail = gmailConnector{syncer}
+	}
+	if demo != nil {
+		demo.SetSyncer(syncer)
+		deps.Demo = demo
+	}
+	ui, err := web.New(deps)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", web.HealthHandler(map[string]web.Checker{
 		"database": web.CheckFunc(a.Store.Ping),
 		"queue":    web.CheckFunc(a.PingRedis),
 	}, logger))
 	mux.Handle("GET /metrics", metrics.Handler())
+	// Gmail push notifications through a Pub/Sub push subscription.
+	mux.Handle("POST /gmail/push", syncer.PushHandler())
+	mux.Handle("/", ui)
 
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -52,22 +92,80 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return Serve(gctx, srv, ln, logger) })
 	if cfg.Embedded() {
-		g.Go(func() error { return a.RunWorker(gctx, workerOptions(a)) })
+		g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
+	}
+	if demo != nil {
+		g.Go(func() error {
+			if err := demo.Restore(gctx); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Warn("restoring demo mailboxes failed", slog.Any("err", err))
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
 
 // RunWorkerProcess is the worker process of the scale setup.
 func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
-	a, err := Open(ctx, cfg, logger, Options{Queue: true, RequireExternalRedis: true})
+	if cfg.RedisURL == "" {
+		return errors.New("configuration: REDIS_URL: required when the worker runs as its own process")
+	}
+	if cfg.ElasticsearchURL == "" {
+		// The embedded index belongs to one process; a separate worker
+		// would index into a copy the web process never reads.
+		return errors.New("configuration: ELASTICSEARCH_URL: required when the worker runs as its own process")
+	}
+	a, err := Open(ctx, cfg, logger, Options{Queue: true, RequireExternalRedis: true, Search: true})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return a.RunWorker(ctx, workerOptions(a))
+	syncer, err := a.NewSyncer(cfg.GmailEndpoint)
+	if err != nil {
+		return err
+	}
+	return a.RunWorker(ctx, workerOptions(a, syncer))
 }
 
-// workerOptions wires the task handlers and periodic tasks.
-func workerOptions(a *App) WorkerOptions {
-	return WorkerOptions{Handler: asynq.NewServeMux()}
+// NewSyncer builds the Gmail sync engine on the app's store, index and
+// queue. endpoint is a Gmail API emulator's base URL, "" for Google.
+func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
+	cfg := a.Config
+	deps := mailsync.Deps{
+		Store: a.Store, Queue: a.Queue, GmailEndpoint: endpoint, Logger: a.Logger,
+		ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret,
+		RedirectURL: cfg.BaseURL + oauthCallbackPath,
+	}
+	if a.Index != nil {
+		deps.Indexer = a.Index
+	}
+	if deps.ClientID == "" && endpoint != "" {
+		// The emulator accepts any client.
+		deps.ClientID, deps.ClientSecret = "tidings", "emulator"
+	}
+	s, err := mailsync.New(deps)
+	if err != nil {
+		return nil, fmt.Errorf("build syncer: %w", err)
+	}
+	return s, nil
+}
+
+// workerOptions wires the sync task handlers and periodic tasks.
+func workerOptions(a *App, s *mailsync.Syncer) WorkerOptions {
+	mux := asynq.NewServeMux()
+	s.Register(mux)
+	return WorkerOptions{
+		Handler:  mux,
+		Schedule: func(sc *asynq.Scheduler) error { return s.Schedule(sc, a.Config.SyncInterval) },
+	}
+}
+
+// gmailConnector adapts the Syncer's OAuth methods to the web package's
+// GmailConnector.
+type gmailConnector struct{ s *mailsync.Syncer }
+
+func (g gmailConnector) AuthCodeURL(state string) string { return g.s.AuthCodeURL(state) }
+
+func (g gmailConnector) Connect(ctx context.Context, tenantID, ownerID int64, code string) (*models.Mailbox, error) {
+	return g.s.Connect(ctx, tenantID, ownerID, code)
 }
