@@ -503,15 +503,33 @@ type MessageState struct {
 	LabelIDs []string
 }
 
+// stateRow is the Gmail-visible identity of a stored message.
+type stateRow struct {
+	ID            int64
+	GmailID       string
+	GmailThreadID string
+}
+
+// addStates fills out with the rows' threads and label sets (labels sorted
+// by label id, as the queries order them; an empty set is [] not nil).
+func addStates(out map[string]MessageState, rows []stateRow, labels []MessageLabel) {
+	byID := make(map[int64][]string, len(rows))
+	for _, l := range labels {
+		byID[l.MessageID] = append(byID[l.MessageID], l.LabelID)
+	}
+	for _, r := range rows {
+		ls := byID[r.ID]
+		if ls == nil {
+			ls = []string{}
+		}
+		out[r.GmailID] = MessageState{ThreadID: r.GmailThreadID, LabelIDs: ls}
+	}
+}
+
 // MailboxState returns every stored message of a mailbox with its thread
 // and sorted label set, keyed by Gmail id.
 func (s *Store) MailboxState(ctx context.Context, tenantID, mailboxID int64) (map[string]MessageState, error) {
-	type row struct {
-		ID            int64
-		GmailID       string
-		GmailThreadID string
-	}
-	var rows []row
+	var rows []stateRow
 	if err := s.scoped(ctx, tenantID).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
 		Where("mailbox_id = ?", mailboxID).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("models: mailbox state: %w", err)
@@ -523,18 +541,8 @@ func (s *Store) MailboxState(ctx context.Context, tenantID, mailboxID int64) (ma
 		Select("message_labels.*").Order("message_labels.label_id").Scan(&labels).Error; err != nil {
 		return nil, fmt.Errorf("models: mailbox labels: %w", err)
 	}
-	byID := map[int64][]string{}
-	for _, l := range labels {
-		byID[l.MessageID] = append(byID[l.MessageID], l.LabelID)
-	}
 	out := make(map[string]MessageState, len(rows))
-	for _, r := range rows {
-		ls := byID[r.ID]
-		if ls == nil {
-			ls = []string{}
-		}
-		out[r.GmailID] = MessageState{ThreadID: r.GmailThreadID, LabelIDs: ls}
-	}
+	addStates(out, rows, labels)
 	return out, nil
 }
 

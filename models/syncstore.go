@@ -55,12 +55,7 @@ func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gm
 	out := make(map[string]MessageState, len(gmailIDs))
 	for start := 0; start < len(gmailIDs); start += 500 {
 		chunk := gmailIDs[start:min(start+500, len(gmailIDs))]
-		type row struct {
-			ID            int64
-			GmailID       string
-			GmailThreadID string
-		}
-		var rows []row
+		var rows []stateRow
 		if err := s.scoped(ctx, tenantID).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
 			Where("mailbox_id = ? AND gmail_id IN ?", mailboxID, chunk).Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("models: message states: %w", err)
@@ -76,17 +71,7 @@ func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gm
 		if err := s.scoped(ctx, tenantID).Where("message_id IN ?", ids).Order("label_id").Find(&labels).Error; err != nil {
 			return nil, fmt.Errorf("models: message labels: %w", err)
 		}
-		byID := map[int64][]string{}
-		for _, l := range labels {
-			byID[l.MessageID] = append(byID[l.MessageID], l.LabelID)
-		}
-		for _, r := range rows {
-			ls := byID[r.ID]
-			if ls == nil {
-				ls = []string{}
-			}
-			out[r.GmailID] = MessageState{ThreadID: r.GmailThreadID, LabelIDs: ls}
-		}
+		addStates(out, rows, labels)
 	}
 	return out, nil
 }

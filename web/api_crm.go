@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -33,7 +34,7 @@ func (s *Server) registerAPI() {
 
 	s.handle("GET", "/api/accounts", s.api(s.listAccounts))
 	s.handle("POST", "/api/accounts", s.api(s.createAccount))
-	s.handle("GET", "/api/accounts/{id}", s.api(s.getAccount))
+	s.handle("GET", "/api/accounts/{id}", s.api(getOne(s, s.d.Store.GetAccount, accountRep)))
 	s.handle("PATCH", "/api/accounts/{id}", s.api(s.patchAccount))
 	s.handle("DELETE", "/api/accounts/{id}", s.api(s.deleteAccount))
 	s.handle("GET", "/api/accounts/{id}/contacts", s.api(s.accountContacts))
@@ -41,14 +42,14 @@ func (s *Server) registerAPI() {
 
 	s.handle("GET", "/api/contacts", s.api(s.listContacts))
 	s.handle("POST", "/api/contacts", s.api(s.createContact))
-	s.handle("GET", "/api/contacts/{id}", s.api(s.getContact))
+	s.handle("GET", "/api/contacts/{id}", s.api(getOne(s, s.d.Store.GetContact, contactRep)))
 	s.handle("PATCH", "/api/contacts/{id}", s.api(s.patchContact))
 	s.handle("DELETE", "/api/contacts/{id}", s.api(s.deleteContact))
 	s.handle("GET", "/api/contacts/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.ContactID = id })))
 
 	s.handle("GET", "/api/cases", s.api(s.listCases))
 	s.handle("POST", "/api/cases", s.api(s.createCase))
-	s.handle("GET", "/api/cases/{id}", s.api(s.getCase))
+	s.handle("GET", "/api/cases/{id}", s.api(getOne(s, s.d.Store.GetCase, caseRep)))
 	s.handle("PATCH", "/api/cases/{id}", s.api(s.patchCase))
 	s.handle("DELETE", "/api/cases/{id}", s.api(s.deleteCase))
 	s.handle("GET", "/api/cases/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.CaseID = id })))
@@ -165,20 +166,6 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	w.Header().Set("Location", "/api/accounts/"+itoa(a.ID))
 	s.writeHAL(w, r, http.StatusCreated, accountRep(&a))
-}
-
-func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	a, err := s.d.Store.GetAccount(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeHAL(w, r, http.StatusOK, accountRep(a))
 }
 
 func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -368,20 +355,6 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request, p *princi
 	s.writeHAL(w, r, http.StatusCreated, contactRep(&c))
 }
 
-func (s *Server) getContact(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	c, err := s.d.Store.GetContact(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeHAL(w, r, http.StatusOK, contactRep(c))
-}
-
 func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, p *principal) {
 	id, ok := pathID(r, "id")
 	if !ok {
@@ -567,20 +540,6 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, p *principal
 	s.writeHAL(w, r, http.StatusCreated, caseRep(&c))
 }
 
-func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	c, err := s.d.Store.GetCase(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeHAL(w, r, http.StatusOK, caseRep(c))
-}
-
 func (s *Server) patchCase(w http.ResponseWriter, r *http.Request, p *principal) {
 	id, ok := pathID(r, "id")
 	if !ok {
@@ -650,4 +609,23 @@ func (s *Server) unlinkMessage(w http.ResponseWriter, r *http.Request, p *princi
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// getOne serves GET of one resource by the {id} in its path: loaded within
+// the caller's tenant (another tenant's id is a 404 like a missing one) and
+// rendered as HAL.
+func getOne[T, R any](s *Server, load func(ctx context.Context, tenantID, id int64) (*T, error), rep func(*T) R) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		id, ok := pathID(r, "id")
+		if !ok {
+			s.apiNotFound(w, r)
+			return
+		}
+		v, err := load(r.Context(), p.TenantID, id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		s.writeHAL(w, r, http.StatusOK, rep(v))
+	}
 }
