@@ -35,23 +35,23 @@ func (s *Server) registerAPI() {
 	s.handle("GET", "/api/accounts", s.api(s.listAccounts))
 	s.handle("POST", "/api/accounts", s.api(s.createAccount))
 	s.handle("GET", "/api/accounts/{id}", s.api(getOne(s, s.d.Store.GetAccount, accountRep)))
-	s.handle("PATCH", "/api/accounts/{id}", s.api(s.patchAccount))
-	s.handle("DELETE", "/api/accounts/{id}", s.api(s.deleteAccount))
+	s.handle("PATCH", "/api/accounts/{id}", s.api(patchOne(s, s.d.Store.GetAccount, func(in *accountIn, v *models.Account) []InvalidParam { return in.apply(v, false) }, s.d.Store.UpdateAccount, accountRep)))
+	s.handle("DELETE", "/api/accounts/{id}", s.api(deleteOne(s, s.d.Store.DeleteAccount)))
 	s.handle("GET", "/api/accounts/{id}/contacts", s.api(s.accountContacts))
 	s.handle("GET", "/api/accounts/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.AccountID = id })))
 
 	s.handle("GET", "/api/contacts", s.api(s.listContacts))
 	s.handle("POST", "/api/contacts", s.api(s.createContact))
 	s.handle("GET", "/api/contacts/{id}", s.api(getOne(s, s.d.Store.GetContact, contactRep)))
-	s.handle("PATCH", "/api/contacts/{id}", s.api(s.patchContact))
-	s.handle("DELETE", "/api/contacts/{id}", s.api(s.deleteContact))
+	s.handle("PATCH", "/api/contacts/{id}", s.api(patchOne(s, s.d.Store.GetContact, func(in *contactIn, v *models.Contact) []InvalidParam { return in.apply(v) }, s.d.Store.UpdateContact, contactRep, "account_id")))
+	s.handle("DELETE", "/api/contacts/{id}", s.api(deleteOne(s, s.d.Store.DeleteContact)))
 	s.handle("GET", "/api/contacts/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.ContactID = id })))
 
 	s.handle("GET", "/api/cases", s.api(s.listCases))
 	s.handle("POST", "/api/cases", s.api(s.createCase))
 	s.handle("GET", "/api/cases/{id}", s.api(getOne(s, s.d.Store.GetCase, caseRep)))
-	s.handle("PATCH", "/api/cases/{id}", s.api(s.patchCase))
-	s.handle("DELETE", "/api/cases/{id}", s.api(s.deleteCase))
+	s.handle("PATCH", "/api/cases/{id}", s.api(patchOne(s, s.d.Store.GetCase, func(in *caseIn, v *models.Case) []InvalidParam { return in.apply(v, false) }, s.d.Store.UpdateCase, caseRep, "account_id", "contact_id", "assignee_id")))
+	s.handle("DELETE", "/api/cases/{id}", s.api(deleteOne(s, s.d.Store.DeleteCase)))
 	s.handle("GET", "/api/cases/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.CaseID = id })))
 	s.handle("PUT", "/api/cases/{id}/messages/{messageId}", s.api(s.linkMessage))
 	s.handle("DELETE", "/api/cases/{id}/messages/{messageId}", s.api(s.unlinkMessage))
@@ -166,45 +166,6 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	w.Header().Set("Location", "/api/accounts/"+itoa(a.ID))
 	s.writeHAL(w, r, http.StatusCreated, accountRep(&a))
-}
-
-func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	a, err := s.d.Store.GetAccount(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	var in accountIn
-	if !s.decodeJSON(w, r, &in) {
-		return
-	}
-	if bad := in.apply(a, false); len(bad) > 0 {
-		s.invalid(w, r, bad...)
-		return
-	}
-	if err := s.d.Store.UpdateAccount(r.Context(), p.TenantID, a); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeHAL(w, r, http.StatusOK, accountRep(a))
-}
-
-func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	if err := s.d.Store.DeleteAccount(r.Context(), p.TenantID, id); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) accountContacts(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -355,49 +316,6 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request, p *princi
 	s.writeHAL(w, r, http.StatusCreated, contactRep(&c))
 }
 
-func (s *Server) patchContact(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	c, err := s.d.Store.GetContact(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	var in contactIn
-	if !s.decodeJSON(w, r, &in) {
-		return
-	}
-	if bad := in.apply(c); len(bad) > 0 {
-		s.invalid(w, r, bad...)
-		return
-	}
-	if err := s.d.Store.UpdateContact(r.Context(), p.TenantID, c); err != nil {
-		if bad := refErrors(err, "account_id"); bad != nil {
-			s.invalid(w, r, bad...)
-			return
-		}
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeHAL(w, r, http.StatusOK, contactRep(c))
-}
-
-func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	if err := s.d.Store.DeleteContact(r.Context(), p.TenantID, id); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // Case representation.
 
 type caseOut struct {
@@ -540,49 +458,6 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, p *principal
 	s.writeHAL(w, r, http.StatusCreated, caseRep(&c))
 }
 
-func (s *Server) patchCase(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	c, err := s.d.Store.GetCase(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	var in caseIn
-	if !s.decodeJSON(w, r, &in) {
-		return
-	}
-	if bad := in.apply(c, false); len(bad) > 0 {
-		s.invalid(w, r, bad...)
-		return
-	}
-	if err := s.d.Store.UpdateCase(r.Context(), p.TenantID, c); err != nil {
-		if bad := refErrors(err, "account_id", "contact_id", "assignee_id"); bad != nil {
-			s.invalid(w, r, bad...)
-			return
-		}
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeHAL(w, r, http.StatusOK, caseRep(c))
-}
-
-func (s *Server) deleteCase(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	if err := s.d.Store.DeleteCase(r.Context(), p.TenantID, id); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (s *Server) linkMessage(w http.ResponseWriter, r *http.Request, p *principal) {
 	id, ok1 := pathID(r, "id")
 	mid, ok2 := pathID(r, "messageId")
@@ -627,5 +502,58 @@ func getOne[T, R any](s *Server, load func(ctx context.Context, tenantID, id int
 			return
 		}
 		s.writeHAL(w, r, http.StatusOK, rep(v))
+	}
+}
+
+// patchOne serves PATCH of one resource: load it within the caller's
+// tenant, apply the JSON body's fields, validate, save. Errors naming a
+// referenced id (refs) become field-level problems.
+func patchOne[T, R, I any](s *Server, load func(ctx context.Context, tenantID, id int64) (*T, error),
+	apply func(in *I, v *T) []InvalidParam, save func(ctx context.Context, tenantID int64, v *T) error,
+	rep func(*T) R, refs ...string) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		id, ok := pathID(r, "id")
+		if !ok {
+			s.apiNotFound(w, r)
+			return
+		}
+		v, err := load(r.Context(), p.TenantID, id)
+		if err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		var in I
+		if !s.decodeJSON(w, r, &in) {
+			return
+		}
+		if bad := apply(&in, v); len(bad) > 0 {
+			s.invalid(w, r, bad...)
+			return
+		}
+		if err := save(r.Context(), p.TenantID, v); err != nil {
+			if bad := refErrors(err, refs...); bad != nil {
+				s.invalid(w, r, bad...)
+				return
+			}
+			s.apiError(w, r, err)
+			return
+		}
+		s.writeHAL(w, r, http.StatusOK, rep(v))
+	}
+}
+
+// deleteOne serves DELETE of one resource of the caller's tenant.
+func deleteOne(s *Server, del func(ctx context.Context, tenantID, id int64) error) func(http.ResponseWriter, *http.Request, *principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		id, ok := pathID(r, "id")
+		if !ok {
+			s.apiNotFound(w, r)
+			return
+		}
+		if err := del(r.Context(), p.TenantID, id); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	}
 }
