@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,20 +12,20 @@ import (
 func (s *Server) registerCRMUI() {
 	s.handle("GET", "/{$}", s.page(s.dashboard))
 	s.handle("GET", "/accounts", s.page(s.accountsPage))
-	s.handle("POST", "/accounts", s.page(s.accountCreateUI))
+	s.handle("POST", "/accounts", s.page(createUI(s, accountFromForm, s.d.Store.CreateAccount, s.renderAccounts, func(v *models.Account) int64 { return v.ID }, "/accounts/", "")))
 	s.handle("GET", "/accounts/{id}", s.page(s.accountPage))
 	s.handle("POST", "/accounts/{id}", s.page(s.accountUpdateUI))
-	s.handle("POST", "/accounts/{id}/delete", s.page(s.accountDeleteUI))
+	s.handle("POST", "/accounts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteAccount, "/accounts")))
 	s.handle("GET", "/contacts", s.page(s.contactsPage))
-	s.handle("POST", "/contacts", s.page(s.contactCreateUI))
+	s.handle("POST", "/contacts", s.page(createUI(s, contactFromForm, s.d.Store.CreateContact, s.renderContacts, func(v *models.Contact) int64 { return v.ID }, "/contacts/", "That account does not exist.")))
 	s.handle("GET", "/contacts/{id}", s.page(s.contactPage))
 	s.handle("POST", "/contacts/{id}", s.page(s.contactUpdateUI))
-	s.handle("POST", "/contacts/{id}/delete", s.page(s.contactDeleteUI))
+	s.handle("POST", "/contacts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteContact, "/contacts")))
 	s.handle("GET", "/cases", s.page(s.casesPage))
-	s.handle("POST", "/cases", s.page(s.caseCreateUI))
+	s.handle("POST", "/cases", s.page(createUI(s, caseFromForm, s.d.Store.CreateCase, s.renderCases, func(v *models.Case) int64 { return v.ID }, "/cases/", "A chosen account, contact or assignee does not exist.")))
 	s.handle("GET", "/cases/{id}", s.page(s.casePage))
 	s.handle("POST", "/cases/{id}", s.page(s.caseUpdateUI))
-	s.handle("POST", "/cases/{id}/delete", s.page(s.caseDeleteUI))
+	s.handle("POST", "/cases/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteCase, "/cases")))
 	s.handle("POST", "/cases/{id}/messages/{messageId}/unlink", s.page(s.caseUnlinkUI))
 }
 
@@ -87,21 +88,6 @@ func userMessage(err error) (string, bool) {
 	return "", false
 }
 
-func (s *Server) accountCreateUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var a models.Account
-	if msg := accountFromForm(r, &a); msg != "" {
-		return s.renderAccounts(w, r, p, http.StatusUnprocessableEntity, msg)
-	}
-	if err := s.d.Store.CreateAccount(r.Context(), p.TenantID, &a); err != nil {
-		if msg, ok := userMessage(err); ok {
-			return s.renderAccounts(w, r, p, http.StatusUnprocessableEntity, msg)
-		}
-		return err
-	}
-	redirect(w, r, "/accounts/"+itoa(a.ID))
-	return nil
-}
-
 type accountData struct {
 	Account  *models.Account
 	Contacts []models.Contact
@@ -161,18 +147,6 @@ func (s *Server) accountUpdateUI(w http.ResponseWriter, r *http.Request, p *prin
 	return nil
 }
 
-func (s *Server) accountDeleteUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	if err := s.d.Store.DeleteAccount(r.Context(), p.TenantID, id); err != nil {
-		return err
-	}
-	redirect(w, r, "/accounts")
-	return nil
-}
-
 // Contacts.
 
 type contactsData struct {
@@ -220,24 +194,6 @@ func contactFromForm(r *http.Request, c *models.Contact) string {
 		return "Enter a name or an email address."
 	}
 	return ""
-}
-
-func (s *Server) contactCreateUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var c models.Contact
-	if msg := contactFromForm(r, &c); msg != "" {
-		return s.renderContacts(w, r, p, http.StatusUnprocessableEntity, msg)
-	}
-	if err := s.d.Store.CreateContact(r.Context(), p.TenantID, &c); err != nil {
-		if msg, ok := userMessage(err); ok {
-			return s.renderContacts(w, r, p, http.StatusUnprocessableEntity, msg)
-		}
-		if errors.Is(err, models.ErrNotFound) {
-			return s.renderContacts(w, r, p, http.StatusUnprocessableEntity, "That account does not exist.")
-		}
-		return err
-	}
-	redirect(w, r, "/contacts/"+itoa(c.ID))
-	return nil
 }
 
 type contactData struct {
@@ -305,18 +261,6 @@ func (s *Server) contactUpdateUI(w http.ResponseWriter, r *http.Request, p *prin
 		return err
 	}
 	redirect(w, r, "/contacts/"+itoa(c.ID))
-	return nil
-}
-
-func (s *Server) contactDeleteUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	if err := s.d.Store.DeleteContact(r.Context(), p.TenantID, id); err != nil {
-		return err
-	}
-	redirect(w, r, "/contacts")
 	return nil
 }
 
@@ -402,24 +346,6 @@ func caseFromForm(r *http.Request, c *models.Case) string {
 	return ""
 }
 
-func (s *Server) caseCreateUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var c models.Case
-	if msg := caseFromForm(r, &c); msg != "" {
-		return s.renderCases(w, r, p, http.StatusUnprocessableEntity, msg)
-	}
-	if err := s.d.Store.CreateCase(r.Context(), p.TenantID, &c); err != nil {
-		if msg, ok := userMessage(err); ok {
-			return s.renderCases(w, r, p, http.StatusUnprocessableEntity, msg)
-		}
-		if errors.Is(err, models.ErrNotFound) {
-			return s.renderCases(w, r, p, http.StatusUnprocessableEntity, "A chosen account, contact or assignee does not exist.")
-		}
-		return err
-	}
-	redirect(w, r, "/cases/"+itoa(c.ID))
-	return nil
-}
-
 type caseData struct {
 	Case     *models.Case
 	Account  *models.Account
@@ -490,18 +416,6 @@ func (s *Server) caseUpdateUI(w http.ResponseWriter, r *http.Request, p *princip
 	return nil
 }
 
-func (s *Server) caseDeleteUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	if err := s.d.Store.DeleteCase(r.Context(), p.TenantID, id); err != nil {
-		return err
-	}
-	redirect(w, r, "/cases")
-	return nil
-}
-
 func (s *Server) caseUnlinkUI(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id, ok1 := pathID(r, "id")
 	mid, ok2 := pathID(r, "messageId")
@@ -513,4 +427,47 @@ func (s *Server) caseUnlinkUI(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	redirect(w, r, "/cases/"+itoa(id))
 	return nil
+}
+
+// renderFunc re-renders a list page with a form error.
+type renderFunc func(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string) error
+
+// createUI handles a create form: read it, store the record in the
+// caller's tenant, and go to its page; form problems and references to
+// missing records (notFound, when not "") re-render the list with a message.
+func createUI[T any](s *Server, fromForm func(*http.Request, *T) string,
+	create func(ctx context.Context, tenantID int64, v *T) error, render renderFunc,
+	id func(*T) int64, pathPrefix, notFound string) func(http.ResponseWriter, *http.Request, *principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		var v T
+		if msg := fromForm(r, &v); msg != "" {
+			return render(w, r, p, http.StatusUnprocessableEntity, msg)
+		}
+		if err := create(r.Context(), p.TenantID, &v); err != nil {
+			if msg, ok := userMessage(err); ok {
+				return render(w, r, p, http.StatusUnprocessableEntity, msg)
+			}
+			if notFound != "" && errors.Is(err, models.ErrNotFound) {
+				return render(w, r, p, http.StatusUnprocessableEntity, notFound)
+			}
+			return err
+		}
+		redirect(w, r, pathPrefix+itoa(id(&v)))
+		return nil
+	}
+}
+
+// deleteUI handles a delete form for one record of the caller's tenant.
+func deleteUI(s *Server, del func(ctx context.Context, tenantID, id int64) error, listPath string) func(http.ResponseWriter, *http.Request, *principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		id, ok := pathID(r, "id")
+		if !ok {
+			return models.ErrNotFound
+		}
+		if err := del(r.Context(), p.TenantID, id); err != nil {
+			return err
+		}
+		redirect(w, r, listPath)
+		return nil
+	}
 }
