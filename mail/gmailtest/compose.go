@@ -1,7 +1,6 @@
 package gmailtest
 
 import (
-	"fmt"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -453,32 +452,15 @@ func (e *Emulator) modifyThread(w http.ResponseWriter, r *http.Request, c *call)
 		writeAPIError(w, err)
 		return
 	}
-	e.mutateThread(w, r, c, func(mb *mailbox, m *msgState, now time.Time) *apiError {
-		add, err := mb.canonAll(in.AddLabelIDs)
-		if err != nil {
-			return errBadRequest(fmt.Sprintf("Invalid label: %v", in.AddLabelIDs))
-		}
-		rem, err := mb.canonAll(in.RemoveLabelIDs)
-		if err != nil {
-			return errBadRequest(fmt.Sprintf("Invalid label: %v", in.RemoveLabelIDs))
-		}
-		mb.modify(now, m, add, rem)
-		return nil
-	})
+	e.mutateThread(w, r, c, modifyOp(in))
 }
 
 func (e *Emulator) trashThread(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateThread(w, r, c, func(mb *mailbox, m *msgState, now time.Time) *apiError {
-		mb.modify(now, m, []string{"TRASH"}, nil)
-		return nil
-	})
+	e.mutateThread(w, r, c, trashOp)
 }
 
 func (e *Emulator) untrashThread(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateThread(w, r, c, func(mb *mailbox, m *msgState, now time.Time) *apiError {
-		mb.modify(now, m, nil, []string{"TRASH"})
-		return nil
-	})
+	e.mutateThread(w, r, c, untrashOp)
 }
 
 func (e *Emulator) deleteThread(w http.ResponseWriter, r *http.Request, c *call) {

@@ -409,13 +409,11 @@ func refOf(m *msgState) apiMessageRef {
 	return apiMessageRef{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
 }
 
-func (e *Emulator) modifyMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	var in apiModifyIn
-	if err := decodeBody(r, &in); err != nil {
-		writeAPIError(w, err)
-		return
-	}
-	e.mutateOne(w, r, c, func(mb *mailbox, m *msgState, now time.Time) *apiError {
+// modifyOp, trashOp and untrashOp are the label mutations that
+// messages.modify/trash/untrash apply to one message and threads.* apply
+// to every message of a thread.
+func modifyOp(in apiModifyIn) func(mb *mailbox, m *msgState, now time.Time) *apiError {
+	return func(mb *mailbox, m *msgState, now time.Time) *apiError {
 		add, err := mb.canonAll(in.AddLabelIDs)
 		if err != nil {
 			return errBadRequest("Invalid label: " + strings.TrimPrefix(err.Error(), ErrInvalidInput.Error()+": invalid label: "))
@@ -426,21 +424,34 @@ func (e *Emulator) modifyMessage(w http.ResponseWriter, r *http.Request, c *call
 		}
 		mb.modify(now, m, add, rem)
 		return nil
-	})
+	}
+}
+
+func trashOp(mb *mailbox, m *msgState, now time.Time) *apiError {
+	mb.modify(now, m, []string{"TRASH"}, nil)
+	return nil
+}
+
+func untrashOp(mb *mailbox, m *msgState, now time.Time) *apiError {
+	mb.modify(now, m, nil, []string{"TRASH"})
+	return nil
+}
+
+func (e *Emulator) modifyMessage(w http.ResponseWriter, r *http.Request, c *call) {
+	var in apiModifyIn
+	if err := decodeBody(r, &in); err != nil {
+		writeAPIError(w, err)
+		return
+	}
+	e.mutateOne(w, r, c, modifyOp(in))
 }
 
 func (e *Emulator) trashMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateOne(w, r, c, func(mb *mailbox, m *msgState, now time.Time) *apiError {
-		mb.modify(now, m, []string{"TRASH"}, nil)
-		return nil
-	})
+	e.mutateOne(w, r, c, trashOp)
 }
 
 func (e *Emulator) untrashMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateOne(w, r, c, func(mb *mailbox, m *msgState, now time.Time) *apiError {
-		mb.modify(now, m, nil, []string{"TRASH"})
-		return nil
-	})
+	e.mutateOne(w, r, c, untrashOp)
 }
 
 func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f func(*mailbox, *msgState, time.Time) *apiError) {
