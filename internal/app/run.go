@@ -135,6 +135,7 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		Store: a.Store, Queue: a.Queue, GmailEndpoint: endpoint, Logger: a.Logger,
 		ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret,
 		RedirectURL: cfg.BaseURL + oauthCallbackPath,
+		PubSubTopic: cfg.PubSubTopic, PushToken: cfg.PushToken,
 	}
 	if a.Index != nil {
 		deps.Indexer = a.Index

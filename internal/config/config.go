@@ -12,10 +12,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 )
+
+var pubsubTopic = regexp.MustCompile(`^projects/[^/]+/topics/[^/]+$`)
 
 // Config is the whole configuration of a tidings process.
 type Config struct {
@@ -41,6 +44,12 @@ type Config struct {
 	// GmailEndpoint, when set, sends every Google call (Gmail API and
 	// OAuth) to a Gmail API emulator at this base URL.
 	GmailEndpoint string
+	// PubSubTopic ("projects/P/topics/T") enables Gmail push: mailboxes
+	// are watched and notifications arrive at /gmail/push.
+	PubSubTopic string
+	// PushToken, when set, must be the push subscription's "token" query
+	// parameter.
+	PushToken string
 	// SyncInterval is how often the scheduler enqueues incremental syncs.
 	SyncInterval time.Duration
 	// WorkerConcurrency is the number of asynq worker goroutines.
@@ -67,6 +76,8 @@ var Vars = []Var{
 	{"GOOGLE_CLIENT_ID", "", "Google OAuth client id (Gmail API enabled)"},
 	{"GOOGLE_CLIENT_SECRET", "", "Google OAuth client secret"},
 	{"TIDINGS_GMAIL_ENDPOINT", "", "base URL of a Gmail API emulator; all Gmail and OAuth calls go there instead of Google"},
+	{"TIDINGS_PUBSUB_TOPIC", "", "Pub/Sub topic (projects/P/topics/T) Gmail publishes changes to; enables push"},
+	{"TIDINGS_PUSH_TOKEN", "", "shared secret the push subscription sends as ?token= on /gmail/push"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -88,6 +99,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		GoogleClientSecret: get("GOOGLE_CLIENT_SECRET"),
 		GmailEndpoint:      get("TIDINGS_GMAIL_ENDPOINT"),
 		LogFormat:          get("TIDINGS_LOG_FORMAT"),
+		PubSubTopic:        get("TIDINGS_PUBSUB_TOPIC"),
+		PushToken:          get("TIDINGS_PUSH_TOKEN"),
 	}
 	var errs []error
 	bad := func(name string, format string, args ...any) {
@@ -120,6 +133,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		} else {
 			c.GmailEndpoint = strings.TrimSuffix(c.GmailEndpoint, "/")
 		}
+	}
+	if c.PubSubTopic != "" && !pubsubTopic.MatchString(c.PubSubTopic) {
+		bad("TIDINGS_PUBSUB_TOPIC", "must look like projects/PROJECT/topics/TOPIC")
 	}
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"

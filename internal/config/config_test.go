@@ -27,6 +27,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"TIDINGS_WORKER_CONCURRENCY": "0",
 		"TIDINGS_LOG_LEVEL":          "loud",
 		"GOOGLE_CLIENT_ID":           "only-the-id",
+		"TIDINGS_PUBSUB_TOPIC":       "my-topic",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
