@@ -13,15 +13,15 @@ import (
 	gomessage "github.com/emersion/go-message"
 	"github.com/jhillyerd/enmime/v2"
 
+	"tidings/emulator"
 	"tidings/mail"
-	"tidings/mail/gmailtest"
 )
 
 // generatorCorpus is a realistic mailbox from the Gmail emulator's
 // generator: replies, attachments (3 KiB-300 KiB), several charsets and
 // transfer encodings, 2% malformed messages.
 func generatorCorpus(n int) [][]byte {
-	g := gmailtest.NewGenerator(1, gmailtest.GeneratorOptions{})
+	g := emulator.NewGenerator(1, emulator.GeneratorOptions{})
 	out := make([][]byte, n)
 	for i := range out {
 		out[i] = g.Message(i)

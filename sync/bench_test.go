@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"tidings/emulator"
 	"tidings/internal/testenv"
-	"tidings/mail/gmailtest"
 	"tidings/models"
 	"tidings/search"
 )
@@ -106,7 +106,7 @@ func (q *quotaCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	case strings.Contains(p, "/messages/"):
 		method = "messages.get"
 	}
-	q.units.Add(int64(gmailtest.Cost(method)))
+	q.units.Add(int64(emulator.Cost(method)))
 	return resp, nil
 }
 
@@ -117,7 +117,7 @@ func BenchmarkQuota(b *testing.B) {
 	n := envInt("TIDINGS_BENCH_QUOTA_N", 6000)
 	for i := 0; i < b.N; i++ {
 		store := testenv.OpenSQLite(b)
-		e := newEnv(b, store, gmailtest.WithQuota(os.Getenv("TIDINGS_BENCH_EMU_QUOTA") != "off"))
+		e := newEnv(b, store, emulator.WithQuota(os.Getenv("TIDINGS_BENCH_EMU_QUOTA") != "off"))
 		generated(b, e, n)
 		qc := &quotaCounter{base: http.DefaultTransport.(*http.Transport).Clone()}
 		s := e.syncer(func(d *Deps) {
@@ -133,7 +133,7 @@ func BenchmarkQuota(b *testing.B) {
 			b.Fatal(err)
 		}
 		el := time.Since(start)
-		ceiling := el.Minutes() * gmailtest.DefaultQuotaPerMinute
+		ceiling := el.Minutes() * emulator.DefaultQuotaPerMinute
 		b.ReportMetric(100*float64(qc.units.Load())/ceiling, "%quota")
 		b.ReportMetric(float64(qc.limited.Load()), "rate-limited")
 		b.ReportMetric(float64(n)/el.Seconds(), "msg/s")
@@ -148,12 +148,12 @@ func BenchmarkNewest500(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		ctx := context.Background()
 		store := testenv.OpenSQLite(b)
-		e := newEnv(b, store, gmailtest.WithQuota(true))
+		e := newEnv(b, store, emulator.WithQuota(true))
 		const addr = "big@tidings.example"
 		if _, err := e.emu.AddUser(addr); err != nil {
 			b.Fatal(err)
 		}
-		if err := e.emu.AddGenerated(addr, gmailtest.NewGenerator(3, gmailtest.GeneratorOptions{Owner: addr}), 20000); err != nil {
+		if err := e.emu.AddGenerated(addr, emulator.NewGenerator(3, emulator.GeneratorOptions{Owner: addr}), 20000); err != nil {
 			b.Fatal(err)
 		}
 		idx, err := search.OpenBleve(filepath.Join(b.TempDir(), "idx.bleve"), nil)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"tidings/mail/gmailtest"
+	"tidings/emulator"
 	"tidings/models"
 )
 
@@ -17,9 +17,9 @@ import (
 // FaultGhostLabel is left out on purpose: it makes messages.get report a
 // label the message does not have, so no client could end up equal to
 // Snapshot; FaultSlow only adds wall time.
-var chaosFaults = []gmailtest.FaultKind{
-	gmailtest.FaultServerError, gmailtest.FaultUnavailable, gmailtest.FaultRateLimit, gmailtest.FaultConnReset,
-	gmailtest.FaultTruncated, gmailtest.FaultEmptyHistoryPage, gmailtest.FaultPhantomHistoryMessage,
+var chaosFaults = []emulator.FaultKind{
+	emulator.FaultServerError, emulator.FaultUnavailable, emulator.FaultRateLimit, emulator.FaultConnReset,
+	emulator.FaultTruncated, emulator.FaultEmptyHistoryPage, emulator.FaultPhantomHistoryMessage,
 }
 
 // TestChaos: while the mailbox is mutated (deliveries, label changes,
@@ -31,13 +31,13 @@ func TestChaos(t *testing.T) {
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("seed %d", seed)
 		rng := rand.New(rand.NewPCG(seed, 1))
-		e := newEnv(t, store, gmailtest.WithSeed(seed))
+		e := newEnv(t, store, emulator.WithSeed(seed))
 		generated(t, e, 300)
 		userLabel, err := e.emu.CreateLabel(e.email, "Deals")
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.emu.SetFaults(gmailtest.Faults{Rate: 0.15, Kinds: chaosFaults})
+		e.emu.SetFaults(emulator.Faults{Rate: 0.15, Kinds: chaosFaults})
 
 		const deliveries, relabels, removals = 1000, 400, 150
 		mutCtx, stopMut := context.WithCancel(context.Background())
@@ -97,7 +97,7 @@ func TestChaos(t *testing.T) {
 					} else {
 						err = e.emu.ModifyLabels(e.email, id, nil, []string{l})
 					}
-					if err != nil && !errors.Is(err, gmailtest.ErrNotFound) {
+					if err != nil && !errors.Is(err, emulator.ErrNotFound) {
 						t.Error(err)
 					}
 				default:
@@ -109,7 +109,7 @@ func TestChaos(t *testing.T) {
 						err = e.emu.Delete(e.email, ids[i])
 						ids = slices.Delete(ids, i, i+1)
 					}
-					if err != nil && !errors.Is(err, gmailtest.ErrNotFound) {
+					if err != nil && !errors.Is(err, emulator.ErrNotFound) {
 						t.Error(err)
 					}
 				}

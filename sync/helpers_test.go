@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"tidings/emulator"
 	"tidings/internal/testenv"
-	"tidings/mail/gmailtest"
 	"tidings/models"
 	"tidings/search"
 )
@@ -92,7 +92,7 @@ func (m *memIndex) ids() []int64 {
 // env is one end-to-end setup: emulator, store, tenant, connected mailbox.
 type env struct {
 	t         testing.TB
-	emu       *gmailtest.Server
+	emu       *emulator.Server
 	store     *models.Store
 	tenantID  int64
 	mailboxID int64
@@ -104,10 +104,10 @@ type env struct {
 
 const testEmail = "owner@tidings.example"
 
-func newEnv(t testing.TB, store *models.Store, emuOpts ...gmailtest.Option) *env {
+func newEnv(t testing.TB, store *models.Store, emuOpts ...emulator.Option) *env {
 	t.Helper()
 	ctx := context.Background()
-	emu := gmailtest.NewServer(emuOpts...)
+	emu := emulator.NewServer(emuOpts...)
 	t.Cleanup(emu.Close)
 	if _, err := emu.AddUser(testEmail); err != nil {
 		t.Fatal(err)

@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"tidings/emulator"
 	"tidings/internal/testenv"
-	"tidings/mail/gmailtest"
 	"tidings/models"
 )
 
@@ -30,7 +30,7 @@ func TestHelperEmulatorProcess(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("TIDINGS_EMULATOR_N"))
 	rate, _ := strconv.ParseFloat(os.Getenv("TIDINGS_EMULATOR_ATTACH_RATE"), 64)
 	size, _ := strconv.Atoi(os.Getenv("TIDINGS_EMULATOR_ATTACH_SIZE"))
-	srv, err := gmailtest.Listen("127.0.0.1:0")
+	srv, err := emulator.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestHelperEmulatorProcess(t *testing.T) {
 	if _, err := srv.AddUser(testEmail); err != nil {
 		t.Fatal(err)
 	}
-	g := gmailtest.NewGenerator(11, gmailtest.GeneratorOptions{Owner: testEmail, AttachmentRate: rate, AttachmentSizes: []int{size}})
+	g := emulator.NewGenerator(11, emulator.GeneratorOptions{Owner: testEmail, AttachmentRate: rate, AttachmentSizes: []int{size}})
 	if err := srv.AddGenerated(testEmail, g, n); err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,14 @@ import (
 	"github.com/hibiken/asynq"
 	"golang.org/x/oauth2"
 
+	"tidings/emulator"
 	"tidings/internal/testenv"
-	"tidings/mail/gmailtest"
 	"tidings/models"
 )
 
 func generated(t testing.TB, e *env, n int) {
 	t.Helper()
-	g := gmailtest.NewGenerator(7, gmailtest.GeneratorOptions{Owner: e.email})
+	g := emulator.NewGenerator(7, emulator.GeneratorOptions{Owner: e.email})
 	if err := e.emu.AddGenerated(e.email, g, n); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Command gmail-emulator serves tidings' Gmail API emulator (package
-// mail/gmailtest) standalone, for offline development, demos and
+// emulator) standalone, for offline development, demos and
 // benchmarks. It prints its base URL and, per user, an access token for
 // curl, and stops gracefully on SIGINT/SIGTERM.
 package main
@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"tidings/mail/gmailtest"
+	"tidings/emulator"
 )
 
 func main() {
@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *faultRate < 0 || *faultRate > 1 {
 		return fmt.Errorf("-faults must be within 0..1, got %v", *faultRate)
 	}
-	kinds, err := gmailtest.ParseFaultKinds(*faultKinds)
+	kinds, err := emulator.ParseFaultKinds(*faultKinds)
 	if err != nil {
 		return err
 	}
@@ -69,13 +69,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	srv, err := gmailtest.Listen(*addr,
-		gmailtest.WithLogger(log),
-		gmailtest.WithSeed(uint64(*seed)),
-		gmailtest.WithQuota(*quota),
-		gmailtest.WithFaults(gmailtest.Faults{Rate: *faultRate, Kinds: kinds}),
-		gmailtest.WithHistoryRetention(*retention),
-		gmailtest.WithPushURL(*pushURL),
+	srv, err := emulator.Listen(*addr,
+		emulator.WithLogger(log),
+		emulator.WithSeed(uint64(*seed)),
+		emulator.WithQuota(*quota),
+		emulator.WithFaults(emulator.Faults{Rate: *faultRate, Kinds: kinds}),
+		emulator.WithHistoryRetention(*retention),
+		emulator.WithPushURL(*pushURL),
 	)
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if *generate > 0 {
-			g := gmailtest.NewGenerator(*seed, gmailtest.GeneratorOptions{Owner: u})
+			g := emulator.NewGenerator(*seed, emulator.GeneratorOptions{Owner: u})
 			if err := srv.AddGenerated(u, g, *generate); err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stdout, "base_url %s\n", srv.URL)
 	fmt.Fprintf(stdout, "gmail_endpoint %s/\n", srv.URL)
-	ep := gmailtest.OAuthEndpoint(srv.URL)
+	ep := emulator.OAuthEndpoint(srv.URL)
 	fmt.Fprintf(stdout, "oauth_auth_url %s\noauth_token_url %s\n", ep.AuthURL, ep.TokenURL)
 	for _, u := range users {
 		tok, err := srv.IssueAccessToken(u, *tokenTTL)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	gosync "sync"
 
-	"tidings/mail/gmailtest"
+	"tidings/emulator"
 	"tidings/models"
 	mailsync "tidings/sync"
 )
@@ -30,7 +30,7 @@ const DemoMessages = 1500
 // demo mailbox from the same seed and re-issues its token; the sync then
 // reconciles against it like any mailbox whose history expired.
 type Demo struct {
-	emu    *gmailtest.Server
+	emu    *emulator.Server
 	store  *models.Store
 	logger *slog.Logger
 	size   int
@@ -42,7 +42,7 @@ type Demo struct {
 // NewDemo starts the in-process emulator; each demo mailbox gets size
 // generated messages.
 func NewDemo(store *models.Store, logger *slog.Logger, size int) *Demo {
-	emu := gmailtest.NewServer(gmailtest.WithLogger(logger.With(slog.String("component", "demo-gmail"))))
+	emu := emulator.NewServer(emulator.WithLogger(logger.With(slog.String("component", "demo-gmail"))))
 	return &Demo{emu: emu, store: store, logger: logger, size: size}
 }
 
@@ -87,12 +87,12 @@ func (d *Demo) ConnectDemo(ctx context.Context, tenantID, ownerID int64) (*model
 // ensureMailbox creates the emulator user with its generated mail, seeded
 // by tenant so that every restart rebuilds the same mailbox.
 func (d *Demo) ensureMailbox(email string, tenantID int64) error {
-	if _, err := d.emu.AddUser(email); errors.Is(err, gmailtest.ErrUserExists) {
+	if _, err := d.emu.AddUser(email); errors.Is(err, emulator.ErrUserExists) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("demo mailbox: %w", err)
 	}
-	gen := gmailtest.NewGenerator(tenantID, gmailtest.GeneratorOptions{Owner: email})
+	gen := emulator.NewGenerator(tenantID, emulator.GeneratorOptions{Owner: email})
 	if err := d.emu.AddGenerated(email, gen, d.size); err != nil {
 		return fmt.Errorf("demo mailbox: %w", err)
 	}

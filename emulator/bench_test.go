@@ -1,4 +1,4 @@
-package gmailtest
+package emulator
 
 import (
 	"sync/atomic"
@@ -9,7 +9,7 @@ import (
 // official client over loopback, for a generated mailbox: "mixed" has the
 // default attachments (15% of messages, 3 KiB..300 KiB), "small" none.
 //
-//	go test -run '^$' -bench MessagesGetRaw -benchtime 5s ./mail/gmailtest/
+//	go test -run '^$' -bench MessagesGetRaw -benchtime 5s ./emulator/
 func BenchmarkMessagesGetRaw(b *testing.B) {
 	b.Run("mixed", func(b *testing.B) { benchGetRaw(b, GeneratorOptions{Owner: testUser}) })
 	// Text/HTML only (~2 KiB): the emulator's per-call overhead.

@@ -1,4 +1,4 @@
-package gmailtest
+package emulator
 
 import (
 	"encoding/json"
@@ -175,15 +175,15 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string {
-	return fmt.Sprintf("gmailtest: %d %s: %s", e.Code, e.Reason, e.Message)
+	return fmt.Sprintf("emulator: %d %s: %s", e.Code, e.Reason, e.Message)
 }
 
 // Sentinel errors returned by the Go API.
 var (
-	ErrNotFound     = errors.New("gmailtest: not found")
-	ErrUnknownUser  = errors.New("gmailtest: unknown user")
-	ErrUserExists   = errors.New("gmailtest: user already exists")
-	ErrInvalidInput = errors.New("gmailtest: invalid input")
+	ErrNotFound     = errors.New("emulator: not found")
+	ErrUnknownUser  = errors.New("emulator: unknown user")
+	ErrUserExists   = errors.New("emulator: user already exists")
+	ErrInvalidInput = errors.New("emulator: invalid input")
 )
 
 func errNotFound() *apiError {

@@ -1,4 +1,4 @@
-package gmailtest
+package emulator
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ func (e *Emulator) LoadDir(email, dir string) (int, error) {
 	n := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return fmt.Errorf("gmailtest: load %s: %w", path, err)
+			return fmt.Errorf("emulator: load %s: %w", path, err)
 		}
 		if strings.HasPrefix(d.Name(), ".") && path != dir {
 			if d.IsDir() {
@@ -63,7 +63,7 @@ func (e *Emulator) LoadDir(email, dir string) (int, error) {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("gmailtest: load %s: %w", path, err)
+			return fmt.Errorf("emulator: load %s: %w", path, err)
 		}
 		parent := filepath.Base(filepath.Dir(path))
 		switch {

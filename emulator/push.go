@@ -1,4 +1,4 @@
-package gmailtest
+package emulator
 
 import (
 	"bytes"
@@ -99,14 +99,14 @@ func (p *pusher) send(mb *mailbox, seq int64) {
 	})
 	req, err := http.NewRequestWithContext(p.ctx, http.MethodPost, p.e.cfg.pushURL, bytes.NewReader(body))
 	if err != nil {
-		p.e.log.Warn("gmailtest: push request", slog.Any("err", err))
+		p.e.log.Warn("emulator: push request", slog.Any("err", err))
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.client.Do(req)
 	if err != nil {
 		// Gmail documents that notifications may be dropped; so do we.
-		p.e.log.Warn("gmailtest: push failed", slog.String("user", mb.email), slog.Any("err", err))
+		p.e.log.Warn("emulator: push failed", slog.String("user", mb.email), slog.Any("err", err))
 		return
 	}
 	_ = resp.Body.Close()

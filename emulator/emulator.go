@@ -1,4 +1,4 @@
-package gmailtest
+package emulator
 
 import (
 	"context"
@@ -96,7 +96,7 @@ type Server struct {
 func NewServer(opts ...Option) *Server {
 	s, err := Listen("127.0.0.1:0", opts...)
 	if err != nil {
-		panic(fmt.Sprintf("gmailtest: failed to listen on a port: %v", err))
+		panic(fmt.Sprintf("emulator: failed to listen on a port: %v", err))
 	}
 	return s
 }
@@ -105,14 +105,14 @@ func NewServer(opts ...Option) *Server {
 func Listen(addr string, opts ...Option) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("gmailtest: listen %s: %w", addr, err)
+		return nil, fmt.Errorf("emulator: listen %s: %w", addr, err)
 	}
 	e := New(opts...)
 	s := &Server{Emulator: e, URL: "http://" + ln.Addr().String(), ln: ln,
 		srv: &http.Server{Handler: e, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelDebug)}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.log.Error("gmailtest: serve", slog.Any("err", err))
+			e.log.Error("emulator: serve", slog.Any("err", err))
 		}
 	}()
 	return s, nil

@@ -1,4 +1,4 @@
-// Package gmailtest owns tidings' Gmail API emulator: an in-process,
+// Package emulator owns tidings' Gmail API emulator: an in-process,
 // standards-faithful implementation of the Gmail API v1 REST surface
 // (https://developers.google.com/gmail/api/reference/rest), its OAuth 2.0
 // endpoints, batch endpoint, media uploads and Pub/Sub-style push, that the
@@ -28,4 +28,4 @@
 // Header values in format=metadata/full are served unfolded but otherwise as
 // they appear in the message (RFC 2047 encoded-words are not decoded), and
 // body data is transfer-decoded but left in its declared charset.
-package gmailtest
+package emulator

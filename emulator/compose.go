@@ -1,4 +1,4 @@
-package gmailtest
+package emulator
 
 import (
 	"net/http"
@@ -113,7 +113,7 @@ func (e *Emulator) deliverLocal(from string, raw []byte) {
 		}
 		if _, err := e.mailbox(rcpt); err == nil {
 			if _, err := e.Deliver(rcpt, raw); err != nil {
-				e.log.Warn("gmailtest: local delivery failed", "err", err)
+				e.log.Warn("emulator: local delivery failed", "err", err)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package gmailtest
+package emulator
 
 import (
 	"bytes"
@@ -152,7 +152,7 @@ func (e *Emulator) api(method string, h apiHandler) http.Handler {
 			c.fault = fault
 		}
 
-		e.log.LogAttrs(r.Context(), slog.LevelDebug, "gmailtest: call", slog.String("method", method), slog.String("user", email), slog.String("path", r.URL.Path))
+		e.log.LogAttrs(r.Context(), slog.LevelDebug, "emulator: call", slog.String("method", method), slog.String("user", email), slog.String("path", r.URL.Path))
 		h(w, r, c)
 	})
 }
