@@ -1,6 +1,46 @@
 package models
 
-import "gorm.io/gorm"
+import (
+	"fmt"
+
+	"gorm.io/gorm"
+)
 
 // DBForTest exposes the store's handle to the package's external tests.
 func DBForTest(s *Store) *gorm.DB { return s.db }
+
+// modelTables lists every struct stored in a table of its own.
+func modelTables() []any {
+	return []any{
+		&Tenant{}, &User{}, &Membership{}, &Account{}, &AccountDomain{},
+		&Contact{}, &ContactEmail{}, &Case{}, &CaseMessage{}, &Mailbox{},
+		&Thread{}, &Message{}, &RawMessage{}, &MessageAddress{}, &Label{},
+		&MessageLabel{}, &Attachment{}, &APIToken{},
+	}
+}
+
+// SchemaGapsForTest lists struct fields without a column. The schema is
+// written out in migrations/, so a field added to a struct needs a
+// migration too; this is how a test notices one that was forgotten.
+func SchemaGapsForTest(db *gorm.DB) ([]string, error) {
+	var gaps []string
+	for _, m := range modelTables() {
+		stmt := &gorm.Statement{DB: db}
+		if err := stmt.Parse(m); err != nil {
+			return nil, fmt.Errorf("parse %T: %w", m, err)
+		}
+		if !db.Migrator().HasTable(m) {
+			gaps = append(gaps, "table "+stmt.Schema.Table)
+			continue
+		}
+		for _, f := range stmt.Schema.Fields {
+			if f.DBName == "" || f.IgnoreMigration {
+				continue
+			}
+			if !db.Migrator().HasColumn(m, f.DBName) {
+				gaps = append(gaps, stmt.Schema.Table+"."+f.DBName)
+			}
+		}
+	}
+	return gaps, nil
+}

@@ -2,45 +2,103 @@ package models
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 )
 
-// migration is one numbered, forward-only schema change. Each runs in its
-// own transaction together with the version bump, so a failure leaves the
-// schema at the previous version. Migrations only add: nothing here drops a
-// table or column, so no data is ever lost silently.
+// migration is one numbered, forward-only schema change, written out as SQL
+// in migrations/NNNN_description[.ENGINE].sql: a file without an engine in
+// its name serves both engines, otherwise each engine has its own file.
+// Each migration runs in its own transaction together with the version
+// bump, so a failure leaves the schema at the previous version. The schema
+// is never generated from today's structs at run time: editing a struct
+// changes no shipped migration.
 type migration struct {
 	version     int
 	description string
-	up          func(tx *gorm.DB, engine Engine) error
+	sql         map[Engine]string
 }
 
-// migrations is the project's schema history. Append only; never edit a
-// migration that has shipped.
-var migrations = []migration{
-	{1, "baseline: tenants, users, CRM records, mailboxes and mail", func(tx *gorm.DB, _ Engine) error {
-		// The baseline is created from the model structs; later changes are
-		// explicit migrations below (AddColumn/CreateIndex guarded by
-		// HasColumn/HasIndex, so a fresh database that already got them from
-		// the baseline passes through).
-		return tx.Migrator().AutoMigrate(allModels()...)
-	}},
-	{2, "messages: (mailbox_id, date) index for mailbox timelines", func(tx *gorm.DB, _ Engine) error {
-		if tx.Migrator().HasIndex(&Message{}, "ix_messages_mailbox_date") {
-			return nil
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrations is the project's schema history, read from migrationFiles.
+// Append only; never edit a migration that has shipped.
+var migrations = mustLoadMigrations(migrationFiles)
+
+// mustLoadMigrations parses the embedded migration files. A malformed set
+// (a gap in the numbering, a version with SQL for only one engine) is a
+// build defect, so it panics at start-up and in every test.
+func mustLoadMigrations(fsys fs.FS) []migration {
+	ms, err := loadMigrations(fsys)
+	if err != nil {
+		panic(err)
+	}
+	return ms
+}
+
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("models: list migrations: %w", err)
+	}
+	byVersion := map[int]*migration{}
+	for _, name := range names {
+		base := strings.TrimSuffix(path.Base(name), ".sql")
+		num, rest, ok := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || version <= 0 {
+			return nil, fmt.Errorf("models: migration file %s: name must be NNNN_description[.engine].sql", name)
 		}
-		return tx.Exec("CREATE INDEX ix_messages_mailbox_date ON messages (mailbox_id, date DESC)").Error
-	}},
-	{3, "messages: (mailbox_id, gmail_thread_id) index for thread counters", func(tx *gorm.DB, _ Engine) error {
-		if tx.Migrator().HasIndex(&Message{}, "ix_messages_mailbox_thread") {
-			return nil
+		desc, engine := rest, Engine("")
+		if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+			desc, engine = rest[:i], Engine(rest[i+1:])
+			if engine != Postgres && engine != SQLite {
+				return nil, fmt.Errorf("models: migration file %s: unknown engine %q", name, engine)
+			}
 		}
-		return tx.Exec("CREATE INDEX ix_messages_mailbox_thread ON messages (mailbox_id, gmail_thread_id)").Error
-	}},
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("models: read %s: %w", name, err)
+		}
+		m := byVersion[version]
+		if m == nil {
+			m = &migration{version: version, description: strings.ReplaceAll(desc, "_", " "), sql: map[Engine]string{}}
+			byVersion[version] = m
+		}
+		for _, e := range []Engine{Postgres, SQLite} {
+			if engine != "" && engine != e {
+				continue
+			}
+			if _, dup := m.sql[e]; dup {
+				return nil, fmt.Errorf("models: migration %d has two files for %s", version, e)
+			}
+			m.sql[e] = string(body)
+		}
+	}
+	out := make([]migration, 0, len(byVersion))
+	for v := 1; v <= len(byVersion); v++ {
+		m := byVersion[v]
+		if m == nil {
+			return nil, fmt.Errorf("models: migrations are not numbered 1..%d without gaps (missing %d)", len(byVersion), v)
+		}
+		if len(m.sql) != 2 {
+			return nil, fmt.Errorf("models: migration %d lacks SQL for one engine", v)
+		}
+		out = append(out, *m)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("models: no migrations embedded")
+	}
+	return out, nil
 }
 
 // SchemaVersion is the version this build's code expects.
@@ -84,7 +142,7 @@ const migrationLockKey = 0x7469646e // "tidn"
 
 func migrate(db *gorm.DB, engine Engine) (applied int, err error) {
 	ctx := db.Statement.Context
-	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
+	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, description text, applied_at timestamp)`).Error; err != nil {
 		return 0, fmt.Errorf("models: create schema_migrations: %w", err)
 	}
 	current, err := CurrentVersion(ctx, db)
@@ -99,7 +157,7 @@ func migrate(db *gorm.DB, engine Engine) (applied int, err error) {
 			continue
 		}
 		err := db.Transaction(func(tx *gorm.DB) error {
-			if err := m.up(tx, engine); err != nil {
+			if err := tx.Exec(m.sql[engine]).Error; err != nil {
 				return err
 			}
 			return tx.Create(&schemaMigration{Version: m.version, Description: m.description, AppliedAt: time.Now().UTC()}).Error

@@ -417,14 +417,3 @@ func (l *StringList) Scan(src any) error {
 	*l = out
 	return nil
 }
-
-// allModels lists every table, in dependency order, for the baseline
-// migration and for tests.
-func allModels() []any {
-	return []any{
-		&Tenant{}, &User{}, &Membership{}, &Account{}, &AccountDomain{},
-		&Contact{}, &ContactEmail{}, &Case{}, &CaseMessage{}, &Mailbox{},
-		&Thread{}, &Message{}, &RawMessage{}, &MessageAddress{}, &Label{},
-		&MessageLabel{}, &Attachment{}, &APIToken{},
-	}
-}

@@ -55,6 +55,18 @@ func TestMigrateIsIdempotentAndRefusesNewerSchema(t *testing.T) {
 	})
 }
 
+func TestMigrationsCoverEveryModelField(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *models.Store) {
+		gaps, err := models.SchemaGapsForTest(models.DBForTest(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gaps) > 0 {
+			t.Fatalf("fields without a column (add a migration in models/migrations): %v", gaps)
+		}
+	})
+}
+
 func TestAccountCRUD(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()

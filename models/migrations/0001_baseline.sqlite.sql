@@ -1,0 +1,58 @@
+-- Baseline: the schema of tidings as first released (migrations 1-3 were
+-- generated from the model structs then; this file freezes that result).
+-- Never edit a shipped migration: add a new numbered file instead.
+
+CREATE TABLE `tenants` (`id` integer PRIMARY KEY AUTOINCREMENT,`name` text,`domains` text,`created_at` datetime,`updated_at` datetime);
+CREATE TABLE `users` (`id` integer PRIMARY KEY AUTOINCREMENT,`email` text NOT NULL,`name` text,`password_hash` text,`created_at` datetime,`updated_at` datetime);
+CREATE UNIQUE INDEX `idx_users_email` ON `users`(`email`);
+CREATE TABLE `memberships` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`user_id` integer NOT NULL,`role` text NOT NULL,`created_at` datetime);
+CREATE UNIQUE INDEX `ux_membership` ON `memberships`(`tenant_id`,`user_id`);
+CREATE TABLE `accounts` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`name` text NOT NULL,`website` text,`created_at` datetime,`updated_at` datetime);
+CREATE INDEX `idx_accounts_tenant_id` ON `accounts`(`tenant_id`);
+CREATE TABLE `account_domains` (`tenant_id` integer,`domain` text,`account_id` integer NOT NULL,PRIMARY KEY (`tenant_id`,`domain`));
+CREATE INDEX `idx_account_domains_account_id` ON `account_domains`(`account_id`);
+CREATE TABLE `contacts` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`first_name` text,`last_name` text,`account_id` integer,`auto_created` numeric,`created_at` datetime,`updated_at` datetime);
+CREATE INDEX `idx_contacts_account_id` ON `contacts`(`account_id`);
+CREATE INDEX `idx_contacts_tenant_id` ON `contacts`(`tenant_id`);
+CREATE TABLE `contact_emails` (`tenant_id` integer,`address` text,`contact_id` integer NOT NULL,PRIMARY KEY (`tenant_id`,`address`));
+CREATE INDEX `idx_contact_emails_contact_id` ON `contact_emails`(`contact_id`);
+CREATE TABLE `cases` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`subject` text NOT NULL,`description` text,`status` text NOT NULL,`priority` text NOT NULL,`assignee_id` integer,`account_id` integer,`contact_id` integer,`created_at` datetime,`updated_at` datetime);
+CREATE INDEX `idx_cases_contact_id` ON `cases`(`contact_id`);
+CREATE INDEX `idx_cases_account_id` ON `cases`(`account_id`);
+CREATE INDEX `idx_cases_assignee_id` ON `cases`(`assignee_id`);
+CREATE INDEX `idx_cases_status` ON `cases`(`status`);
+CREATE INDEX `idx_cases_tenant_id` ON `cases`(`tenant_id`);
+CREATE TABLE `case_messages` (`tenant_id` integer NOT NULL,`case_id` integer,`message_id` integer,`created_at` datetime,PRIMARY KEY (`case_id`,`message_id`));
+CREATE INDEX `idx_case_messages_message_id` ON `case_messages`(`message_id`);
+CREATE INDEX `idx_case_messages_tenant_id` ON `case_messages`(`tenant_id`);
+CREATE TABLE `mailboxes` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`owner_id` integer,`provider` text NOT NULL,`email` text NOT NULL,`token_ciphertext` blob,`history_id` integer,`sync_state` text NOT NULL,`full_sync_history_id` integer,`full_sync_page_token` text,`progress_done` integer,`progress_total` integer,`last_error` text,`needs_reauth` numeric,`resyncs` integer,`last_sync_at` datetime,`watch_expiration` datetime,`created_at` datetime,`updated_at` datetime);
+CREATE INDEX `idx_mailboxes_owner_id` ON `mailboxes`(`owner_id`);
+CREATE UNIQUE INDEX `ux_mailbox_email` ON `mailboxes`(`tenant_id`,`email`);
+CREATE TABLE `threads` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`mailbox_id` integer NOT NULL,`gmail_thread_id` text NOT NULL,`subject` text,`last_message_at` datetime,`message_count` integer);
+CREATE INDEX `idx_threads_last_message_at` ON `threads`(`last_message_at`);
+CREATE UNIQUE INDEX `ux_thread` ON `threads`(`mailbox_id`,`gmail_thread_id`);
+CREATE INDEX `idx_threads_tenant_id` ON `threads`(`tenant_id`);
+CREATE TABLE `messages` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`mailbox_id` integer NOT NULL,`gmail_id` text NOT NULL,`gmail_thread_id` text,`rfc_message_id` text,`in_reply_to` text,`subject` text,`from` text,`from_address` text,`to` text,`cc` text,`bcc` text,`date` datetime,`internal_date` datetime,`snippet` text,`size` integer,`text` text,`html` text,`warnings` text,`decode_error` text,`raw_ref` text,`bulk` numeric,`has_attachments` numeric,`history_id` integer,`created_at` datetime,`updated_at` datetime);
+CREATE INDEX `idx_messages_date` ON `messages`(`date`);
+CREATE INDEX `idx_messages_from_address` ON `messages`(`from_address`);
+CREATE INDEX `idx_messages_rfc_message_id` ON `messages`(`rfc_message_id`);
+CREATE INDEX `idx_messages_gmail_thread_id` ON `messages`(`gmail_thread_id`);
+CREATE UNIQUE INDEX `ux_message` ON `messages`(`mailbox_id`,`gmail_id`);
+CREATE INDEX `idx_messages_tenant_id` ON `messages`(`tenant_id`);
+CREATE TABLE `raw_messages` (`tenant_id` integer NOT NULL,`mailbox_id` integer,`gmail_id` text,`data` blob,PRIMARY KEY (`mailbox_id`,`gmail_id`));
+CREATE INDEX `idx_raw_messages_tenant_id` ON `raw_messages`(`tenant_id`);
+CREATE TABLE `message_addresses` (`tenant_id` integer NOT NULL,`message_id` integer,`role` text,`address` text,`domain` text,`name` text,PRIMARY KEY (`message_id`,`role`,`address`));
+CREATE INDEX `idx_message_addresses_domain` ON `message_addresses`(`domain`);
+CREATE INDEX `ix_msgaddr_tenant_addr` ON `message_addresses`(`tenant_id`,`address`);
+CREATE TABLE `labels` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`mailbox_id` integer NOT NULL,`gmail_id` text NOT NULL,`name` text NOT NULL,`type` text NOT NULL);
+CREATE UNIQUE INDEX `ux_label` ON `labels`(`mailbox_id`,`gmail_id`);
+CREATE INDEX `idx_labels_tenant_id` ON `labels`(`tenant_id`);
+CREATE TABLE `message_labels` (`tenant_id` integer NOT NULL,`message_id` integer,`label_id` text,PRIMARY KEY (`message_id`,`label_id`));
+CREATE INDEX `idx_message_labels_tenant_id` ON `message_labels`(`tenant_id`);
+CREATE TABLE `attachments` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`message_id` integer NOT NULL,`part_id` text NOT NULL,`gmail_attachment_id` text,`filename` text,`content_type` text,`content_id` text,`size` integer,`inline` numeric);
+CREATE UNIQUE INDEX `ux_attachment` ON `attachments`(`message_id`,`part_id`);
+CREATE INDEX `idx_attachments_tenant_id` ON `attachments`(`tenant_id`);
+CREATE TABLE `api_tokens` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`user_id` integer NOT NULL,`name` text NOT NULL,`hash` blob NOT NULL,`last_used_at` datetime,`created_at` datetime);
+CREATE UNIQUE INDEX `idx_api_tokens_hash` ON `api_tokens`(`hash`);
+CREATE INDEX `idx_api_tokens_user_id` ON `api_tokens`(`user_id`);
+CREATE INDEX `idx_api_tokens_tenant_id` ON `api_tokens`(`tenant_id`);
