@@ -82,20 +82,10 @@ func (s *Store) UpdateAccount(ctx context.Context, tenantID int64, a *Account) e
 	})
 }
 
-// DeleteAccount deletes an account; its contacts and cases are kept and
-// unlinked.
+// DeleteAccount deletes an account and its domains; its contacts and
+// cases are kept and unlinked (the foreign keys do both).
 func (s *Store) DeleteAccount(ctx context.Context, tenantID, id int64) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := deleteByID[Account](ctx, tx, tenantID, id); err != nil {
-			return err
-		}
-		for _, m := range []any{&Contact{}, &Case{}} {
-			if err := tx.Model(m).Where("tenant_id = ? AND account_id = ?", tenantID, id).Update("account_id", nil).Error; err != nil {
-				return fmt.Errorf("models: unlink account: %w", err)
-			}
-		}
-		return tx.Where("tenant_id = ? AND account_id = ?", tenantID, id).Delete(&AccountDomain{}).Error
-	})
+	return deleteByID[Account](ctx, s.db, tenantID, id)
 }
 
 // AccountByDomain finds the account owning an email domain.
@@ -113,10 +103,10 @@ func (s *Store) CreateContact(ctx context.Context, tenantID int64, c *Contact) e
 	if strings.TrimSpace(c.FirstName+c.LastName) == "" && len(c.Emails) == 0 {
 		return errors.New("models: a contact needs a name or an email address")
 	}
-	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
-		return err
-	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.in(tx).checkAccount(ctx, tenantID, c.AccountID); err != nil {
+			return err
+		}
 		emails := c.Emails
 		c.Emails = nil
 		if err := tx.Create(c).Error; err != nil {
@@ -188,10 +178,10 @@ func (s *Store) ContactsOfAccount(ctx context.Context, tenantID, accountID int64
 // UpdateContact writes names, account and addresses of an existing contact.
 func (s *Store) UpdateContact(ctx context.Context, tenantID int64, c *Contact) error {
 	c.TenantID = tenantID
-	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
-		return err
-	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.in(tx).checkAccount(ctx, tenantID, c.AccountID); err != nil {
+			return err
+		}
 		if err := updateByID(ctx, tx, tenantID, c.ID, c, "first_name", "last_name", "account_id", "updated_at"); err != nil {
 			return err
 		}
@@ -199,17 +189,10 @@ func (s *Store) UpdateContact(ctx context.Context, tenantID int64, c *Contact) e
 	})
 }
 
-// DeleteContact deletes a contact and its addresses; cases are unlinked.
+// DeleteContact deletes a contact and its addresses; cases are unlinked
+// (the foreign keys do both).
 func (s *Store) DeleteContact(ctx context.Context, tenantID, id int64) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := deleteByID[Contact](ctx, tx, tenantID, id); err != nil {
-			return err
-		}
-		if err := tx.Model(&Case{}).Where("tenant_id = ? AND contact_id = ?", tenantID, id).Update("contact_id", nil).Error; err != nil {
-			return fmt.Errorf("models: unlink contact: %w", err)
-		}
-		return tx.Where("tenant_id = ? AND contact_id = ?", tenantID, id).Delete(&ContactEmail{}).Error
-	})
+	return deleteByID[Contact](ctx, s.db, tenantID, id)
 }
 
 // ContactByEmail finds the contact owning an address.
@@ -224,13 +207,15 @@ func (s *Store) ContactByEmail(ctx context.Context, tenantID int64, address stri
 // CreateCase stores a new case. Status and priority default to new/normal.
 func (s *Store) CreateCase(ctx context.Context, tenantID int64, c *Case) error {
 	c.ID, c.TenantID = 0, tenantID
-	if err := s.validateCase(ctx, tenantID, c); err != nil {
-		return err
-	}
-	if err := s.db.WithContext(ctx).Create(c).Error; err != nil {
-		return fmt.Errorf("models: create case: %w", err)
-	}
-	return nil
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.in(tx).validateCase(ctx, tenantID, c); err != nil {
+			return err
+		}
+		if err := tx.Create(c).Error; err != nil {
+			return fmt.Errorf("models: create case: %w", conflict(err))
+		}
+		return nil
+	})
 }
 
 func (s *Store) validateCase(ctx context.Context, tenantID int64, c *Case) error {
@@ -311,21 +296,19 @@ func (s *Store) ListCases(ctx context.Context, tenantID int64, f CaseFilter) ([]
 // UpdateCase writes the editable fields of an existing case.
 func (s *Store) UpdateCase(ctx context.Context, tenantID int64, c *Case) error {
 	c.TenantID = tenantID
-	if err := s.validateCase(ctx, tenantID, c); err != nil {
-		return err
-	}
-	return updateByID(ctx, s.db, tenantID, c.ID, c,
-		"subject", "description", "status", "priority", "assignee_id", "account_id", "contact_id", "updated_at")
-}
-
-// DeleteCase deletes a case and its message links (not the messages).
-func (s *Store) DeleteCase(ctx context.Context, tenantID, id int64) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := deleteByID[Case](ctx, tx, tenantID, id); err != nil {
+		if err := s.in(tx).validateCase(ctx, tenantID, c); err != nil {
 			return err
 		}
-		return tx.Where("tenant_id = ? AND case_id = ?", tenantID, id).Delete(&CaseMessage{}).Error
+		return updateByID(ctx, tx, tenantID, c.ID, c,
+			"subject", "description", "status", "priority", "assignee_id", "account_id", "contact_id", "updated_at")
 	})
+}
+
+// DeleteCase deletes a case and (by foreign key) its message links, not
+// the messages.
+func (s *Store) DeleteCase(ctx context.Context, tenantID, id int64) error {
+	return deleteByID[Case](ctx, s.db, tenantID, id)
 }
 
 // LinkMessage links a message to a case; linking twice is a no-op.
@@ -338,6 +321,10 @@ func (s *Store) LinkMessage(ctx context.Context, tenantID, caseID, messageID int
 	}
 	link := CaseMessage{TenantID: tenantID, CaseID: caseID, MessageID: messageID}
 	if err := s.db.WithContext(ctx).Clauses(upsertOn([]string{"case_id", "message_id"}, nil)).Create(&link).Error; err != nil {
+		if errors.Is(err, gorm.ErrForeignKeyViolated) {
+			// The case or message was deleted since the checks above.
+			return ErrNotFound
+		}
 		return fmt.Errorf("models: link message: %w", err)
 	}
 	return nil

@@ -39,9 +39,12 @@ type OpenOptions struct {
 // Migrate (start-up and `tidings migrate` both do).
 func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 	cfg := &gorm.Config{
-		Logger:                                   newGormLogger(opts.Logger),
-		DisableForeignKeyConstraintWhenMigrating: true,
-		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+		Logger: newGormLogger(opts.Logger),
+		// Driver errors become gorm's typed errors (ErrDuplicatedKey,
+		// ErrForeignKeyViolated) on both engines, so callers test with
+		// errors.Is instead of matching driver messages.
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
 	}
 	var (
 		db     *gorm.DB
@@ -92,14 +95,37 @@ func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 
 // newGormLogger routes gorm's messages to slog: errors and slow queries
 // only, never the SQL parameters (they may hold personal data or secrets).
+// Constraint violations are not logged: the store turns them into
+// ErrConflict (or a lost lease) and its callers decide whether they are
+// expected (three mailboxes creating the same contact at once) or errors.
 func newGormLogger(l *slog.Logger) logger.Interface {
 	if l == nil {
 		return logger.Discard
 	}
-	return logger.NewSlogLogger(l, logger.Config{
+	return quietConstraints{logger.NewSlogLogger(l, logger.Config{
 		SlowThreshold:             2 * time.Second,
 		LogLevel:                  logger.Warn,
 		IgnoreRecordNotFoundError: true,
 		ParameterizedQueries:      true,
-	})
+	})}
+}
+
+// quietConstraints drops the error of statements that failed on a
+// constraint before gorm's logger sees it; slow statements still log.
+type quietConstraints struct{ logger.Interface }
+
+func (q quietConstraints) LogMode(l logger.LogLevel) logger.Interface {
+	return quietConstraints{q.Interface.LogMode(l)}
+}
+
+func (q quietConstraints) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if isConstraint(err) {
+		err = nil
+	}
+	q.Interface.Trace(ctx, begin, fc, err)
+}
+
+// isConstraint reports whether err is a (translated) constraint violation.
+func isConstraint(err error) bool {
+	return errors.Is(err, gorm.ErrDuplicatedKey) || errors.Is(err, gorm.ErrForeignKeyViolated)
 }

@@ -85,39 +85,39 @@ func (s *Store) MailboxesToSync(ctx context.Context) ([]MailboxRef, error) {
 }
 
 // UpdateMailbox writes the given columns of a mailbox (sync state,
-// progress, cursor …). Keys are column names.
+// progress, cursor …). Keys are column names. Under a sync lease (see
+// WithLease) the write is fenced: ErrLeaseLost when the lease is gone.
 func (s *Store) UpdateMailbox(ctx context.Context, tenantID, id int64, fields map[string]any) error {
 	fields["updated_at"] = time.Now().UTC()
-	res := s.scoped(ctx, tenantID).Model(&Mailbox{}).Where("id = ?", id).Updates(fields)
+	q := s.scoped(ctx, tenantID).Model(&Mailbox{}).Where("id = ?", id)
+	l := leaseFrom(ctx)
+	if l != nil && l.MailboxID == id {
+		q = leased(q, l)
+	}
+	res := q.Updates(fields)
 	if res.Error != nil {
 		return fmt.Errorf("models: update mailbox %d: %w", id, res.Error)
 	}
 	if res.RowsAffected == 0 {
+		if l != nil && l.MailboxID == id {
+			return fmt.Errorf("models: update mailbox %d: %w", id, ErrLeaseLost)
+		}
 		return ErrNotFound
 	}
 	return nil
 }
 
-// DeleteMailbox disconnects a mailbox and deletes its synced mail. It
-// returns the ids of the deleted messages so the search index can follow.
+// DeleteMailbox disconnects a mailbox and deletes its synced mail (the
+// foreign keys cascade to messages, threads, labels and what hangs off
+// them; a sync still running fails its next fenced write). It returns the
+// ids of the deleted messages so the search index can follow.
 func (s *Store) DeleteMailbox(ctx context.Context, tenantID, id int64) ([]int64, error) {
 	var ids []int64
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&Message{}).Where("tenant_id = ? AND mailbox_id = ?", tenantID, id).Pluck("id", &ids).Error; err != nil {
 			return err
 		}
-		if err := deleteByID[Mailbox](ctx, tx, tenantID, id); err != nil {
-			return err
-		}
-		if err := deleteMessageRows(tx, tenantID, ids); err != nil {
-			return err
-		}
-		for _, m := range []any{&Thread{}, &Label{}, &RawMessage{}} {
-			if err := tx.Where("tenant_id = ? AND mailbox_id = ?", tenantID, id).Delete(m).Error; err != nil {
-				return fmt.Errorf("models: delete mailbox rows: %w", err)
-			}
-		}
-		return nil
+		return deleteByID[Mailbox](ctx, tx, tenantID, id)
 	})
 	if err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func (s *Store) LoadToken(ctx context.Context, tenantID, mailboxID int64, dst an
 // UpsertLabels makes the mailbox's label list equal labels: new ones are
 // created, renamed ones updated, and labels Gmail no longer has deleted.
 func (s *Store) UpsertLabels(ctx context.Context, tenantID, mailboxID int64, labels []Label) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.write(ctx, mailboxID, func(tx *gorm.DB) error {
 		keep := make([]string, 0, len(labels))
 		for i := range labels {
 			labels[i].ID, labels[i].TenantID, labels[i].MailboxID = 0, tenantID, mailboxID
@@ -240,7 +240,7 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 		msgs[i] = m
 		gids[i] = m.GmailID
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, mailboxID, func(tx *gorm.DB) error {
 		if err := tx.Omit(clause.Associations).Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, messageColumns)).
 			CreateInBatches(&msgs, 200).Error; err != nil {
 			return fmt.Errorf("models: upsert messages: %w", err)
@@ -400,7 +400,7 @@ func (s *Store) ChangeLabels(ctx context.Context, tenantID, mailboxID int64, gma
 		id     int64
 		result []string
 	)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, mailboxID, func(tx *gorm.DB) error {
 		ids, err := messageIDs(tx, tenantID, mailboxID, []string{gmailID})
 		if err != nil {
 			return err
@@ -435,7 +435,7 @@ func (s *Store) ChangeLabels(ctx context.Context, tenantID, mailboxID int64, gma
 // stored are ignored) and returns the database ids that were deleted.
 func (s *Store) DeleteMessages(ctx context.Context, tenantID, mailboxID int64, gmailIDs []string) ([]int64, error) {
 	var deleted []int64
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, mailboxID, func(tx *gorm.DB) error {
 		for start := 0; start < len(gmailIDs); start += 500 {
 			chunk := gmailIDs[start:min(start+500, len(gmailIDs))]
 			type row struct {
@@ -472,14 +472,11 @@ func (s *Store) DeleteMessages(ctx context.Context, tenantID, mailboxID int64, g
 	return deleted, nil
 }
 
+// deleteMessageRows deletes messages by id; their labels, addresses,
+// attachments and case links go with them (ON DELETE CASCADE).
 func deleteMessageRows(tx *gorm.DB, tenantID int64, ids []int64) error {
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		for _, m := range []any{&MessageLabel{}, &MessageAddress{}, &Attachment{}, &CaseMessage{}} {
-			if err := tx.Where("tenant_id = ? AND message_id IN ?", tenantID, chunk).Delete(m).Error; err != nil {
-				return fmt.Errorf("models: delete message rows: %w", err)
-			}
-		}
 		if err := tx.Where("tenant_id = ? AND id IN ?", tenantID, chunk).Delete(&Message{}).Error; err != nil {
 			return fmt.Errorf("models: delete messages: %w", err)
 		}

@@ -227,6 +227,11 @@ type Mailbox struct {
 	Resyncs         int
 	LastSyncAt      *time.Time
 	WatchExpiration *time.Time
+	// LeaseOwner, LeaseGeneration and LeaseExpiresAt (unix milliseconds)
+	// are the sync lease: see AcquireSyncLease.
+	LeaseOwner      string
+	LeaseGeneration int64
+	LeaseExpiresAt  int64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }

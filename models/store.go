@@ -24,6 +24,12 @@ func NewStore(db *gorm.DB, engine Engine, cipher *Cipher) *Store {
 	return &Store{db: db, engine: engine, cipher: cipher}
 }
 
+// in returns a Store whose queries run in tx, so that a method's checks
+// and its writes share one transaction.
+func (s *Store) in(tx *gorm.DB) *Store {
+	return &Store{db: tx, engine: s.engine, cipher: s.cipher}
+}
+
 // Engine reports which database the store runs on.
 func (s *Store) Engine() Engine { return s.engine }
 
@@ -141,17 +147,12 @@ func notFound(err error) error {
 	return fmt.Errorf("models: %w", err)
 }
 
-// conflict maps unique-constraint violations of either engine to ErrConflict.
+// conflict maps constraint violations of either engine (translated by
+// gorm, see OpenOptions) to ErrConflict: a unique key already taken, or a
+// parent row (account, contact, mailbox) that no longer exists.
 func conflict(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return fmt.Errorf("%w: %v", ErrConflict, err)
-	}
-	msg := err.Error()
-	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "duplicate key value") {
-		return fmt.Errorf("%w: %v", ErrConflict, err)
+	if isConstraint(err) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	return err
 }

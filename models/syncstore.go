@@ -3,50 +3,12 @@ package models
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // This file holds the Store methods the Gmail sync (package sync) needs
-// beyond the CRUD of mail.go: the per-mailbox sync lease, batched lookups
+// beyond the CRUD of mail.go (the per-mailbox sync lease is in lease.go): batched lookups
 // for one page of messages, and the cross-tenant lookup of push
 // notifications.
-
-// syncRunning lists the states that mean "a worker holds the lease".
-var syncRunning = []SyncState{SyncFull, SyncIncremental}
-
-// AcquireSyncLease marks the mailbox as being synced (state must be
-// SyncFull or SyncIncremental) unless another worker holds it. A lease is
-// held while the state is a running one and updated_at is younger than
-// ttl; every checkpoint and RenewSyncLease refresh updated_at, so a worker
-// that died silently loses its lease after ttl. The check and the write
-// are one UPDATE, so two workers can never both acquire it. It reports
-// whether the lease was acquired.
-func (s *Store) AcquireSyncLease(ctx context.Context, tenantID, mailboxID int64, state SyncState, ttl time.Duration) (bool, error) {
-	now := time.Now().UTC()
-	res := s.db.WithContext(ctx).Model(&Mailbox{}).
-		Where("tenant_id = ? AND id = ? AND needs_reauth = ?", tenantID, mailboxID, false).
-		Where("(sync_state NOT IN ? OR updated_at < ?)", syncRunning, now.Add(-ttl)).
-		Updates(map[string]any{"sync_state": state, "updated_at": now})
-	if res.Error != nil {
-		return false, fmt.Errorf("models: acquire sync lease of mailbox %d: %w", mailboxID, res.Error)
-	}
-	return res.RowsAffected == 1, nil
-}
-
-// RenewSyncLease extends a held lease (a heartbeat). It returns ErrNotFound
-// when the mailbox is no longer in a running state (the lease was lost).
-func (s *Store) RenewSyncLease(ctx context.Context, tenantID, mailboxID int64) error {
-	res := s.db.WithContext(ctx).Model(&Mailbox{}).
-		Where("tenant_id = ? AND id = ? AND sync_state IN ?", tenantID, mailboxID, syncRunning).
-		Update("updated_at", time.Now().UTC())
-	if res.Error != nil {
-		return fmt.Errorf("models: renew sync lease of mailbox %d: %w", mailboxID, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
-}
 
 // MessageStates returns the stored thread and sorted label set of the
 // given messages of a mailbox, keyed by Gmail id; ids not stored are

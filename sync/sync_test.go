@@ -348,28 +348,6 @@ func TestResumeAfterCancel(t *testing.T) {
 	})
 }
 
-func TestLeaseExcludesConcurrentSyncs(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, store *models.Store) {
-		ctx := context.Background()
-		e := newEnv(t, store)
-		ok, err := store.AcquireSyncLease(ctx, e.tenantID, e.mailboxID, models.SyncIncremental, leaseTTLForTest)
-		if err != nil || !ok {
-			t.Fatalf("first acquire = %v, %v", ok, err)
-		}
-		ok, err = store.AcquireSyncLease(ctx, e.tenantID, e.mailboxID, models.SyncFull, leaseTTLForTest)
-		if err != nil || ok {
-			t.Fatalf("second acquire = %v, %v; want refused", ok, err)
-		}
-		if err := e.run(e.syncer(), false); !errors.Is(err, ErrBusy) {
-			t.Fatalf("Run while leased = %v, want ErrBusy", err)
-		}
-		// A holder that went silent loses the lease after the TTL.
-		if ok, err := store.AcquireSyncLease(ctx, e.tenantID, e.mailboxID, models.SyncFull, -1); err != nil || !ok {
-			t.Fatalf("acquire of an expired lease = %v, %v", ok, err)
-		}
-	})
-}
-
 func TestTokenRefreshIsSealed(t *testing.T) {
 	store := testenv.OpenSQLite(t)
 	e := newEnv(t, store)

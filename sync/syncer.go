@@ -53,8 +53,12 @@ type Deps struct {
 	// 500, Gmail's maximum).
 	PageSize int64
 	// LeaseTTL is how long a silent worker keeps a mailbox's sync lease
-	// (default 5 min). The holder renews it every LeaseTTL/3.
+	// (default DefaultLeaseTTL): a killed holder is taken over after at
+	// most this long. The holder renews it every LeaseTTL/3.
 	LeaseTTL time.Duration
+	// LeaseOwner names this Syncer in leases (default: host, pid and a
+	// random suffix, unique per Syncer).
+	LeaseOwner string
 
 	// PushToken, when set, must be the "token" query parameter of Pub/Sub
 	// push requests.
@@ -79,6 +83,7 @@ type Syncer struct {
 	retry    Retry
 	pageSize int64
 	leaseTTL time.Duration
+	owner    string
 	pushTok  string
 	topic    string
 	limiters limiterSet
@@ -103,7 +108,7 @@ func New(d Deps) (*Syncer, error) {
 		endpoint: strings.TrimRight(d.GmailEndpoint, "/"),
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
-		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, pushTok: d.PushToken, topic: d.PubSubTopic,
+		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, owner: d.LeaseOwner, pushTok: d.PushToken, topic: d.PubSubTopic,
 		gate: newBigGate(),
 	}
 	if s.http == nil {
@@ -125,7 +130,10 @@ func New(d Deps) (*Syncer, error) {
 		s.pageSize = 500
 	}
 	if s.leaseTTL <= 0 {
-		s.leaseTTL = 5 * time.Minute
+		s.leaseTTL = DefaultLeaseTTL
+	}
+	if s.owner == "" {
+		s.owner = newLeaseOwner()
 	}
 	scopes := d.OAuthScopes
 	if len(scopes) == 0 {
@@ -166,70 +174,42 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 	if full || mb.HistoryID == 0 || mb.FullSyncHistoryID != 0 {
 		state = models.SyncFull
 	}
-	ok, err := s.store.AcquireSyncLease(ctx, tenantID, mailboxID, state, s.leaseTTL)
+	lease, err := s.store.AcquireSyncLease(ctx, tenantID, mailboxID, s.owner, state, s.leaseTTL)
+	if errors.Is(err, models.ErrNotFound) {
+		if mb, gerr := s.store.GetMailbox(ctx, tenantID, mailboxID); gerr == nil && mb.NeedsReauth {
+			return ErrNeedsReauth
+		}
+		return err
+	}
+	if held := (*models.LeaseHeldError)(nil); errors.As(err, &held) {
+		return &BusyError{RetryIn: s.busyRetryDelay(held.ExpiresAt)}
+	}
 	if err != nil {
 		return err
 	}
-	if !ok {
-		if mb, err := s.store.GetMailbox(ctx, tenantID, mailboxID); err == nil && mb.NeedsReauth {
-			return ErrNeedsReauth
-		}
-		return ErrBusy
-	}
-	log := s.log.With(slog.Int64("tenant", tenantID), slog.Int64("mailbox", mailboxID))
-	hbCtx, stopHB := context.WithCancel(ctx)
-	go s.heartbeat(hbCtx, tenantID, mailboxID)
+	log := s.log.With(slog.Int64("tenant", tenantID), slog.Int64("mailbox", mailboxID), slog.Int64("lease_generation", lease.Generation))
+	runCtx, cancel := context.WithCancelCause(models.WithLease(ctx, lease))
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		s.heartbeat(runCtx, lease, cancel)
+	}()
 	defer func() {
-		stopHB()
-		s.release(context.WithoutCancel(ctx), log, tenantID, mailboxID, err)
+		cancel(nil)
+		<-hbDone
+		if cause := context.Cause(runCtx); errors.Is(cause, models.ErrLeaseLost) && ctx.Err() == nil {
+			// The run stopped because the lease went; report that rather
+			// than whatever the cancelled call returned.
+			err = cause
+		}
+		err = s.release(context.WithoutCancel(ctx), log, lease, err)
 	}()
 
 	r := &run{s: s, tenantID: tenantID, mb: mb, log: log, progress: progress}
-	if r.api, err = s.newGmailClient(ctx, mb); err != nil {
+	if r.api, err = s.newGmailClient(runCtx, mb); err != nil {
 		return err
 	}
-	return r.sync(ctx, full)
-}
-
-func (s *Syncer) heartbeat(ctx context.Context, tenantID, mailboxID int64) {
-	t := time.NewTicker(s.leaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.store.RenewSyncLease(ctx, tenantID, mailboxID); err != nil && ctx.Err() == nil {
-				s.log.Warn("sync: renew lease", slog.Int64("mailbox", mailboxID), slog.Any("err", err))
-			}
-		}
-	}
-}
-
-// release ends the lease, recording the outcome on the mailbox.
-func (s *Syncer) release(ctx context.Context, log *slog.Logger, tenantID, mailboxID int64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	fields := map[string]any{}
-	switch {
-	case err == nil:
-		now := s.now().UTC()
-		fields["sync_state"] = models.SyncIdle
-		fields["last_error"] = ""
-		fields["last_sync_at"] = &now
-	case errors.Is(err, ErrNeedsReauth):
-		fields["sync_state"] = models.SyncNeedsReauth
-		fields["needs_reauth"] = true
-		fields["last_error"] = errorText(err)
-		log.Warn("sync: mailbox needs re-authorization", slog.Any("err", err))
-	default:
-		fields["sync_state"] = models.SyncError
-		fields["last_error"] = errorText(err)
-		log.Warn("sync: failed", slog.Any("err", err))
-	}
-	if uerr := s.store.UpdateMailbox(ctx, tenantID, mailboxID, fields); uerr != nil {
-		log.Error("sync: record outcome", slog.Any("err", uerr))
-	}
+	return r.sync(runCtx, full)
 }
 
 // errorText bounds an error for the mailbox's LastError column.

@@ -69,11 +69,13 @@ type payload struct {
 	MailboxID int64 `json:"mailbox_id"`
 }
 
-// uniqueTTL bounds asynq's per-(type, mailbox) uniqueness lock. asynq
-// releases it when a task succeeds; the TTL frees it after failures and
-// archived tasks. Two tasks for one mailbox may still both start after it
-// expires; the database lease (AcquireSyncLease) then lets one run.
-const uniqueTTL = 10 * time.Minute
+// The uniqueness lock asynq keeps per (type, mailbox) lasts one lease TTL
+// (see enqueue): asynq releases it when a task succeeds, and the TTL frees
+// it when the worker running the task was killed, so that the scheduler
+// can ask again as soon as the database lease may be taken over instead of
+// waiting for asynq to recover the dead worker's task. Two tasks for one
+// mailbox may then both start; the database lease lets one run and the
+// other retries (BusyError).
 
 // Enqueue asks the workers to sync a mailbox. A sync of the same kind that
 // is already queued makes this a no-op, so pushes and the scheduler can
@@ -94,7 +96,7 @@ func (s *Syncer) enqueue(ctx context.Context, tenantID, mailboxID int64, kind Ki
 		queue = QueueLow
 	}
 	task := asynq.NewTask(kind.taskType(), body,
-		asynq.Queue(queue), asynq.Unique(uniqueTTL), asynq.MaxRetry(12),
+		asynq.Queue(queue), asynq.Unique(max(s.leaseTTL, time.Second)), asynq.MaxRetry(12),
 		// A full sync of a large mailbox under quota takes hours; it
 		// checkpoints, so a timeout only costs the current page.
 		asynq.Timeout(6*time.Hour))
@@ -160,10 +162,14 @@ func (s *Syncer) handleSync(full bool) asynq.HandlerFunc {
 			// Retrying cannot help: the user must connect again, or
 			// the mailbox was disconnected.
 			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
-		case errors.Is(err, ErrBusy) && !full:
-			// Another worker is syncing this mailbox right now and will
-			// bring it up to date; the scheduler covers the rest.
-			return nil
+		case errors.Is(err, ErrBusy):
+			// Another worker holds the mailbox, or took it over from
+			// this run. The BusyError goes back to asynq, which retries
+			// after the holder's lease (internal/app's IsFailure and
+			// RetryDelayFunc): a dead holder is replaced as soon as its
+			// lease expires; a live one may have missed what this task
+			// was enqueued for.
+			return err
 		}
 		return err
 	}

@@ -136,6 +136,7 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret,
 		RedirectURL: cfg.BaseURL + oauthCallbackPath,
 		PubSubTopic: cfg.PubSubTopic, PushToken: cfg.PushToken,
+		LeaseTTL: cfg.SyncLeaseTTL,
 	}
 	if a.Index != nil {
 		deps.Indexer = a.Index

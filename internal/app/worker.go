@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	mailsync "tidings/sync"
 )
 
 // Queue names, by priority: syncs the user waits for beat background work.
@@ -35,12 +38,19 @@ func (a *App) RunWorker(ctx context.Context, opts WorkerOptions) error {
 	}
 	logger := a.Logger.With(slog.String("component", "worker"))
 	srv := asynq.NewServer(a.Redis, asynq.Config{
-		Concurrency:     a.Config.WorkerConcurrency,
-		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
-		RetryDelayFunc:  RetryDelay,
+		Concurrency:    a.Config.WorkerConcurrency,
+		Queues:         map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
+		RetryDelayFunc: RetryDelay,
+		// A mailbox busy in another worker is not a failure: the task is
+		// retried when the lease may be free, without using up retries.
+		IsFailure:       func(err error) bool { return !errors.Is(err, mailsync.ErrBusy) },
 		ShutdownTimeout: 20 * time.Second,
 		Logger:          asynqLogger{logger},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) {
+			if errors.Is(err, mailsync.ErrBusy) {
+				logger.Debug("task deferred", slog.String("type", task.Type()), slog.Any("reason", err))
+				return
+			}
 			retried, _ := asynq.GetRetryCount(ctx)
 			maxRetry, _ := asynq.GetMaxRetry(ctx)
 			logger.Warn("task failed", slog.String("type", task.Type()), slog.Int("retry", retried), slog.Int("max_retry", maxRetry), slog.Any("err", err))
@@ -70,8 +80,12 @@ func (a *App) RunWorker(ctx context.Context, opts WorkerOptions) error {
 
 // RetryDelay is exponential backoff with full jitter, capped at 10 minutes:
 // retries of many mailboxes that failed together spread out instead of
-// stampeding Gmail again at the same instant.
-func RetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+// stampeding Gmail again at the same instant. A busy mailbox is retried
+// when its lease expires instead.
+func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	if d, ok := mailsync.RetryDelay(err); ok {
+		return d
+	}
 	base := 5 * time.Second
 	ceiling := 10 * time.Minute
 	d := base << min(n, 10)

@@ -52,6 +52,10 @@ type Config struct {
 	PushToken string
 	// SyncInterval is how often the scheduler enqueues incremental syncs.
 	SyncInterval time.Duration
+	// SyncLeaseTTL is how long a mailbox stays locked to a worker that
+	// stopped heartbeating before another may take it over
+	// (TIDINGS_SYNC_LEASE_TTL, default 30s).
+	SyncLeaseTTL time.Duration
 	// WorkerConcurrency is the number of asynq worker goroutines.
 	WorkerConcurrency int
 	// LogLevel and LogFormat configure slog.
@@ -159,6 +163,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad("TIDINGS_SYNC_INTERVAL", "must be a duration of at least 1s, like 60s or 5m")
 		} else {
 			c.SyncInterval = d
+		}
+	}
+	c.SyncLeaseTTL = 30 * time.Second
+	if v := get("TIDINGS_SYNC_LEASE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 3*time.Second {
+			bad("TIDINGS_SYNC_LEASE_TTL", "must be a duration of at least 3s, like 30s")
+		} else {
+			c.SyncLeaseTTL = d
 		}
 	}
 	c.WorkerConcurrency = 8

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	stdsync "sync"
 	"testing"
 
 	"gorm.io/driver/postgres"
@@ -82,6 +83,20 @@ func Cipher(t testing.TB) *models.Cipher {
 	return c
 }
 
+// handles maps each store opened here to its database handle, for DB.
+var handles stdsync.Map
+
+// DB returns the database handle under a store opened by this package, for
+// tests that must look at (or tamper with) rows directly.
+func DB(t testing.TB, s *models.Store) *gorm.DB {
+	t.Helper()
+	db, ok := handles.Load(s)
+	if !ok {
+		t.Fatal("testenv.DB: store not opened by testenv")
+	}
+	return db.(*gorm.DB)
+}
+
 // OpenSQLite returns a migrated store on a new SQLite file in a temp dir.
 func OpenSQLite(t testing.TB) *models.Store {
 	t.Helper()
@@ -136,6 +151,8 @@ func migrated(t testing.TB, db *gorm.DB, engine models.Engine) *models.Store {
 		t.Fatal(err)
 	}
 	s := models.NewStore(db, engine, Cipher(t))
+	handles.Store(s, db)
+	t.Cleanup(func() { handles.Delete(s) })
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("close store: %v", err)
