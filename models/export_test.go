@@ -9,6 +9,13 @@ import (
 // DBForTest exposes the store's handle to the package's external tests.
 func DBForTest(s *Store) *gorm.DB { return s.db }
 
+// MigrateToForTest migrates db up to version only, building the schema an
+// older release left behind.
+func MigrateToForTest(db *gorm.DB, engine Engine, version int) error {
+	_, err := migrate(db, engine, version)
+	return err
+}
+
 // modelTables lists every struct stored in a table of its own.
 func modelTables() []any {
 	return []any{

@@ -129,18 +129,20 @@ func Migrate(ctx context.Context, db *gorm.DB, engine Engine) (applied int, err 
 				return fmt.Errorf("models: migration lock: %w", err)
 			}
 			defer conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockKey)
-			applied, err = migrate(conn, engine)
+			applied, err = migrate(conn, engine, SchemaVersion())
 			return err
 		})
 		return applied, err
 	}
-	return migrate(db, engine)
+	return migrate(db, engine, SchemaVersion())
 }
 
 // migrationLockKey is the Postgres advisory lock id for migrations.
 const migrationLockKey = 0x7469646e // "tidn"
 
-func migrate(db *gorm.DB, engine Engine) (applied int, err error) {
+// migrate applies the migrations after the database's version up to and
+// including target (tests stop early to build an older release's schema).
+func migrate(db *gorm.DB, engine Engine, target int) (applied int, err error) {
 	ctx := db.Statement.Context
 	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, description text, applied_at timestamp)`).Error; err != nil {
 		return 0, fmt.Errorf("models: create schema_migrations: %w", err)
@@ -153,7 +155,7 @@ func migrate(db *gorm.DB, engine Engine) (applied int, err error) {
 		return 0, fmt.Errorf("%w: database at %d, code at %d", ErrSchemaTooNew, current, SchemaVersion())
 	}
 	for _, m := range migrations {
-		if m.version <= current {
+		if m.version <= current || m.version > target {
 			continue
 		}
 		err := db.Transaction(func(tx *gorm.DB) error {

@@ -100,17 +100,34 @@ func DB(t testing.TB, s *models.Store) *gorm.DB {
 // OpenSQLite returns a migrated store on a new SQLite file in a temp dir.
 func OpenSQLite(t testing.TB) *models.Store {
 	t.Helper()
-	ctx := context.Background()
-	db, engine, err := models.Open(ctx, models.OpenOptions{SQLitePath: filepath.Join(t.TempDir(), "test.db")})
+	return migrated(t, EmptySQLite(t), models.SQLite)
+}
+
+// EmptySQLite opens a new, empty (unmigrated) SQLite database.
+func EmptySQLite(t testing.TB) *gorm.DB {
+	t.Helper()
+	db, _, err := models.Open(context.Background(), models.OpenOptions{SQLitePath: filepath.Join(t.TempDir(), "test.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return migrated(t, db, engine)
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	return db
 }
 
 // OpenPostgres returns a migrated store in a new schema of the test
 // database; the schema is dropped when the test ends.
 func OpenPostgres(t testing.TB) *models.Store {
+	t.Helper()
+	return migrated(t, EmptyPostgres(t), models.Postgres)
+}
+
+// EmptyPostgres opens a new, empty schema of the test database (dropped
+// when the test ends); it skips or fails like PostgresURL.
+func EmptyPostgres(t testing.TB) *gorm.DB {
 	t.Helper()
 	base := PostgresURL(t)
 	if base == "" {
@@ -138,11 +155,11 @@ func OpenPostgres(t testing.TB) *models.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: u.String()})
+	db, _, err := models.Open(ctx, models.OpenOptions{DatabaseURL: u.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return migrated(t, db, engine)
+	return db
 }
 
 func migrated(t testing.TB, db *gorm.DB, engine models.Engine) *models.Store {
