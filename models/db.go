@@ -25,6 +25,10 @@ const (
 	SQLite   Engine = "sqlite"
 )
 
+// ErrUnavailable marks a failure to reach the database server (down,
+// restarting, not yet started): worth retrying, unlike a bad URL.
+var ErrUnavailable = errors.New("models: database unavailable")
+
 // OpenOptions say which database to open.
 type OpenOptions struct {
 	// DatabaseURL selects Postgres (postgres:// or postgresql://). When
@@ -71,6 +75,10 @@ func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 		return nil, "", errors.New("models: neither a database URL nor a SQLite path was given")
 	}
 	if err != nil {
+		if engine == Postgres {
+			// gorm pings on open: a refused connection lands here.
+			return nil, "", fmt.Errorf("models: open %s: %w: %w", engine, ErrUnavailable, err)
+		}
 		return nil, "", fmt.Errorf("models: open %s: %w", engine, err)
 	}
 	sqlDB, err := db.DB()
@@ -88,7 +96,8 @@ func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {
-		return nil, "", fmt.Errorf("models: connect to %s: %w", engine, err)
+		sqlDB.Close()
+		return nil, "", fmt.Errorf("models: connect to %s: %w: %w", engine, ErrUnavailable, err)
 	}
 	return db, engine, nil
 }

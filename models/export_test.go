@@ -51,3 +51,8 @@ func SchemaGapsForTest(db *gorm.DB) ([]string, error) {
 	}
 	return gaps, nil
 }
+
+// MigrationSQLForTest returns the SQL of one migration for engine.
+func MigrationSQLForTest(version int, engine Engine) string {
+	return migrations[version-1].sql[engine]
+}

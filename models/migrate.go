@@ -183,3 +183,8 @@ func CurrentVersion(ctx context.Context, db *gorm.DB) (int, error) {
 	}
 	return *v, nil
 }
+
+// Migrate brings the store's schema up to SchemaVersion (see Migrate).
+func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
+	return Migrate(ctx, s.db, s.engine)
+}

@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"gorm.io/gorm"
@@ -134,5 +135,51 @@ func TestUpgradeFromRelease(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMigrationsKeepIndexesAndTriggers: on SQLite, adding foreign keys
+// rebuilds tables (migration 4), and a rebuilt table loses its indexes
+// and triggers unless the migration recreates them. Every index and
+// trigger an earlier migration made must still exist at the end, unless a
+// later migration drops it by name.
+func TestMigrationsKeepIndexesAndTriggers(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.EmptySQLite(t)
+	names := func() map[string]bool {
+		t.Helper()
+		var rows []string
+		if err := db.Raw("SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger') AND name NOT LIKE 'sqlite_autoindex_%'").Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, n := range rows {
+			out[n] = true
+		}
+		return out
+	}
+	seen := map[string]bool{}
+	for v := 1; v <= models.SchemaVersion(); v++ {
+		if err := models.MigrateToForTest(db, models.SQLite, v); err != nil {
+			t.Fatal(err)
+		}
+		now := names()
+		sql := strings.ToLower(models.MigrationSQLForTest(v, models.SQLite))
+		for n := range seen {
+			dropped := strings.Contains(sql, "drop index if exists "+strings.ToLower(n)) || strings.Contains(sql, "drop index "+strings.ToLower(n)) ||
+				strings.Contains(sql, "drop trigger if exists "+strings.ToLower(n)) || strings.Contains(sql, "drop trigger "+strings.ToLower(n))
+			if !now[n] && !dropped {
+				t.Errorf("migration %d lost %s (made by an earlier migration)", v, n)
+			}
+			if dropped {
+				delete(seen, n)
+			}
+		}
+		for n := range now {
+			seen[n] = true
+		}
+	}
+	if _, err := models.Migrate(ctx, db, models.SQLite); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"tidings/internal/retry"
 	"tidings/models"
 )
 
@@ -253,8 +253,9 @@ func retryAfter(h http.Header) time.Duration {
 type Retry struct {
 	// Attempts is the number of tries per call (default 8).
 	Attempts int
-	// Base and Max bound the exponential backoff with full jitter
-	// (defaults 500 ms and 32 s).
+	// Base and Max shape the exponential backoff: the first retry waits
+	// about Base, later ones up to Max, each ±50 % (defaults 500 ms and
+	// 32 s).
 	Base, Max time.Duration
 	// MaxRetryAfter caps how long a server's Retry-After is honoured
 	// (default 2 min; tests shorten it).
@@ -277,14 +278,10 @@ func (r Retry) withDefaults() Retry {
 	return r
 }
 
-// backoff is exponential backoff with full jitter, as Google's guides
-// recommend for 429 and 5xx.
+// backoff is exponential backoff with jitter (the project's policy,
+// package retry), as Google's guides recommend for 429 and 5xx.
 func (r Retry) backoff(attempt int) time.Duration {
-	d := r.Base << min(attempt, 20)
-	if d > r.Max || d <= 0 {
-		d = r.Max
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return retry.Delay(r.Base, r.Max, attempt)
 }
 
 // Quota configures the client-side per-mailbox limiter.

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tidings/internal/config"
+	"tidings/internal/retry"
 	"tidings/models"
 	"tidings/search"
 )
@@ -80,17 +81,9 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if a.SessionKey, err = hkdf.Key(sha256.New, keys[0], nil, "tidings web sessions v1", 32); err != nil {
 		return fmt.Errorf("derive session key: %w", err)
 	}
-	db, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: logger})
-	if err != nil {
+	if err := a.openDatabase(ctx); err != nil {
 		return err
 	}
-	a.Store = models.NewStore(db, engine, a.Cipher)
-	a.closers = append(a.closers, a.Store.Close)
-	applied, err := models.Migrate(ctx, db, engine)
-	if err != nil {
-		return err
-	}
-	logger.Info("database ready", slog.String("engine", string(engine)), slog.Int("schema_version", models.SchemaVersion()), slog.Int("migrations_applied", applied))
 
 	if opts.Search {
 		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
@@ -104,11 +97,49 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 		if cfg.RedisURL == "" && opts.RequireExternalRedis {
 			return errors.New("configuration: REDIS_URL: required when the worker runs as its own process")
 		}
-		if err := a.openQueue(); err != nil {
+		if err := a.openQueue(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Start-up waits for Postgres and Redis with the project's backoff, from
+// startBackoff up to maxStartBackoff between tries: in the scale setup
+// processes often start before (or while restarting) their services.
+const (
+	startBackoff    = 250 * time.Millisecond
+	maxStartBackoff = 10 * time.Second
+)
+
+// openDatabase connects and migrates, waiting while the database server is
+// unreachable; a bad configuration or a failing migration on a reachable
+// server fails at once.
+func (a *App) openDatabase(ctx context.Context) error {
+	cfg := a.Config
+	err := retry.Wait(ctx, a.Logger, "database", startBackoff, maxStartBackoff, func(ctx context.Context) error {
+		if a.Store == nil {
+			db, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath(), Logger: a.Logger})
+			if err != nil {
+				if errors.Is(err, models.ErrUnavailable) {
+					return err
+				}
+				return retry.Permanent(err)
+			}
+			a.Store = models.NewStore(db, engine, a.Cipher)
+			a.closers = append(a.closers, a.Store.Close)
+		}
+		applied, err := a.Store.Migrate(ctx)
+		if err != nil {
+			if a.Store.Ping(ctx) != nil {
+				return fmt.Errorf("%w: %w", models.ErrUnavailable, err)
+			}
+			return retry.Permanent(err)
+		}
+		a.Logger.Info("database ready", slog.String("engine", string(a.Store.Engine())), slog.Int("schema_version", models.SchemaVersion()), slog.Int("migrations_applied", applied))
+		return nil
+	})
+	return err
 }
 
 // secretKeys reads TIDINGS_SECRET_KEY, or the key file in the data dir
@@ -128,7 +159,7 @@ func secretKeys(cfg *config.Config) ([][]byte, error) {
 	return [][]byte{key}, nil
 }
 
-func (a *App) openQueue() error {
+func (a *App) openQueue(ctx context.Context) error {
 	if a.Config.RedisURL != "" {
 		opt, err := asynq.ParseRedisURI(a.Config.RedisURL)
 		if err != nil {
@@ -150,7 +181,7 @@ func (a *App) openQueue() error {
 	}
 	a.Queue = asynq.NewClient(a.Redis)
 	a.closers = append(a.closers, a.Queue.Close)
-	return a.PingRedis(context.Background())
+	return retry.Wait(ctx, a.Logger, "redis", startBackoff, maxStartBackoff, a.PingRedis)
 }
 
 // PingRedis checks the queue's Redis connection (used by /healthz).

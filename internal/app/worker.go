@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"tidings/internal/retry"
 	mailsync "tidings/sync"
 )
 
@@ -78,21 +78,15 @@ func (a *App) RunWorker(ctx context.Context, opts WorkerOptions) error {
 	return nil
 }
 
-// RetryDelay is exponential backoff with full jitter, capped at 10 minutes:
-// retries of many mailboxes that failed together spread out instead of
-// stampeding Gmail again at the same instant. A busy mailbox is retried
-// when its lease expires instead.
+// RetryDelay is the project's backoff (package retry) from 5 s up to 10
+// minutes: retries of many mailboxes that failed together spread out
+// instead of stampeding Gmail again at the same instant. A busy mailbox is
+// retried when its lease expires instead.
 func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	if d, ok := mailsync.RetryDelay(err); ok {
 		return d
 	}
-	base := 5 * time.Second
-	ceiling := 10 * time.Minute
-	d := base << min(n, 10)
-	if d > ceiling || d <= 0 {
-		d = ceiling
-	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return retry.Delay(5*time.Second, 10*time.Minute, n)
 }
 
 // asynqLogger adapts slog to asynq.Logger.
