@@ -110,12 +110,12 @@ func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logg
 	if cfg.RedisURL == "" {
 		return errors.New("configuration: REDIS_URL: required when the worker runs as its own process")
 	}
-	if cfg.ElasticsearchURL == "" {
+	if cfg.ElasticsearchURL == "" && !cfg.SearchOff {
 		// The embedded index belongs to one process; a separate worker
 		// would index into a copy the web process never reads.
-		return errors.New("configuration: ELASTICSEARCH_URL: required when the worker runs as its own process")
+		return errors.New("configuration: ELASTICSEARCH_URL: required when the worker runs as its own process (or TIDINGS_SEARCH=off)")
 	}
-	a, err := Open(ctx, cfg, logger, Options{Queue: true, RequireExternalRedis: true, Search: true})
+	a, err := Open(ctx, cfg, logger, Options{Queue: true, RequireExternalRedis: true, Search: !cfg.SearchOff})
 	if err != nil {
 		return err
 	}

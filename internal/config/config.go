@@ -31,6 +31,9 @@ type Config struct {
 	RedisURL string
 	// ElasticsearchURL selects Elasticsearch; empty means the embedded index.
 	ElasticsearchURL string
+	// SearchOff (TIDINGS_SEARCH=off) keeps this process away from the
+	// search index entirely.
+	SearchOff bool
 	// SecretKey is TIDINGS_SECRET_KEY (comma-separated base64 keys, the
 	// sealing key first); empty means a key file in DataDir.
 	SecretKey string
@@ -83,6 +86,8 @@ var Vars = []Var{
 	{"TIDINGS_PUBSUB_TOPIC", "", "Pub/Sub topic (projects/P/topics/T) Gmail publishes changes to; enables push"},
 	{"TIDINGS_PUSH_TOKEN", "", "shared secret the push subscription sends as ?token= on /gmail/push"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
+	{"TIDINGS_SYNC_LEASE_TTL", "30s", "how long a mailbox stays locked to a worker that stopped heartbeating (killed) before another takes it over"},
+	{"TIDINGS_SEARCH", "on", "off: this process neither opens nor writes a search index (a cmd/worker whose index another process maintains)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TIDINGS_LOG_FORMAT", "text", "text or json"},
@@ -164,6 +169,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		} else {
 			c.SyncInterval = d
 		}
+	}
+	switch v := strings.ToLower(get("TIDINGS_SEARCH")); v {
+	case "", "on":
+	case "off":
+		c.SearchOff = true
+	default:
+		bad("TIDINGS_SEARCH", "must be on or off")
 	}
 	c.SyncLeaseTTL = 30 * time.Second
 	if v := get("TIDINGS_SYNC_LEASE_TTL"); v != "" {
