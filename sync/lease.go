@@ -108,6 +108,11 @@ func (s *Syncer) release(ctx context.Context, log *slog.Logger, l *models.Lease,
 		fields["sync_state"] = models.SyncIdle
 		fields["last_error"] = ""
 		fields["last_sync_at"] = &now
+		// The mailbox now equals Gmail: progress is what is stored (the
+		// listing's estimate undercounts mail that arrived meanwhile).
+		if n, cerr := s.store.CountMessages(ctx, l.TenantID, l.MailboxID); cerr == nil {
+			fields["progress_done"], fields["progress_total"] = n, n
+		}
 	case errors.Is(err, ErrNeedsReauth):
 		fields["sync_state"] = models.SyncNeedsReauth
 		fields["needs_reauth"] = true

@@ -247,6 +247,9 @@ func (r *run) sync(ctx context.Context, full bool) error {
 		}
 	}
 	err := r.incremental(ctx)
+	if err == nil {
+		return r.healLabels(ctx)
+	}
 	if !errors.Is(err, ErrHistoryExpired) {
 		return err
 	}
@@ -268,7 +271,7 @@ func (r *run) sync(ctx context.Context, full bool) error {
 	if err := r.incremental(ctx); err != nil {
 		return fmt.Errorf("sync: after reconcile: %w", err)
 	}
-	return nil
+	return r.healLabels(ctx)
 }
 
 // update writes mailbox columns (and so renews the lease).
