@@ -149,6 +149,15 @@ type User struct {
 
 // AddUser creates an empty mailbox for email and issues it tokens.
 func (e *Emulator) AddUser(email string) (*User, error) {
+	return e.AddUserAt(email, e.now())
+}
+
+// AddUserAt is AddUser for a mailbox created at created: message and
+// history ids derive from the seed, the address and this time only, so
+// re-creating a mailbox with the same three (and the same mutations, e.g.
+// AddGenerated) yields the same ids. The demo mailbox uses it to keep its
+// Gmail ids across restarts.
+func (e *Emulator) AddUserAt(email string, created time.Time) (*User, error) {
 	email = strings.TrimSpace(email)
 	if !strings.Contains(email, "@") {
 		return nil, fmt.Errorf("%w: not an email address: %q", ErrInvalidInput, email)
@@ -159,7 +168,7 @@ func (e *Emulator) AddUser(email string) (*User, error) {
 		e.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s", ErrUserExists, email)
 	}
-	e.users[key] = newMailbox(email, e.cfg.seed, e.now(), e.cfg.historyRetention)
+	e.users[key] = newMailbox(email, e.cfg.seed, created, e.cfg.historyRetention)
 	e.userOrder = append(e.userOrder, key)
 	e.mu.Unlock()
 	at, err := e.IssueAccessToken(email, e.cfg.accessTTL)

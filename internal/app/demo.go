@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	gosync "sync"
+	"time"
 
 	"tidings/emulator"
 	"tidings/models"
@@ -26,9 +28,13 @@ const DemoMessages = 1500
 // through the official Gmail client, so a fresh install shows the whole
 // product working end to end.
 //
-// The emulator lives in memory. After a restart Demo.Restore re-creates each
-// demo mailbox from the same seed and re-issues its token; the sync then
-// reconciles against it like any mailbox whose history expired.
+// The emulator lives in memory, but what a user did on a demo mailbox
+// survives restarts: after a restart Demo.Restore re-creates each demo
+// mailbox with the same Gmail ids (same seed, same creation time: the
+// mailbox row's), puts back the label sets stored in the database (stars,
+// archives, trash made through tidings) and re-issues its token; the sync
+// then reconciles against it like any mailbox whose history expired, and
+// keeps every stored row (and so its case links).
 type Demo struct {
 	emu    *emulator.Server
 	store  *models.Store
@@ -71,11 +77,11 @@ func demoAddress(tenantID int64) string {
 // is idempotent: connecting again returns the existing mailbox.
 func (d *Demo) ConnectDemo(ctx context.Context, tenantID, ownerID int64) (*models.Mailbox, error) {
 	email := demoAddress(tenantID)
-	if err := d.ensureMailbox(email, tenantID); err != nil {
-		return nil, err
-	}
 	mb := &models.Mailbox{Email: email, OwnerID: ownerID, Provider: "gmail"}
 	if err := d.store.CreateMailbox(ctx, tenantID, mb); err != nil {
+		return nil, err
+	}
+	if err := d.ensureMailbox(email, tenantID, mb.CreatedAt); err != nil {
 		return nil, err
 	}
 	if err := d.authorize(ctx, tenantID, mb); err != nil {
@@ -85,9 +91,10 @@ func (d *Demo) ConnectDemo(ctx context.Context, tenantID, ownerID int64) (*model
 }
 
 // ensureMailbox creates the emulator user with its generated mail, seeded
-// by tenant so that every restart rebuilds the same mailbox.
-func (d *Demo) ensureMailbox(email string, tenantID int64) error {
-	if _, err := d.emu.AddUser(email); errors.Is(err, emulator.ErrUserExists) {
+// by tenant and created at the mailbox row's time, so that every restart
+// rebuilds the same mailbox with the same Gmail ids.
+func (d *Demo) ensureMailbox(email string, tenantID int64, created time.Time) error {
+	if _, err := d.emu.AddUserAt(email, created); errors.Is(err, emulator.ErrUserExists) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("demo mailbox: %w", err)
@@ -138,7 +145,10 @@ func (d *Demo) Restore(ctx context.Context) error {
 			if !strings.HasSuffix(mb.Email, "@"+DemoDomain) || mb.Email != demoAddress(tid) {
 				continue
 			}
-			if err := d.ensureMailbox(mb.Email, tid); err != nil {
+			if err := d.ensureMailbox(mb.Email, tid, mb.CreatedAt); err != nil {
+				return err
+			}
+			if err := d.restoreLabels(ctx, tid, mb); err != nil {
 				return err
 			}
 			if err := d.authorize(ctx, tid, mb); err != nil {
@@ -148,4 +158,32 @@ func (d *Demo) Restore(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// restoreLabels gives the rebuilt emulator mailbox the label sets the
+// database holds: the state the last sync saw, including what the user
+// changed through tidings (stars, archives, trash), so the reconcile after
+// a restart keeps those changes instead of undoing them.
+func (d *Demo) restoreLabels(ctx context.Context, tenantID int64, mb *models.Mailbox) error {
+	gmail := d.emu.Snapshot(mb.Email)
+	return d.store.EachMessage(ctx, tenantID, mb.ID, 500, func(msgs []models.Message) error {
+		for _, m := range msgs {
+			cur, ok := gmail[m.GmailID]
+			if !ok {
+				continue
+			}
+			want := m.LabelIDs()
+			add := slices.DeleteFunc(slices.Clone(want), func(l string) bool { return slices.Contains(cur.LabelIDs, l) })
+			remove := slices.DeleteFunc(slices.Clone(cur.LabelIDs), func(l string) bool { return slices.Contains(want, l) })
+			if len(add) == 0 && len(remove) == 0 {
+				continue
+			}
+			if err := d.emu.ModifyLabels(mb.Email, m.GmailID, add, remove); err != nil {
+				// A label the rebuilt mailbox lacks: the sync's reconcile
+				// decides; nothing else of the mailbox depends on it.
+				d.logger.Warn("demo mailbox: restore labels", slog.String("gmail_id", m.GmailID), slog.Any("err", err))
+			}
+		}
+		return nil
+	})
 }
