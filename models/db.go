@@ -104,9 +104,10 @@ func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 
 // newGormLogger routes gorm's messages to slog: errors and slow queries
 // only, never the SQL parameters (they may hold personal data or secrets).
-// Constraint violations are not logged: the store turns them into
-// ErrConflict (or a lost lease) and its callers decide whether they are
-// expected (three mailboxes creating the same contact at once) or errors.
+// Constraint violations and cancelled statements are not logged: the
+// store turns the former into ErrConflict (or a lost lease) and its
+// callers decide whether they are expected (three mailboxes creating the
+// same contact at once) or errors.
 func newGormLogger(l *slog.Logger) logger.Interface {
 	if l == nil {
 		return logger.Discard
@@ -128,7 +129,9 @@ func (q quietConstraints) LogMode(l logger.LogLevel) logger.Interface {
 }
 
 func (q quietConstraints) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if isConstraint(err) {
+	if isConstraint(err) || errors.Is(err, context.Canceled) {
+		// A cancelled statement is the caller's decision (a finished
+		// run stopping its heartbeat), not a database error.
 		err = nil
 	}
 	q.Interface.Trace(ctx, begin, fc, err)
