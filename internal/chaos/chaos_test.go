@@ -497,4 +497,3 @@ func (h *harness) dumpLogs() {
 		h.t.Logf("----- last lines of %s (%s)\n%s", p.name, p.logPath, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 }
-
