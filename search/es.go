@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
+
+	"tidings/internal/retry"
 )
 
 // Elasticsearch backend.
@@ -74,10 +75,10 @@ func (e *ESError) Error() string {
 	return fmt.Sprintf("elasticsearch: %d %s: %s", e.Status, e.Type, e.Reason)
 }
 
-// backoff is exponential with full jitter, capped at 10s.
+// backoff is the project's retry policy (package retry), from 100 ms up
+// to 10 s.
 func backoff(attempt int) time.Duration {
-	d := min(100*time.Millisecond<<min(attempt, 7), 10*time.Second)
-	return time.Duration(rand.Int64N(int64(d))) + 50*time.Millisecond
+	return retry.Delay(100*time.Millisecond, 10*time.Second, attempt)
 }
 
 // OpenElasticsearch connects, installs the index template and makes sure
