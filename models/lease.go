@@ -146,6 +146,22 @@ func (s *Store) ReleaseSyncLease(ctx context.Context, l *Lease, fields map[strin
 	return nil
 }
 
+// AbandonSyncLease gives up a lease whose acquisition returned an error:
+// when the error hid a commit (a cancelled context racing the COMMIT), the
+// lease is held by owner without the caller knowing its generation. Owners
+// are unique per sync run, so clearing the lease where owner matches
+// touches nothing but that run's own lease, if it exists at all.
+func (s *Store) AbandonSyncLease(ctx context.Context, tenantID, mailboxID int64, owner string) error {
+	err := s.db.WithContext(ctx).Model(&Mailbox{}).
+		Where("tenant_id = ? AND id = ? AND lease_owner = ?", tenantID, mailboxID, owner).
+		Updates(map[string]any{"lease_owner": "", "lease_expires_at": 0, "sync_state": SyncError,
+			"last_error": "sync interrupted while taking its lease", "updated_at": time.Now().UTC()}).Error
+	if err != nil {
+		return fmt.Errorf("models: abandon sync lease of mailbox %d: %w", mailboxID, err)
+	}
+	return nil
+}
+
 // write runs fn in a transaction fenced by the context's lease (see
 // WithLease): when the context carries one for mailboxID and it is no
 // longer held, nothing is written and ErrLeaseLost is returned. Every

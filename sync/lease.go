@@ -62,6 +62,17 @@ func newLeaseOwner() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
+// abandon clears a lease the failed acquisition may have taken after all
+// (see models.Store.AbandonSyncLease), so that the mailbox is not locked
+// for a TTL by a run that never started.
+func (s *Syncer) abandon(ctx context.Context, tenantID, mailboxID int64, owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.AbandonSyncLease(ctx, tenantID, mailboxID, owner); err != nil {
+		s.log.Warn("sync: abandon lease", slog.Int64("mailbox", mailboxID), slog.Any("err", err))
+	}
+}
+
 // heartbeat renews the lease every leaseTTL/3 until ctx ends. When the
 // lease is lost, or renewals keep failing (database unreachable) until it
 // may have expired, it cancels the run with ErrLeaseLost: another worker

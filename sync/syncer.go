@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -84,6 +85,7 @@ type Syncer struct {
 	pageSize int64
 	leaseTTL time.Duration
 	owner    string
+	runs     atomic.Int64 // numbers the runs of this Syncer (lease owners)
 	pushTok  string
 	topic    string
 	limiters limiterSet
@@ -174,7 +176,10 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 	if full || mb.HistoryID == 0 || mb.FullSyncHistoryID != 0 {
 		state = models.SyncFull
 	}
-	lease, err := s.store.AcquireSyncLease(ctx, tenantID, mailboxID, s.owner, state, s.leaseTTL)
+	// Each run is an owner of its own, so that a run can never mistake
+	// another run's lease (even in the same process) for its own.
+	owner := fmt.Sprintf("%s/%d", s.owner, s.runs.Add(1))
+	lease, err := s.store.AcquireSyncLease(ctx, tenantID, mailboxID, owner, state, s.leaseTTL)
 	if errors.Is(err, models.ErrNotFound) {
 		if mb, gerr := s.store.GetMailbox(ctx, tenantID, mailboxID); gerr == nil && mb.NeedsReauth {
 			return ErrNeedsReauth
@@ -185,6 +190,7 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 		return &BusyError{RetryIn: s.busyRetryDelay(held.ExpiresAt)}
 	}
 	if err != nil {
+		s.abandon(ctx, tenantID, mailboxID, owner)
 		return err
 	}
 	log := s.log.With(slog.Int64("tenant", tenantID), slog.Int64("mailbox", mailboxID), slog.Int64("lease_generation", lease.Generation))
