@@ -28,7 +28,7 @@ func startQueue(t *testing.T) (*asynq.Client, func(*Syncer) *asynq.Server, *asyn
 	t.Cleanup(func() { insp.Close() })
 	start := func(s *Syncer) *asynq.Server {
 		srv := asynq.NewServer(opt, asynq.Config{
-			Concurrency: 4, Queues: map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
+			Concurrency: 4, Queues: Queues(),
 			LogLevel: asynq.ErrorLevel, RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 50 * time.Millisecond },
 		})
 		mux := asynq.NewServeMux()
@@ -156,7 +156,7 @@ func TestScheduleEnqueuesEveryMailbox(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	s := e.syncer(func(d *Deps) { d.Queue = client })
 	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 2, LogLevel: asynq.ErrorLevel,
-		Queues: map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}})
+		Queues: Queues()})
 	mux := asynq.NewServeMux()
 	s.Register(mux)
 	if err := srv.Start(mux); err != nil {
