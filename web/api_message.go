@@ -79,7 +79,7 @@ func (s *Server) getMessageAPI(w http.ResponseWriter, r *http.Request, p *princi
 		s.apiError(w, r, err)
 		return
 	}
-	cases, err := s.d.Store.CaseIDsOfMessages(r.Context(), p.TenantID, []int64{m.ID})
+	cases, err := s.d.Store.CaseIDsByMessage(r.Context(), p.TenantID, []int64{m.ID})
 	if err != nil {
 		s.apiError(w, r, err)
 		return

@@ -265,7 +265,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{Page: models.Page{Limit: 200}}); err != nil {
 		return err
 	}
-	links, err := s.d.Store.CaseIDsOfMessages(r.Context(), p.TenantID, []int64{m.ID})
+	links, err := s.d.Store.CaseIDsByMessage(r.Context(), p.TenantID, []int64{m.ID})
 	if err != nil {
 		return err
 	}
