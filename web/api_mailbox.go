@@ -3,8 +3,9 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"tidings/models"
 	"time"
+
+	"tidings/models"
 )
 
 // Mailbox representation: the sync state and progress are part of it so a
@@ -64,10 +65,7 @@ func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request, p *princi
 		s.apiError(w, r, err)
 		return
 	}
-	out := make([]mailboxOut, len(items))
-	for i := range items {
-		out[i] = mailboxRep(&items[i])
-	}
+	out := repsOf(items, mailboxRep)
 	l := links{"self": lnk("/api/mailboxes")}
 	if s.d.Gmail != nil || s.d.Demo != nil {
 		l["connect"] = link{Href: "/api/mailboxes", Title: `POST {"provider":"gmail"} or {"provider":"demo"}`}

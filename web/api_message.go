@@ -7,8 +7,9 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"tidings/models"
 	"time"
+
+	"tidings/models"
 )
 
 type attachmentOut struct {
@@ -179,14 +180,25 @@ func (s *Server) attachmentAPI(w http.ResponseWriter, r *http.Request, p *princi
 	}
 }
 
-// relatedMessages lists the messages of an account, contact or case: the
-// parent must exist in the caller's tenant.
-func (s *Server) relatedMessages(param string, set func(*models.MessageFilter, int64)) apiHandler {
-	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		id, ok := pathID(r, param)
+// messageSummary is a message in a collection: without bodies,
+// attachments or case links.
+func messageSummary(m *models.Message) messageOut { return messageRep(m, nil, false) }
+
+// relatedMessages lists the messages of an account, contact or case (set
+// puts the {id} of the path into the filter).
+func (s *Server) relatedMessages(set func(*models.MessageFilter, int64)) apiHandler {
+	return listPage(s, "messages", s.relatedQuery(set), s.d.Store.ListMessages, messageSummary)
+}
+
+// relatedQuery reads the query of the messages of an account, contact or
+// case: the parent must exist in the caller's tenant.
+func (s *Server) relatedQuery(set func(*models.MessageFilter, int64)) func(http.ResponseWriter, *http.Request, *principal) (models.MessageFilter, models.Page, bool) {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) (models.MessageFilter, models.Page, bool) {
+		var f models.MessageFilter
+		id, ok := pathID(r, "id")
 		if !ok {
 			s.apiNotFound(w, r)
-			return
+			return f, f.Page, false
 		}
 		var err error
 		switch {
@@ -199,39 +211,23 @@ func (s *Server) relatedMessages(param string, set func(*models.MessageFilter, i
 		}
 		if err != nil {
 			s.apiError(w, r, err)
-			return
+			return f, f.Page, false
 		}
-		pg, ok := s.pageParams(w, r)
-		if !ok {
-			return
+		if f.Page, ok = s.pageParams(w, r); !ok {
+			return f, f.Page, false
 		}
-		f := models.MessageFilter{Page: pg}
 		set(&f, id)
-		s.writeMessages(w, r, p, f)
+		return f, f.Page, true
 	}
 }
 
-func (s *Server) mailboxMessages(w http.ResponseWriter, r *http.Request, p *principal) {
+// mailboxMessagesQuery reads GET /api/mailboxes/{id}/messages: the
+// mailbox, which must be the caller's, an optional label and the page.
+func (s *Server) mailboxMessagesQuery(w http.ResponseWriter, r *http.Request, p *principal) (models.MessageFilter, models.Page, bool) {
 	m, ok := s.mailboxOf(w, r, p)
 	if !ok {
-		return
+		return models.MessageFilter{}, models.Page{}, false
 	}
 	pg, ok := s.pageParams(w, r)
-	if !ok {
-		return
-	}
-	s.writeMessages(w, r, p, models.MessageFilter{Page: pg, MailboxID: m.ID, LabelID: r.URL.Query().Get("label")})
-}
-
-func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, p *principal, f models.MessageFilter) {
-	items, total, err := s.d.Store.ListMessages(r.Context(), p.TenantID, f)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	out := make([]messageOut, len(items))
-	for i := range items {
-		out[i] = messageRep(&items[i], nil, false)
-	}
-	s.writeHAL(w, r, http.StatusOK, newCollection(r, "messages", out, len(out), total, f.Page))
+	return models.MessageFilter{Page: pg, MailboxID: m.ID, LabelID: r.URL.Query().Get("label")}, pg, ok
 }

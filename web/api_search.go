@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"tidings/search"
 	"time"
+
+	"tidings/search"
 )
 
 // searchRequest parses the search parameters shared by the API and the UI.

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"net/http"
-	"tidings/models"
 	"time"
+
+	"tidings/models"
 )
 
 type threadOut struct {
@@ -23,25 +25,25 @@ func threadRep(t *models.Thread) threadOut {
 		Links: links{"self": lnk("/api/threads/%d", t.ID), "mailbox": lnk("/api/mailboxes/%d", t.MailboxID)}}
 }
 
-func (s *Server) listThreads(w http.ResponseWriter, r *http.Request, p *principal) {
+// threadsQuery reads GET /api/mailboxes/{id}/threads: the mailbox, which
+// must be the caller's, and the page.
+func (s *Server) threadsQuery(w http.ResponseWriter, r *http.Request, p *principal) (mailboxPage, models.Page, bool) {
 	m, ok := s.mailboxOf(w, r, p)
 	if !ok {
-		return
+		return mailboxPage{}, models.Page{}, false
 	}
 	pg, ok := s.pageParams(w, r)
-	if !ok {
-		return
-	}
-	items, total, err := s.d.Store.ListThreads(r.Context(), p.TenantID, m.ID, pg)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	out := make([]threadOut, len(items))
-	for i := range items {
-		out[i] = threadRep(&items[i])
-	}
-	s.writeHAL(w, r, http.StatusOK, newCollection(r, "threads", out, len(out), total, pg))
+	return mailboxPage{MailboxID: m.ID, Page: pg}, pg, ok
+}
+
+// mailboxPage is one page of a mailbox's collection.
+type mailboxPage struct {
+	MailboxID int64
+	models.Page
+}
+
+func (s *Server) listThreads(ctx context.Context, tenantID int64, q mailboxPage) ([]models.Thread, int64, error) {
+	return s.d.Store.ListThreads(ctx, tenantID, q.MailboxID, q.Page)
 }
 
 func (s *Server) getThread(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -62,10 +64,6 @@ func (s *Server) getThread(w http.ResponseWriter, r *http.Request, p *principal)
 		return
 	}
 	out := threadRep(t)
-	reps := make([]messageOut, len(msgs))
-	for i := range msgs {
-		reps[i] = messageRep(&msgs[i], nil, false)
-	}
-	out.Embedded = map[string]any{"messages": reps}
+	out.Embedded = map[string]any{"messages": repsOf(msgs, messageSummary)}
 	s.writeHAL(w, r, http.StatusOK, out)
 }

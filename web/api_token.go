@@ -3,8 +3,9 @@ package web
 import (
 	"net/http"
 	"strings"
-	"tidings/models"
 	"time"
+
+	"tidings/models"
 )
 
 // API tokens of the calling user.
@@ -28,10 +29,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *principal
 		s.apiError(w, r, err)
 		return
 	}
-	out := make([]tokenOut, len(items))
-	for i := range items {
-		out[i] = tokenRep(&items[i])
-	}
+	out := repsOf(items, tokenRep)
 	s.writeHAL(w, r, http.StatusOK, map[string]any{"count": len(out), "_links": links{"self": lnk("/api/tokens")},
 		"_embedded": map[string]any{"tokens": out}})
 }
