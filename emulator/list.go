@@ -107,18 +107,28 @@ func (e *Emulator) parseListReq(r *http.Request, mb *mailbox) (listReq, *apiErro
 	return listReq{max: n, token: q.Get("pageToken"), match: match}, nil
 }
 
-func (e *Emulator) listMessages(w http.ResponseWriter, r *http.Request, c *call) {
-	mb := c.mb
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
+// startList reads a list request (messages.list, threads.list) and where
+// its page starts; false when it answered the error. mb.mu must be held.
+func (e *Emulator) startList(w http.ResponseWriter, r *http.Request, mb *mailbox) (listReq, int, bool) {
 	lr, aerr := e.parseListReq(r, mb)
 	if aerr != nil {
 		writeAPIError(w, aerr)
-		return
+		return lr, 0, false
 	}
 	start, aerr := mb.startIndex(lr.token)
 	if aerr != nil {
 		writeAPIError(w, aerr)
+		return lr, 0, false
+	}
+	return lr, start, true
+}
+
+func (e *Emulator) listMessages(w http.ResponseWriter, r *http.Request, c *call) {
+	mb := c.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	lr, start, ok := e.startList(w, r, mb)
+	if !ok {
 		return
 	}
 	resp := apiListMessages{}

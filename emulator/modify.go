@@ -93,14 +93,24 @@ func (e *Emulator) deleteMessage(w http.ResponseWriter, r *http.Request, c *call
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (e *Emulator) batchModify(w http.ResponseWriter, r *http.Request, c *call) {
+// batchIn decodes the body of batchModify and batchDelete; false when it
+// answered the error.
+func batchIn(w http.ResponseWriter, r *http.Request) (apiModifyIn, bool) {
 	var in apiModifyIn
 	if err := decodeBody(r, &in); err != nil {
 		writeAPIError(w, err)
-		return
+		return in, false
 	}
 	if len(in.IDs) > 1000 {
 		writeAPIError(w, errBadRequest("Too many ids: at most 1000"))
+		return in, false
+	}
+	return in, true
+}
+
+func (e *Emulator) batchModify(w http.ResponseWriter, r *http.Request, c *call) {
+	in, ok := batchIn(w, r)
+	if !ok {
 		return
 	}
 	mb := c.mb
@@ -124,13 +134,8 @@ func (e *Emulator) batchModify(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (e *Emulator) batchDelete(w http.ResponseWriter, r *http.Request, c *call) {
-	var in apiModifyIn
-	if err := decodeBody(r, &in); err != nil {
-		writeAPIError(w, err)
-		return
-	}
-	if len(in.IDs) > 1000 {
-		writeAPIError(w, errBadRequest("Too many ids: at most 1000"))
+	in, ok := batchIn(w, r)
+	if !ok {
 		return
 	}
 	mb := c.mb
