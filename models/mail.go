@@ -301,7 +301,7 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 			}
 		}
 		if len(atts) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"gmail_attachment_id", "filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, 200).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, 200).Error; err != nil {
 				return fmt.Errorf("models: store attachments: %w", err)
 			}
 		}
