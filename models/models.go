@@ -57,6 +57,9 @@ type User struct {
 	Name  string
 	// PasswordHash is a PHC-style argon2id string (see HashPassword).
 	PasswordHash string `json:"-"`
+	// LastTenantID is the organization the user worked in last; their
+	// next login lands there.
+	LastTenantID *int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

@@ -112,6 +112,10 @@ func (s *Server) notConfigured(w http.ResponseWriter, r *http.Request, what stri
 // apiError maps a store error: not-found (including other tenants' ids)
 // to 404, conflicts to 409, anything else to 500 (logged, not shown).
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	if v, ok := models.AsValidation(err); ok {
+		s.invalid(w, r, invalidParams(v)...)
+		return
+	}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		s.apiNotFound(w, r)
@@ -120,6 +124,16 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		s.internalError(w, r, err)
 	}
+}
+
+// invalidParams maps the store's validation errors to RFC 9457
+// invalid-params.
+func invalidParams(v models.ValidationErrors) []InvalidParam {
+	out := make([]InvalidParam, len(v))
+	for i, e := range v {
+		out[i] = InvalidParam{Name: e.Field, Reason: e.Reason}
+	}
+	return out
 }
 
 // conflictDetail keeps the store's explanation but not the driver's text.

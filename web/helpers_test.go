@@ -174,7 +174,7 @@ type tenantFix struct {
 	Email, Password, Token                        string
 	AccountID, ContactID, CaseID, MailboxID       int64
 	ThreadID, MessageID, AttachmentID, APITokenID int64
-	OtherMessageID                                int64
+	OtherMessageID, InvitationID, SessionID       int64
 	MessageSubject, AccountName                   string
 }
 
@@ -228,6 +228,15 @@ func seedTenant(t testing.TB, s *models.Store, name string) tenantFix {
 		t.Fatal(err)
 	}
 	f.Token, f.APITokenID = plain, tok.ID
+	_, inv, err := s.CreateInvitation(ctx, f.TenantID, u.ID, "invitee@"+name+".example", models.RoleMember, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sess, err := s.CreateSession(ctx, u.ID, f.TenantID, time.Hour, "seed", "127.0.0.1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.InvitationID, f.SessionID = inv.ID, sess.ID
 	return f
 }
 

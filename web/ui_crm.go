@@ -75,6 +75,9 @@ func accountFromForm(r *http.Request, a *models.Account) string {
 }
 
 func userMessage(err error) (string, bool) {
+	if v, ok := models.AsValidation(err); ok {
+		return validationMessage(v), true
+	}
 	if errors.Is(err, models.ErrConflict) {
 		return strings.TrimPrefix(conflictDetail(err), "models: "), true
 	}
