@@ -211,6 +211,8 @@ type loginLimiter struct {
 	global   *rate.Limiter
 	// slots bounds concurrent password hashing.
 	slots chan struct{}
+	// onHash, when set (tests), observes hashes starting (+1) and ending (-1).
+	onHash func(delta int)
 }
 
 func newLoginLimiter(cfg LoginLimit, now func() time.Time) *loginLimiter {
@@ -314,6 +316,10 @@ func (s *Server) guardPassword(w http.ResponseWriter, r *http.Request, account, 
 		return
 	}
 	defer s.limiter.release()
+	if h := s.limiter.onHash; h != nil {
+		h(1)
+		defer h(-1)
+	}
 	fn()
 }
 

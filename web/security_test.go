@@ -3,10 +3,10 @@ package web
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
