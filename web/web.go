@@ -73,6 +73,10 @@ type Deps struct {
 	Demo        DemoConnector
 	Attachments AttachmentFetcher
 	Labels      LabelChanger
+	// Push receives Gmail push notifications on POST /gmail/push, which
+	// exists only when PushAuth is configured too.
+	Push     PushReceiver
+	PushAuth PushAuth
 	// Metrics, when set, records every request of this server by route
 	// pattern. Leave it nil when the caller already wraps its root handler
 	// with Metrics.Instrument.
@@ -192,6 +196,9 @@ func New(d Deps) (*Server, error) {
 	s.static = http.StripPrefix("/static/", http.FileServerFS(staticFS))
 	s.registerAPI()
 	s.registerUI()
+	if err := s.registerPush(); err != nil {
+		return nil, err
+	}
 	s.handler = http.HandlerFunc(s.serve)
 	if d.Metrics != nil {
 		s.handler = d.Metrics.Instrument(s.handler, d.Logger)
