@@ -32,8 +32,12 @@ import (
 type storeSearcher struct{ store *models.Store }
 
 func (s storeSearcher) Search(ctx context.Context, tenantID int64, req search.Request) (*search.Result, error) {
-	if strings.Count(req.Query, `"`)%2 == 1 {
-		return nil, &search.SyntaxError{Pos: strings.LastIndex(req.Query, `"`), Query: req.Query, Msg: "unterminated phrase"}
+	// The real query parser decides what is a syntax error.
+	if _, err := search.ParseQuery(req.Query); err != nil {
+		return nil, err
+	}
+	if req.After != "" {
+		return nil, search.ErrBadCursor // this double serves one page only
 	}
 	f := models.MessageFilter{Page: models.Page{Limit: max(req.Size, 20), Query: strings.Trim(req.Query, `"`)}}
 	if len(req.MailboxIDs) > 0 {

@@ -93,8 +93,10 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	srv := &http.Server{
 		Handler:           metrics.Instrument(mux, logger),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// A backstop for the whole request; web bounds bodies to 30 s.
+		ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return Serve(gctx, srv, ln, logger) })
