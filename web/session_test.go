@@ -159,7 +159,9 @@ func TestLoginUnderAttack(t *testing.T) {
 	}
 
 	// Per IP: one client cannot spray addresses past its budget.
-	e2 := newEnv(t, store, func(d *Deps) { d.LoginLimit = LoginLimit{Every: time.Minute, Burst: 100, IPEvery: time.Minute, IPBurst: 3} })
+	e2 := newEnv(t, store, func(d *Deps) {
+		d.LoginLimit = LoginLimit{Every: time.Minute, Burst: 100, IPEvery: time.Minute, IPBurst: 3}
+	})
 	b := e2.newBrowser()
 	var got []int
 	for i := range 5 {
