@@ -32,7 +32,10 @@ import (
 type storeSearcher struct{ store *models.Store }
 
 func (s storeSearcher) Search(ctx context.Context, tenantID int64, req search.Request) (*search.Result, error) {
-	// The real query parser decides what is a syntax error.
+	if strings.Count(req.Query, `"`)%2 == 1 {
+		return nil, &search.SyntaxError{Pos: strings.LastIndex(req.Query, `"`), Query: req.Query, Msg: "unterminated phrase"}
+	}
+	// The real query parser decides the rest of what is a syntax error.
 	if _, err := search.ParseQuery(req.Query); err != nil {
 		return nil, err
 	}
