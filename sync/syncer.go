@@ -61,9 +61,6 @@ type Deps struct {
 	// random suffix, unique per Syncer).
 	LeaseOwner string
 
-	// PushToken, when set, must be the "token" query parameter of Pub/Sub
-	// push requests.
-	PushToken string
 	// PubSubTopic ("projects/P/topics/T") enables users.watch; empty means
 	// polling only.
 	PubSubTopic string
@@ -86,7 +83,6 @@ type Syncer struct {
 	leaseTTL time.Duration
 	owner    string
 	runs     atomic.Int64 // numbers the runs of this Syncer (lease owners)
-	pushTok  string
 	topic    string
 	limiters limiterSet
 	gate     *bigGate
@@ -110,7 +106,7 @@ func New(d Deps) (*Syncer, error) {
 		endpoint: strings.TrimRight(d.GmailEndpoint, "/"),
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
-		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, owner: d.LeaseOwner, pushTok: d.PushToken, topic: d.PubSubTopic,
+		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, owner: d.LeaseOwner, topic: d.PubSubTopic,
 		gate: newBigGate(),
 	}
 	if s.http == nil {
@@ -177,9 +173,13 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 		state = models.SyncFull
 	}
 	// Each run is an owner of its own, so that a run can never mistake
-	// another run's lease (even in the same process) for its own.
+	// another run's lease (even in the same process) for its own. The
+	// lease is taken without the caller's cancellation: a run killed while
+	// the UPDATE is in flight could otherwise hold a lease it never learnt
+	// about (the database commits it, the driver reports the context's
+	// error) and block every sync of the mailbox for leaseTTL.
 	owner := fmt.Sprintf("%s/%d", s.owner, s.runs.Add(1))
-	lease, err := s.store.AcquireSyncLease(ctx, tenantID, mailboxID, owner, state, s.leaseTTL)
+	lease, err := s.store.AcquireSyncLease(context.WithoutCancel(ctx), tenantID, mailboxID, owner, state, s.leaseTTL)
 	if errors.Is(err, models.ErrNotFound) {
 		if mb, gerr := s.store.GetMailbox(ctx, tenantID, mailboxID); gerr == nil && mb.NeedsReauth {
 			return ErrNeedsReauth
@@ -192,6 +192,11 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 	if err != nil {
 		s.abandon(ctx, tenantID, mailboxID, owner)
 		return err
+	}
+	if ctx.Err() != nil {
+		// Killed while taking the lease: give it back at once.
+		s.abandon(ctx, tenantID, mailboxID, owner)
+		return ctx.Err()
 	}
 	log := s.log.With(slog.Int64("tenant", tenantID), slog.Int64("mailbox", mailboxID), slog.Int64("lease_generation", lease.Generation))
 	runCtx, cancel := context.WithCancelCause(models.WithLease(ctx, lease))

@@ -90,7 +90,7 @@ func TestDemoMailboxSurvivesRestart(t *testing.T) {
 		if err != nil || slices.Contains(ar.LabelIDs(), "INBOX") {
 			t.Errorf("archive undone across the restart: %v, %v", ar, err)
 		}
-		links, err := a.Store.CaseIDsOfMessages(ctx, tenantID, []int64{starred.ID})
+		links, err := a.Store.CaseIDsByMessage(ctx, tenantID, []int64{starred.ID})
 		if err != nil || !slices.Equal(links[starred.ID], []int64{caseID}) {
 			t.Errorf("case link lost across the restart: %v, %v", links, err)
 		}

@@ -374,7 +374,11 @@ func (h *harness) diff(i int) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	want := h.emu.Snapshot(h.emails[i])
-	got, err := h.store.MailboxState(ctx, h.tenantID, h.mailboxes[i])
+	ids, err := h.store.GmailIDs(ctx, h.tenantID, h.mailboxes[i])
+	if err != nil {
+		return "read store: " + err.Error()
+	}
+	got, err := h.store.MessageStates(ctx, h.tenantID, h.mailboxes[i], ids)
 	if err != nil {
 		return "read store: " + err.Error()
 	}
