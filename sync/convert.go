@@ -56,21 +56,16 @@ func addressesOf(stored []models.Message, writes []models.MessageWrite) map[int6
 	return out
 }
 
-// buildWrite turns a format=raw Gmail message into what the store keeps.
-// Decoding never fails: a message that cannot be parsed is stored with
-// its DecodeError and raw bytes, never dropped (Nylas keeps raw MIME too).
-func (s *Syncer) buildWrite(m *gmail.Message) models.MessageWrite {
+// buildWrite turns a format=raw Gmail message, raw being its decoded
+// bytes, into what the store keeps. Decoding never fails: a message that
+// cannot be parsed (or whose raw field was not base64url, rawErr) is
+// stored with its DecodeError and raw bytes, never dropped (Nylas keeps
+// raw MIME too).
+func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.MessageWrite {
 	internal := time.UnixMilli(m.InternalDate).UTC()
-	// Drop the message's reference to the base64 text: for a message with
-	// a 25 MB attachment it is ~34 MB that the garbage collector can
-	// reclaim while the decoded bytes are parsed.
-	encoded := m.Raw
-	m.Raw = ""
-	raw, rawErr := decodeRaw(encoded)
 	var dm *mail.Message
 	if rawErr != nil {
 		dm = &mail.Message{Err: rawErr, Snippet: m.Snippet}
-		raw = []byte(encoded)
 	} else {
 		dm = mail.Decode(raw, mail.Options{InternalDate: internal})
 	}

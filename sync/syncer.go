@@ -52,6 +52,10 @@ type Deps struct {
 	// PageSize is messages.list and history.list maxResults (default
 	// 500, Gmail's maximum).
 	PageSize int64
+	// InflightBytes bounds the bytes of ordinary messages being fetched
+	// and decoded at once (default 32 MiB); beyond it, one big message at
+	// a time is admitted on its own.
+	InflightBytes int64
 	// LeaseTTL is how long a silent worker keeps a mailbox's sync lease
 	// (default 5 min). The holder renews it every LeaseTTL/3.
 	LeaseTTL time.Duration
@@ -82,7 +86,7 @@ type Syncer struct {
 	pushTok  string
 	topic    string
 	limiters limiterSet
-	gate     *bigGate
+	admit    *inflight
 }
 
 // Scopes are the OAuth scopes tidings asks for. gmail.modify is the
@@ -104,7 +108,10 @@ func New(d Deps) (*Syncer, error) {
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
 		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, pushTok: d.PushToken, topic: d.PubSubTopic,
-		gate: newBigGate(),
+		admit: newInflight(d.InflightBytes),
+	}
+	if d.InflightBytes <= 0 {
+		s.admit = newInflight(32 << 20)
 	}
 	if s.http == nil {
 		s.http = &http.Client{Timeout: 2 * time.Minute}
@@ -228,7 +235,7 @@ func (s *Syncer) release(ctx context.Context, log *slog.Logger, tenantID, mailbo
 		log.Warn("sync: failed", slog.Any("err", err))
 	}
 	if uerr := s.store.UpdateMailbox(ctx, tenantID, mailboxID, fields); uerr != nil {
-		log.Error("sync: record outcome", slog.Any("err", uerr))
+		log.Error("sync: record outcome", slog.Any("err", uerr)); println("DEBUG release:", uerr.Error(), "/", errorText(err))
 	}
 }
 
