@@ -110,15 +110,16 @@ func newGormLogger(l *slog.Logger) logger.Interface {
 // whole text) before deciding, which cost about 6 % of a sync's CPU.
 type quietLogger struct {
 	logger.Interface
-	slow time.Duration
+	slow    time.Duration
+	verbose bool // LogMode(Info): every statement is logged
 }
 
 func (q quietLogger) LogMode(level logger.LogLevel) logger.Interface {
-	return quietLogger{Interface: q.Interface.LogMode(level), slow: q.slow}
+	return quietLogger{Interface: q.Interface.LogMode(level), slow: q.slow, verbose: level >= logger.Info}
 }
 
 func (q quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if (err == nil || errors.Is(err, gorm.ErrRecordNotFound)) && time.Since(begin) <= q.slow {
+	if !q.verbose && (err == nil || errors.Is(err, gorm.ErrRecordNotFound)) && time.Since(begin) <= q.slow {
 		return
 	}
 	q.Interface.Trace(ctx, begin, fc, err)

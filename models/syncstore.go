@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // This file holds the Store methods the Gmail sync (package sync) needs
@@ -166,4 +168,50 @@ func (s *Store) MessagesByIDs(ctx context.Context, tenantID int64, ids []int64) 
 		out = append(out, msgs...)
 	}
 	return out, nil
+}
+
+// SetLabelSets replaces the label sets of the named messages of a mailbox
+// (Gmail id → complete set of label ids) in one transaction, and returns
+// the database ids of the messages that are stored; the others are
+// skipped. A page of label changes from history is one call, not one
+// transaction per message.
+func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, sets map[string][]string) (map[string]int64, error) {
+	if len(sets) == 0 {
+		return map[string]int64{}, nil
+	}
+	gids := make([]string, 0, len(sets))
+	for g := range sets {
+		gids = append(gids, g)
+	}
+	var ids map[string]int64
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if ids, err = messageIDs(tx, tenantID, mailboxID, gids); err != nil {
+			return err
+		}
+		idList := make([]int64, 0, len(ids))
+		var rows []MessageLabel
+		for g, id := range ids {
+			idList = append(idList, id)
+			for _, l := range uniqueSorted(sets[g]) {
+				rows = append(rows, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
+			}
+		}
+		for start := 0; start < len(idList); start += 500 {
+			chunk := idList[start:min(start+500, len(idList))]
+			if err := tx.Where("tenant_id = ? AND message_id IN ?", tenantID, chunk).Delete(&MessageLabel{}).Error; err != nil {
+				return fmt.Errorf("models: clear labels: %w", err)
+			}
+		}
+		if len(rows) > 0 {
+			if err := tx.CreateInBatches(&rows, 500).Error; err != nil {
+				return fmt.Errorf("models: set labels: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -68,6 +69,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 
 func (a *App) open(ctx context.Context, opts Options) (err error) {
 	cfg, logger := a.Config, a.Logger
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	keys, err := secretKeys(cfg)
 	if err != nil {
 		return err
