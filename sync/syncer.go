@@ -235,7 +235,7 @@ func (s *Syncer) release(ctx context.Context, log *slog.Logger, tenantID, mailbo
 		log.Warn("sync: failed", slog.Any("err", err))
 	}
 	if uerr := s.store.UpdateMailbox(ctx, tenantID, mailboxID, fields); uerr != nil {
-		log.Error("sync: record outcome", slog.Any("err", uerr)); println("DEBUG release:", uerr.Error(), "/", errorText(err))
+		log.Error("sync: record outcome", slog.Any("err", uerr))
 	}
 }
 
