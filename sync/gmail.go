@@ -52,7 +52,7 @@ type gmailClient struct {
 	svc       *gmail.Service
 	tokens    *tokenSource
 	limiter   *rate.Limiter // nil: no client-side quota
-	hc        *http.Client // the authenticated client svc uses
+	hc        *http.Client  // the authenticated client svc uses
 	admit     *inflight
 	conc      *adaptiveLimit
 	quotaUser string
@@ -458,7 +458,6 @@ func (t *tokenSource) invalidate() {
 	expired.Expiry = time.Unix(1, 0)
 	t.src = t.cfg.TokenSource(t.ctx, &expired)
 }
-
 
 // gmailCallOption is a per-call option of the generated client (quotaUser).
 type gmailCallOption = googleapi.CallOption
