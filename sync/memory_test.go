@@ -175,7 +175,7 @@ func TestRawDiverter(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sink := &rawSink{ctx: context.Background(), ticket: &admission{in: newInflight(1 << 20), big: true}}
-			d := &rawDiverter{src: newSmallReader(c.body), sink: sink}
+			d := &rawDiverter{src: newSmallReader(c.body), sink: sink, field: "raw"}
 			var got gmail.Message
 			if err := json.NewDecoder(d).Decode(&got); err != nil {
 				t.Fatal(err)

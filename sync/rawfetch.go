@@ -67,7 +67,7 @@ func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, op
 		// small.
 		sink.buf = make([]byte, 0, res.ContentLength/4*3+16)
 	}
-	d := &rawDiverter{src: bufio.NewReaderSize(res.Body, 64<<10), sink: sink}
+	d := &rawDiverter{src: bufio.NewReaderSize(res.Body, 64<<10), sink: sink, field: "raw"}
 	m := new(gmail.Message)
 	if err := json.NewDecoder(d).Decode(m); err != nil {
 		return nil, fmt.Errorf("sync: messages.get %s: read response: %w", id, err)
@@ -91,22 +91,72 @@ type fetchedRaw struct {
 	adm    *admission
 }
 
-// rawDiverter passes a Gmail Message JSON object through to a
-// json.Decoder, except the value of its top-level "raw" member: those
-// characters go to sink and the decoder sees an empty string. It tracks
+// getAttachment streams an attachment (users.messages.attachments.get,
+// whose body is a MessagePartBody with the bytes base64url-encoded in
+// "data") to the returned reader as it arrives, decoded, instead of
+// buffering the response, the string and the decoded bytes. An error
+// after the response started (a cut connection, bad base64) is the
+// reader's error.
+func (c *gmailClient) getAttachment(ctx context.Context, messageID, attachmentID string, opts ...gmailCallOption) (io.ReadCloser, error) {
+	q := url.Values{"alt": {"json"}, "prettyPrint": {"false"}}
+	for _, o := range opts {
+		k, v := o.Get()
+		q.Set(k, v)
+	}
+	u := googleapi.ResolveRelative(c.svc.BasePath, "gmail/v1/users/me/messages/") + url.PathEscape(messageID) +
+		"/attachments/" + url.PathEscape(attachmentID) + "?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sync: attachments.get request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := googleapi.CheckResponse(res); err != nil {
+		res.Body.Close()
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		defer res.Body.Close()
+		sink := &rawSink{ctx: ctx, w: pw}
+		d := &rawDiverter{src: bufio.NewReaderSize(res.Body, 64<<10), sink: sink, field: "data"}
+		var body gmail.MessagePartBody
+		err := json.NewDecoder(d).Decode(&body)
+		if err == nil {
+			err = d.err
+		}
+		if err == nil {
+			err = sink.finish()
+		}
+		if err == nil {
+			err = sink.badErr
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+// rawDiverter passes a Gmail Message (or MessagePartBody) JSON object
+// through to a json.Decoder, except the value of its top-level member
+// named field ("raw", "data"): those characters go to sink and the
+// decoder sees an empty string. It tracks
 // just enough of the JSON grammar (RFC 8259: nesting depth, strings and
 // their escapes) to find that member; the decoder still validates
 // everything it receives.
 type rawDiverter struct {
-	src  *bufio.Reader
-	sink *rawSink
-	err  error
+	src   *bufio.Reader
+	sink  *rawSink
+	field string
+	err   error
 
 	depth    int
 	inString bool
 	escaped  bool
-	key      []byte // the current top-level string, while it may be "raw"
-	keyOK    bool   // key still matches a prefix of "raw"
+	key      []byte // the current top-level string, while it may be field
+	keyOK    bool   // key may still be field
 	state    divertState
 }
 
@@ -114,7 +164,7 @@ type divertState int
 
 const (
 	scanning   divertState = iota
-	afterRaw               // read the string "raw" at depth 1; expect ':'
+	afterRaw               // read the string field at depth 1; expect ':'
 	beforeRaw              // read ':'; expect the opening quote
 	divertRaw              // inside the raw value: bytes go to the sink
 	closeQuote             // raw value ended; hand the decoder its closing quote
@@ -171,13 +221,13 @@ func (d *rawDiverter) step(c byte) {
 			d.keyOK = false
 		case c == '"':
 			d.inString = false
-			if d.depth == 1 && d.keyOK && string(d.key) == "raw" {
+			if d.depth == 1 && d.keyOK && string(d.key) == d.field {
 				d.state = afterRaw
 			}
 		default:
 			if d.keyOK {
 				d.key = append(d.key, c)
-				d.keyOK = len(d.key) <= 3
+				d.keyOK = len(d.key) <= len(d.field)
 			}
 		}
 		return
@@ -227,10 +277,11 @@ func (d *rawDiverter) divert() error {
 }
 
 // rawSink decodes base64url text (padded or not) written in arbitrary
-// chunks into buf.
+// chunks into buf, or, when w is set, through buf to w.
 type rawSink struct {
 	ctx    context.Context
-	ticket *admission
+	ticket *admission // nil when streaming to w
+	w      io.Writer
 	buf    []byte
 	carry  [4]byte
 	nCarry int
@@ -243,6 +294,9 @@ func (s *rawSink) write(text []byte) error {
 		s.badErr = errors.New("sync: raw message is not base64url (JSON escape in the raw field)")
 	}
 	if s.badErr != nil {
+		if s.w != nil {
+			return s.badErr
+		}
 		return s.append(text)
 	}
 	for len(text) > 0 {
@@ -290,6 +344,9 @@ func (s *rawSink) write(text []byte) error {
 // 3 characters) into buf.
 func (s *rawSink) decode(q []byte) error {
 	if s.badErr != nil {
+		if s.w != nil {
+			return s.badErr
+		}
 		return s.append(q)
 	}
 	n := base64.RawURLEncoding.DecodedLen(len(q))
@@ -299,10 +356,23 @@ func (s *rawSink) decode(q []byte) error {
 	k, err := base64.RawURLEncoding.Decode(s.buf[len(s.buf):len(s.buf)+n], q)
 	if err != nil {
 		s.badErr = fmt.Errorf("sync: raw message is not base64url after %d bytes: %w", len(s.buf), err)
+		if s.w != nil {
+			return s.badErr
+		}
 		return s.append(q)
 	}
 	s.buf = s.buf[:len(s.buf)+k]
-	return nil
+	return s.flush()
+}
+
+// flush hands decoded bytes to w when streaming.
+func (s *rawSink) flush() error {
+	if s.w == nil || len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(s.buf)
+	s.buf = s.buf[:0]
+	return err
 }
 
 func (s *rawSink) append(b []byte) error {
@@ -320,8 +390,10 @@ func (s *rawSink) grow(n int) error {
 	if need <= cap(s.buf) {
 		return nil
 	}
-	if err := s.ticket.extend(s.ctx, int64(need)); err != nil {
-		return err
+	if s.ticket != nil {
+		if err := s.ticket.extend(s.ctx, int64(need)); err != nil {
+			return err
+		}
 	}
 	next := make([]byte, len(s.buf), max(need, 2*cap(s.buf), 32<<10))
 	copy(next, s.buf)
