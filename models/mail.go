@@ -203,8 +203,16 @@ func (s *Store) ListLabels(ctx context.Context, tenantID, mailboxID int64) ([]La
 
 // MessageWrite is everything needed to store one Gmail message.
 type MessageWrite struct {
-	Message     Message
-	LabelIDs    []string
+	Message  Message
+	LabelIDs []string
+	// Participants are the decoded From, To, Cc and Bcc headers, as
+	// structured values; when set, the store derives both the display
+	// columns (Message.From, To, Cc, Bcc, FromAddress) and the
+	// MessageAddress rows from them, so nothing between decoding and
+	// storage flattens an address into a string.
+	Participants Participants
+	// Addresses are the message's participants as stored rows; derived
+	// from Participants when those are set.
 	Addresses   []MessageAddress
 	Attachments []Attachment
 	// Raw is kept in RawMessage when set (messages that needed repair or
@@ -222,7 +230,8 @@ var messageColumns = []string{
 // UpsertMessages stores messages of a mailbox idempotently, keyed by
 // (mailbox, Gmail id), with their exact label sets, participants and
 // attachment metadata, in one transaction. It returns the stored rows in
-// the order given, with their database ids.
+// the order given, with their database ids. Writes with Participants get
+// their derived fields (display columns, Addresses) filled in place.
 func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, ws []MessageWrite) ([]Message, error) {
 	if len(ws) == 0 {
 		return nil, nil
@@ -230,6 +239,9 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 	msgs := make([]Message, len(ws))
 	gids := make([]string, len(ws))
 	for i := range ws {
+		if !ws[i].Participants.empty() {
+			ws[i].Participants.apply(&ws[i])
+		}
 		m := ws[i].Message
 		m.ID, m.TenantID, m.MailboxID = 0, tenantID, mailboxID
 		m.Labels, m.Attachments = nil, nil

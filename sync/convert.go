@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"google.golang.org/api/gmail/v1"
@@ -79,9 +78,6 @@ func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.M
 		RFCMessageID:  dm.MessageID,
 		InReplyTo:     dm.InReplyTo,
 		Subject:       dm.Subject,
-		To:            formatAddrs(dm.To),
-		Cc:            formatAddrs(dm.Cc),
-		Bcc:           formatAddrs(dm.Bcc),
 		Date:          date.UTC(),
 		InternalDate:  internal,
 		Snippet:       dm.Snippet,
@@ -95,33 +91,14 @@ func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.M
 	if msg.Size == 0 {
 		msg.Size = int64(len(raw))
 	}
-	if len(dm.From) > 0 {
-		msg.From = dm.From[0].String()
-		msg.FromAddress = models.NormalizeAddress(dm.From[0].Address)
-	}
 	if dm.Err != nil {
 		msg.DecodeError = dm.Err.Error()
 	}
-	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds}
+	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds, Participants: models.Participants{
+		From: nameAddrs(dm.From), To: nameAddrs(dm.To), Cc: nameAddrs(dm.Cc), Bcc: nameAddrs(dm.Bcc),
+	}}
 	if dm.Err != nil || len(dm.Warnings) > 0 {
 		w.Raw = raw
-	}
-	seen := map[string]bool{}
-	for _, role := range []struct {
-		name  string
-		addrs []mail.Address
-	}{{"from", dm.From}, {"to", dm.To}, {"cc", dm.Cc}, {"bcc", dm.Bcc}} {
-		for _, a := range role.addrs {
-			addr := models.NormalizeAddress(a.Address)
-			at := strings.LastIndexByte(addr, '@')
-			if at <= 0 || at == len(addr)-1 || seen[role.name+" "+addr] {
-				continue
-			}
-			seen[role.name+" "+addr] = true
-			w.Addresses = append(w.Addresses, models.MessageAddress{
-				Role: role.name, Address: addr, Domain: models.NormalizeDomain(addr[at+1:]), Name: a.Name,
-			})
-		}
 	}
 	parts := map[string]bool{}
 	for _, a := range dm.Attachments {
@@ -137,13 +114,15 @@ func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.M
 	return w
 }
 
-func formatAddrs(as []mail.Address) models.StringList {
+// nameAddrs carries decoded addresses to the store as they are: the store
+// derives display columns and participant rows from them.
+func nameAddrs(as []mail.Address) []models.NameAddr {
 	if len(as) == 0 {
 		return nil
 	}
-	out := make(models.StringList, 0, len(as))
-	for _, a := range as {
-		out = append(out, a.String())
+	out := make([]models.NameAddr, len(as))
+	for i, a := range as {
+		out[i] = models.NameAddr{Name: a.Name, Address: a.Address}
 	}
 	return out
 }
