@@ -254,7 +254,7 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Omit(clause.Associations).Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, messageColumns)).
-			CreateInBatches(&msgs, 200).Error; err != nil {
+			CreateInBatches(&msgs, s.rowsPerInsert(200, 26)).Error; err != nil {
 			return fmt.Errorf("models: upsert messages: %w", err)
 		}
 		ids, err := messageIDs(tx, tenantID, mailboxID, gids)
@@ -303,17 +303,17 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 			return fmt.Errorf("models: clear labels: %w", err)
 		}
 		if len(labels) > 0 {
-			if err := tx.CreateInBatches(&labels, 500).Error; err != nil {
+			if err := tx.CreateInBatches(&labels, s.rowsPerInsert(500, 3)).Error; err != nil {
 				return fmt.Errorf("models: store labels: %w", err)
 			}
 		}
 		if len(addrs) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "role", "address"}, nil)).CreateInBatches(&addrs, 500).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"message_id", "role", "address"}, nil)).CreateInBatches(&addrs, s.rowsPerInsert(500, 6)).Error; err != nil {
 				return fmt.Errorf("models: store addresses: %w", err)
 			}
 		}
 		if len(atts) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"gmail_attachment_id", "filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, 200).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"gmail_attachment_id", "filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, s.rowsPerInsert(200, 10)).Error; err != nil {
 				return fmt.Errorf("models: store attachments: %w", err)
 			}
 		}

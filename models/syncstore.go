@@ -204,7 +204,7 @@ func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, set
 			}
 		}
 		if len(rows) > 0 {
-			if err := tx.CreateInBatches(&rows, 500).Error; err != nil {
+			if err := tx.CreateInBatches(&rows, s.rowsPerInsert(500, 3)).Error; err != nil {
 				return fmt.Errorf("models: set labels: %w", err)
 			}
 		}
@@ -214,4 +214,16 @@ func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, set
 		return nil, err
 	}
 	return ids, nil
+}
+
+// rowsPerInsert sizes multi-row INSERTs: on Postgres, many rows per
+// statement save round trips; the embedded SQLite driver binds each
+// positional parameter by scanning the argument list
+// (github.com/glebarez/go-sqlite conn.bind), quadratic in the parameters
+// of a statement, so there a statement keeps to about 256 of them.
+func (s *Store) rowsPerInsert(rows, columns int) int {
+	if s.engine != SQLite {
+		return rows
+	}
+	return max(1, min(rows, 256/columns))
 }
