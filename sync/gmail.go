@@ -77,10 +77,7 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		defer cancel()
 		return s.store.SaveToken(ctx, tenantID, mailboxID, t)
 	})
-	base := s.http.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
+	base := s.transport
 	hc := &http.Client{
 		Transport: &oauth2.Transport{Source: ts, Base: base},
 		Timeout:   s.http.Timeout,
