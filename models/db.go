@@ -62,7 +62,11 @@ func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 		}
 		// WAL lets readers (the web UI) run while the worker writes;
 		// busy_timeout turns lock contention into waiting, not errors.
-		dsn := "file:" + opts.SQLitePath + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		// An 8 MiB page cache per connection (SQLite's default is 2 MB)
+		// keeps the inner pages of the messages indexes cached while a
+		// sync inserts: with the default, ingest spent a sixth of its CPU
+		// re-reading them.
+		dsn := "file:" + opts.SQLitePath + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-8192)&_txlock=immediate"
 		db, err = gorm.Open(sqlite.Open(dsn), cfg)
 	default:
 		return nil, "", errors.New("models: neither a database URL nor a SQLite path was given")
@@ -78,6 +82,8 @@ func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 		// SQLite allows one writer; a small pool avoids "database is
 		// locked" storms while WAL still serves concurrent reads.
 		sqlDB.SetMaxOpenConns(4)
+		// Kept open, connections keep their page caches.
+		sqlDB.SetMaxIdleConns(4)
 	} else {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(10)
