@@ -560,8 +560,12 @@ func extractAddress(piece string, hd headerDecoder) (Address, bool) {
 	return Address{}, false
 }
 
+// nameCleaner strips stray angle brackets and unescapes quotes in display
+// names; built once (a Replacer builds its lookup table on first use).
+var nameCleaner = strings.NewReplacer("<", "", ">", "", "\\\"", "\"")
+
 func cleanName(s string, hd headerDecoder) string {
-	s = strings.NewReplacer("<", "", ">", "", "\\\"", "\"").Replace(s)
+	s = nameCleaner.Replace(s)
 	s = strings.Trim(strings.TrimSpace(s), "\"' ")
 	return oneLine(hd.decode(s, "", nil))
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	stdsync "sync"
 
 	"google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
@@ -67,7 +68,13 @@ func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, op
 		// small.
 		sink.buf = make([]byte, 0, res.ContentLength/4*3+16)
 	}
-	d := &rawDiverter{src: bufio.NewReaderSize(res.Body, 64<<10), sink: sink, field: "raw"}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(res.Body)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
+	d := &rawDiverter{src: br, sink: sink, field: "raw"}
 	m := new(gmail.Message)
 	if err := json.NewDecoder(d).Decode(m); err != nil {
 		return nil, fmt.Errorf("sync: messages.get %s: read response: %w", id, err)
@@ -138,6 +145,10 @@ func (c *gmailClient) getAttachment(ctx context.Context, messageID, attachmentID
 	}()
 	return pr, nil
 }
+
+// readers recycles the read buffers of raw fetches: one per message was a
+// third of the bytes a sync allocated.
+var readers = stdsync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // rawDiverter passes a Gmail Message (or MessagePartBody) JSON object
 // through to a json.Decoder, except the value of its top-level member
