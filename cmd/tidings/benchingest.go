@@ -12,8 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
+	stdsync "sync"
 	"text/tabwriter"
 	"time"
 
@@ -232,15 +233,13 @@ func (p *emulatorProc) stop() time.Duration {
 	return cpu
 }
 
+// procUsage is the CPU time (user + system) of an ended child and of its
+// reaped descendants (wait4).
 func procUsage(ps *os.ProcessState) (time.Duration, int64) {
 	if ps == nil {
 		return 0, 0
 	}
-	ru, ok := ps.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return ps.UserTime() + ps.SystemTime(), 0
-	}
-	return ps.UserTime() + ps.SystemTime(), ru.Maxrss * 1024 // Linux reports KiB
+	return ps.UserTime() + ps.SystemTime(), 0
 }
 
 // child runs a measured child process to completion.
@@ -252,13 +251,70 @@ func (b *ingestBench) child(ctx context.Context, name string, env []string, dir 
 	cmd.Stdout = io.Discard
 	cmd.Stderr = &limitedWriter{w: &errBuf, n: 8 << 10}
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return ingestResult{name: name}, fmt.Errorf("%s: %w", name, err)
+	}
+	hwm := watchPeakRSS(cmd.Process.Pid)
+	err := cmd.Wait()
 	r := ingestResult{name: name, n: b.n, wall: time.Since(start)}
-	r.cpu, r.maxRSS = procUsage(cmd.ProcessState)
+	r.cpu, _ = procUsage(cmd.ProcessState)
+	r.maxRSS = hwm()
 	if err != nil {
 		return r, fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(errBuf.String()))
 	}
 	return r, nil
+}
+
+// watchPeakRSS polls the process's resident-set high-water mark (VmHWM
+// in /proc/PID/status) until the returned function is called, and returns
+// the last value seen. wait4's ru_maxrss cannot be used: Linux carries
+// the parent's high-water mark into a child across fork and exec.
+func watchPeakRSS(pid int) func() int64 {
+	var (
+		mu   stdsync.Mutex
+		peak int64
+	)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, ok := vmHWM(path); ok {
+				mu.Lock()
+				peak = max(peak, v)
+				mu.Unlock()
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+func vmHWM(path string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }
 
 type limitedWriter struct {
