@@ -188,7 +188,7 @@ func (b *ingestBench) startEmulator(ctx context.Context) (*emulatorProc, error) 
 	if b.attachMB > 0 {
 		// The emulator's -generate uses generator defaults; other
 		// attachment sizes are served from the Maildir.
-		if err := b.writeMaildir(); err != nil {
+		if err := b.writeMaildir(ctx); err != nil {
 			return nil, err
 		}
 		args = append(args, "-seed-dir", b.maildir())
@@ -408,7 +408,7 @@ func (b *ingestBench) prepareTenant(ctx context.Context, env []string) error {
 func (b *ingestBench) maildir() string { return filepath.Join(b.dir, "Maildir") }
 
 // writeMaildir writes the generated messages as a Maildir (once).
-func (b *ingestBench) writeMaildir() error {
+func (b *ingestBench) writeMaildir(ctx context.Context) error {
 	if b.maildirWritten {
 		return nil
 	}
@@ -420,6 +420,9 @@ func (b *ingestBench) writeMaildir() error {
 	}
 	g := b.generator()
 	for i := 0; i < b.n; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		// Maildir names: unique, and ":2," info with the Seen flag.
 		p := filepath.Join(root, "cur", fmt.Sprintf("%010d.bench.tidings:2,S", i))
 		if err := os.WriteFile(p, g.Message(i), 0o600); err != nil {
@@ -432,7 +435,7 @@ func (b *ingestBench) writeMaildir() error {
 
 func (b *ingestBench) notmuch(ctx context.Context) (ingestResult, error) {
 	name := "notmuch new (Maildir)"
-	if err := b.writeMaildir(); err != nil {
+	if err := b.writeMaildir(ctx); err != nil {
 		return ingestResult{name: name}, err
 	}
 	home := filepath.Join(b.dir, "notmuch")
@@ -450,7 +453,7 @@ func (b *ingestBench) notmuch(ctx context.Context) (ingestResult, error) {
 
 func (b *ingestBench) mu(ctx context.Context) (ingestResult, error) {
 	name := "mu index (Maildir)"
-	if err := b.writeMaildir(); err != nil {
+	if err := b.writeMaildir(ctx); err != nil {
 		return ingestResult{name: name}, err
 	}
 	home := filepath.Join(b.dir, "mu")
