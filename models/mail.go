@@ -299,7 +299,7 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 		}
 		// A stored message's label set is replaced, never merged: Gmail's
 		// answer is the truth for exactly this message.
-		if err := tx.Where("tenant_id = ? AND message_id IN ?", tenantID, idList).Delete(&MessageLabel{}).Error; err != nil {
+		if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, idList).Delete(&MessageLabel{}).Error; err != nil {
 			return fmt.Errorf("models: clear labels: %w", err)
 		}
 		if len(labels) > 0 {
@@ -375,7 +375,7 @@ func messageIDs(tx *gorm.DB, tenantID, mailboxID int64, gmailIDs []string) (map[
 		end := min(start+500, len(gmailIDs))
 		var rows []row
 		if err := tx.Model(&Message{}).Select("id, gmail_id").
-			Where("tenant_id = ? AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, gmailIDs[start:end]).
+			Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, gmailIDs[start:end]).
 			Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("models: message ids: %w", err)
 		}
@@ -456,7 +456,7 @@ func (s *Store) DeleteMessages(ctx context.Context, tenantID, mailboxID int64, g
 			}
 			var rows []row
 			if err := tx.Model(&Message{}).Select("id, gmail_thread_id").
-				Where("tenant_id = ? AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Scan(&rows).Error; err != nil {
+				Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Scan(&rows).Error; err != nil {
 				return fmt.Errorf("models: find messages: %w", err)
 			}
 			ids := make([]int64, len(rows))
@@ -468,7 +468,7 @@ func (s *Store) DeleteMessages(ctx context.Context, tenantID, mailboxID int64, g
 			if err := deleteMessageRows(tx, tenantID, ids); err != nil {
 				return err
 			}
-			if err := tx.Where("tenant_id = ? AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Delete(&RawMessage{}).Error; err != nil {
+			if err := tx.Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Delete(&RawMessage{}).Error; err != nil {
 				return fmt.Errorf("models: delete raw: %w", err)
 			}
 			if err := recountThreads(tx, tenantID, mailboxID, uniqueSorted(threads)); err != nil {
@@ -488,11 +488,11 @@ func deleteMessageRows(tx *gorm.DB, tenantID int64, ids []int64) error {
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		for _, m := range []any{&MessageLabel{}, &MessageAddress{}, &Attachment{}, &CaseMessage{}} {
-			if err := tx.Where("tenant_id = ? AND message_id IN ?", tenantID, chunk).Delete(m).Error; err != nil {
+			if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, chunk).Delete(m).Error; err != nil {
 				return fmt.Errorf("models: delete message rows: %w", err)
 			}
 		}
-		if err := tx.Where("tenant_id = ? AND id IN ?", tenantID, chunk).Delete(&Message{}).Error; err != nil {
+		if err := tx.Where(tenantFilter+" AND id IN ?", tenantID, chunk).Delete(&Message{}).Error; err != nil {
 			return fmt.Errorf("models: delete messages: %w", err)
 		}
 	}

@@ -58,8 +58,8 @@ func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gm
 	for start := 0; start < len(gmailIDs); start += 500 {
 		chunk := gmailIDs[start:min(start+500, len(gmailIDs))]
 		var rows []stateRow
-		if err := s.scoped(ctx, tenantID).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
-			Where("mailbox_id = ? AND gmail_id IN ?", mailboxID, chunk).Scan(&rows).Error; err != nil {
+		if err := s.db.WithContext(ctx).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
+			Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("models: message states: %w", err)
 		}
 		if len(rows) == 0 {
@@ -70,7 +70,7 @@ func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gm
 			ids[i] = r.ID
 		}
 		var labels []MessageLabel
-		if err := s.scoped(ctx, tenantID).Where("message_id IN ?", ids).Order("label_id").Find(&labels).Error; err != nil {
+		if err := s.db.WithContext(ctx).Where(tenantFilter+" AND message_id IN ?", tenantID, ids).Order("label_id").Find(&labels).Error; err != nil {
 			return nil, fmt.Errorf("models: message labels: %w", err)
 		}
 		addStates(out, rows, labels)
@@ -199,7 +199,7 @@ func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, set
 		}
 		for start := 0; start < len(idList); start += 500 {
 			chunk := idList[start:min(start+500, len(idList))]
-			if err := tx.Where("tenant_id = ? AND message_id IN ?", tenantID, chunk).Delete(&MessageLabel{}).Error; err != nil {
+			if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, chunk).Delete(&MessageLabel{}).Error; err != nil {
 				return fmt.Errorf("models: clear labels: %w", err)
 			}
 		}
