@@ -55,6 +55,10 @@ func addressesOf(stored []models.Message, writes []models.MessageWrite) map[int6
 	return out
 }
 
+// keptRawMax is the largest message whose raw bytes are kept for decoding
+// warnings alone.
+const keptRawMax = 1 << 20
+
 // buildWrite turns a format=raw Gmail message, raw being its decoded
 // bytes, into what the store keeps. Decoding never fails: a message that
 // cannot be parsed (or whose raw field was not base64url, rawErr) is
@@ -97,7 +101,12 @@ func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.M
 	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds, Participants: models.Participants{
 		From: nameAddrs(dm.From), To: nameAddrs(dm.To), Cc: nameAddrs(dm.Cc), Bcc: nameAddrs(dm.Bcc),
 	}}
-	if dm.Err != nil || len(dm.Warnings) > 0 {
+	// Messages that needed repair keep their raw bytes so that a better
+	// decoder can redo them. Above keptRawMax Gmail's own copy (RawRef)
+	// serves for those with warnings only: holding a 25 MB attachment
+	// until its page is stored, and copying it into the database driver,
+	// would double the peak memory of a sync for a warning.
+	if dm.Err != nil || (len(dm.Warnings) > 0 && len(raw) <= keptRawMax) {
 		w.Raw = raw
 	}
 	parts := map[string]bool{}
