@@ -256,6 +256,9 @@ func (r *run) fetchOne(ctx context.Context, id, format string) (fetched, error) 
 	}
 	defer rm.adm.release()
 	w := r.s.buildWrite(rm.msg, rm.raw, rm.rawErr)
+	if w.Raw != nil {
+		rm.adm.keep()
+	}
 	return fetched{msg: rm.msg, write: w, size: writeSize(&w)}, nil
 }
 

@@ -66,7 +66,7 @@ func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, op
 	if res.ContentLength > 0 {
 		// base64 carries 3 bytes in 4 characters; the JSON around it is
 		// small.
-		sink.buf = make([]byte, 0, res.ContentLength/4*3+16)
+		sink.buf = ticket.buffer(int(res.ContentLength/4*3 + 16))
 	}
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(res.Body)
@@ -406,7 +406,13 @@ func (s *rawSink) grow(n int) error {
 			return err
 		}
 	}
-	next := make([]byte, len(s.buf), max(need, 2*cap(s.buf), 32<<10))
+	size := max(need, 2*cap(s.buf), 32<<10)
+	var next []byte
+	if s.ticket != nil {
+		next = s.ticket.buffer(size)[:len(s.buf)]
+	} else {
+		next = make([]byte, len(s.buf), size)
+	}
 	copy(next, s.buf)
 	s.buf = next
 	return nil
