@@ -483,7 +483,7 @@ func (hd headerDecoder) normalizeWords(v, where string, msg *Message) string {
 		// Decoded text goes in as (part of) a quoted-string, RFC 5322
 		// §3.2.4, UTF-8 allowed by RFC 6532: a comma or "<" inside an
 		// encoded word must not change the structure.
-		q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(oneLine(t))
+		q := quoteEscaper.Replace(oneLine(t))
 		if inQuote {
 			b.WriteString(q)
 		} else {
@@ -559,6 +559,9 @@ func extractAddress(piece string, hd headerDecoder) (Address, bool) {
 	}
 	return Address{}, false
 }
+
+// quoteEscaper escapes the specials of a quoted-string (RFC 5322 §3.2.4).
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // nameCleaner strips stray angle brackets and unescapes quotes in display
 // names; built once (a Replacer builds its lookup table on first use).
