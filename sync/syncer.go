@@ -60,9 +60,6 @@ type Deps struct {
 	// (default 5 min). The holder renews it every LeaseTTL/3.
 	LeaseTTL time.Duration
 
-	// PushToken, when set, must be the "token" query parameter of Pub/Sub
-	// push requests.
-	PushToken string
 	// PubSubTopic ("projects/P/topics/T") enables users.watch; empty means
 	// polling only.
 	PubSubTopic string
@@ -83,7 +80,6 @@ type Syncer struct {
 	retry    Retry
 	pageSize int64
 	leaseTTL time.Duration
-	pushTok  string
 	topic    string
 	limiters limiterSet
 	admit    *inflight
@@ -110,7 +106,7 @@ func New(d Deps) (*Syncer, error) {
 		endpoint: strings.TrimRight(d.GmailEndpoint, "/"),
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
-		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, pushTok: d.PushToken, topic: d.PubSubTopic,
+		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, topic: d.PubSubTopic,
 		admit: newInflight(d.InflightBytes),
 	}
 	if d.InflightBytes <= 0 {
@@ -195,9 +191,17 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 	if full || mb.HistoryID == 0 || mb.FullSyncHistoryID != 0 {
 		state = models.SyncFull
 	}
-	ok, err := s.store.AcquireSyncLease(ctx, tenantID, mailboxID, state, s.leaseTTL)
+	// The lease is taken without the caller's cancellation: a run killed
+	// while the UPDATE is in flight could otherwise hold a lease it never
+	// learnt about (the database commits it, the driver reports the
+	// context's error) and block every sync of the mailbox for leaseTTL.
+	ok, err := s.store.AcquireSyncLease(context.WithoutCancel(ctx), tenantID, mailboxID, state, s.leaseTTL)
 	if err != nil {
 		return err
+	}
+	if ok && ctx.Err() != nil {
+		s.release(context.WithoutCancel(ctx), s.log, tenantID, mailboxID, ctx.Err())
+		return ctx.Err()
 	}
 	if !ok {
 		if mb, err := s.store.GetMailbox(ctx, tenantID, mailboxID); err == nil && mb.NeedsReauth {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -50,6 +51,16 @@ func (s *Server) page(h pageHandler) http.Handler {
 	})
 }
 
+// loadFromPath loads the record named by the {id} of the path within the
+// caller's tenant; a malformed id is not found like a missing one.
+func loadFromPath[T any](r *http.Request, p *principal, load func(ctx context.Context, tenantID, id int64) (*T, error)) (*T, error) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		return nil, models.ErrNotFound
+	}
+	return load(r.Context(), p.TenantID, id)
+}
+
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, why string) {
 	s.log.Info("request forbidden", "method", r.Method, "path", r.URL.Path, "reason", why)
 	if strings.HasPrefix(r.URL.Path, "/api") {
@@ -63,6 +74,9 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, p *principal,
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		s.render(w, r, http.StatusNotFound, "error", view{P: p, Title: "Not found", Data: "There is nothing here."})
+	case func() bool { _, _, ok := clientFault(err); return ok }():
+		status, detail, _ := clientFault(err)
+		s.render(w, r, status, "error", view{P: p, Title: "Not possible", Data: strings.ToUpper(detail[:1]) + detail[1:] + "."})
 	case errors.Is(err, errNotConfigured):
 		s.render(w, r, http.StatusNotImplemented, "error", view{P: p, Title: "Not available", Data: "This feature is not configured on this server."})
 	default:

@@ -61,11 +61,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal)
 // progressFragment is polled by htmx every second while a sync runs; once
 // the mailbox is idle the fragment it returns no longer polls.
 func (s *Server) progressFragment(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMailbox)
 	if err != nil {
 		return err
 	}
@@ -207,15 +203,11 @@ type mailboxData struct {
 }
 
 func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMailbox)
 	if err != nil {
 		return err
 	}
-	threads, total, err := s.d.Store.ListThreads(r.Context(), p.TenantID, id, models.Page{Limit: 50, Offset: offsetParam(r)})
+	threads, total, err := s.d.Store.ListThreads(r.Context(), p.TenantID, m.ID, models.Page{Limit: 50, Offset: offsetParam(r)})
 	if err != nil {
 		return err
 	}
@@ -229,11 +221,7 @@ type threadData struct {
 }
 
 func (s *Server) threadPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	t, err := s.d.Store.GetThread(r.Context(), p.TenantID, id)
+	t, err := loadFromPath(r, p, s.d.Store.GetThread)
 	if err != nil {
 		return err
 	}
@@ -253,11 +241,7 @@ type messageData struct {
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}
@@ -265,7 +249,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{Page: models.Page{Limit: 200}}); err != nil {
 		return err
 	}
-	links, err := s.d.Store.CaseIDsOfMessages(r.Context(), p.TenantID, []int64{m.ID})
+	links, err := s.d.Store.CaseIDsByMessage(r.Context(), p.TenantID, []int64{m.ID})
 	if err != nil {
 		return err
 	}
@@ -284,11 +268,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 // allow-scripts or allow-same-origin (so even a sanitizer miss cannot run
 // script or touch the app's origin).
 func (s *Server) messageBody(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}
@@ -343,6 +323,10 @@ func (s *Server) labelsUI(w http.ResponseWriter, r *http.Request, p *principal) 
 		return errNotConfigured
 	}
 	add, remove := r.PostForm["add"], r.PostForm["remove"]
+	if bad := checkLabelIDs(add, remove); len(bad) > 0 || len(add)+len(remove) == 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, "error", view{P: p, Title: "Labels not changed", Data: "Choose existing labels to add or remove."})
+		return nil
+	}
 	if err := s.d.Labels.ChangeLabels(r.Context(), p.TenantID, id, add, remove); err != nil {
 		return err
 	}
@@ -370,6 +354,8 @@ func (s *Server) runSearch(r *http.Request, p *principal) (searchData, error) {
 	switch {
 	case errors.As(err, &syn):
 		d.Error = syn.Error()
+	case errors.Is(err, search.ErrBadCursor):
+		d.Error = "The page link is not valid for this search; start the search again."
 	case err != nil:
 		return d, fmt.Errorf("web: search: %w", err)
 	default:
