@@ -57,8 +57,23 @@ type User struct {
 	Name  string
 	// PasswordHash is a PHC-style argon2id string (see HashPassword).
 	PasswordHash string `json:"-"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// TimeZone is the IANA zone dates are shown in and search date
+	// operators mean ("" until chosen: UTC).
+	TimeZone  string `gorm:"not null;default:''"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Location is the user's time zone, UTC when unset or unknown.
+func (u User) Location() *time.Location {
+	if u.TimeZone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(u.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Membership ties a user to a tenant with a role.
@@ -333,6 +348,10 @@ type Label struct {
 	GmailID   string    `gorm:"uniqueIndex:ux_label;not null"`
 	Name      string    `gorm:"not null"`
 	Type      LabelType `gorm:"not null"`
+	// BackgroundColor and TextColor are Gmail's label colours (#rrggbb),
+	// empty when the label has none.
+	BackgroundColor string `gorm:"not null;default:''"`
+	TextColor       string `gorm:"not null;default:''"`
 }
 
 func (l Label) tenant() int64 { return l.TenantID }
