@@ -236,7 +236,10 @@ type labelOut struct {
 	GmailID string           `json:"gmail_id"`
 	Name    string           `json:"name"`
 	Type    models.LabelType `json:"type"`
-	Links   links            `json:"_links"`
+	// BackgroundColor and TextColor are Gmail's label colours, when set.
+	BackgroundColor string `json:"background_color,omitempty"`
+	TextColor       string `json:"text_color,omitempty"`
+	Links           links  `json:"_links"`
 }
 
 func (s *Server) listLabels(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -251,7 +254,7 @@ func (s *Server) listLabels(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	out := make([]labelOut, len(items))
 	for i, l := range items {
-		out[i] = labelOut{ID: l.ID, GmailID: l.GmailID, Name: l.Name, Type: l.Type,
+		out[i] = labelOut{ID: l.ID, GmailID: l.GmailID, Name: l.Name, Type: l.Type, BackgroundColor: l.BackgroundColor, TextColor: l.TextColor,
 			Links: links{"messages": lnk("/api/mailboxes/%d/messages?label=%s", m.ID, url.QueryEscape(l.GmailID))}}
 	}
 	s.writeHAL(w, r, http.StatusOK, map[string]any{"count": len(out),
@@ -319,6 +322,9 @@ func (s *Server) getThread(w http.ResponseWriter, r *http.Request, p *principal)
 	for i := range msgs {
 		reps[i] = messageRep(&msgs[i], nil, false)
 	}
+	if !s.nameLabels(w, r, p, reps) {
+		return
+	}
 	out.Embedded = map[string]any{"messages": reps}
 	s.writeHAL(w, r, http.StatusOK, out)
 }
@@ -333,19 +339,21 @@ type attachmentOut struct {
 }
 
 type messageOut struct {
-	ID             int64     `json:"id"`
-	MailboxID      int64     `json:"mailbox_id"`
-	GmailID        string    `json:"gmail_id"`
-	GmailThreadID  string    `json:"gmail_thread_id"`
-	Subject        string    `json:"subject"`
-	From           string    `json:"from"`
-	To             []string  `json:"to"`
-	Cc             []string  `json:"cc"`
-	Date           time.Time `json:"date"`
-	Snippet        string    `json:"snippet"`
-	Labels         []string  `json:"labels"`
-	HasAttachments bool      `json:"has_attachments"`
-	Text           *string   `json:"text,omitempty"`
+	ID            int64     `json:"id"`
+	MailboxID     int64     `json:"mailbox_id"`
+	GmailID       string    `json:"gmail_id"`
+	GmailThreadID string    `json:"gmail_thread_id"`
+	Subject       string    `json:"subject"`
+	From          string    `json:"from"`
+	To            []string  `json:"to"`
+	Cc            []string  `json:"cc"`
+	Date          time.Time `json:"date"`
+	Snippet       string    `json:"snippet"`
+	Labels        []string  `json:"labels"`
+	// LabelNames names each of Labels (Gmail ids) with its colours.
+	LabelNames     []labelRef `json:"label_names"`
+	HasAttachments bool       `json:"has_attachments"`
+	Text           *string    `json:"text,omitempty"`
 	// HTML is the body as sanitized at ingest. Render it only in a
 	// sandboxed frame.
 	HTML        *string `json:"html,omitempty"`
@@ -403,7 +411,10 @@ func (s *Server) getMessageAPI(w http.ResponseWriter, r *http.Request, p *princi
 		s.apiError(w, r, err)
 		return
 	}
-	s.writeHAL(w, r, http.StatusOK, messageRep(m, cases[m.ID], true))
+	rep := []messageOut{messageRep(m, cases[m.ID], true)}
+	if s.nameLabels(w, r, p, rep) {
+		s.writeHAL(w, r, http.StatusOK, rep[0])
+	}
 }
 
 type labelsIn struct {
@@ -552,6 +563,9 @@ func (s *Server) writeMessages(w http.ResponseWriter, r *http.Request, p *princi
 	for i := range items {
 		out[i] = messageRep(&items[i], nil, false)
 	}
+	if !s.nameLabels(w, r, p, out) {
+		return
+	}
 	s.writeHAL(w, r, http.StatusOK, newCollection(r, "messages", out, len(out), total, f.Page))
 }
 
@@ -604,6 +618,7 @@ func (s *Server) searchAPI(w http.ResponseWriter, r *http.Request, p *principal)
 		s.invalid(w, r, bad...)
 		return
 	}
+	req.Location = p.User.Location() // dates in the caller's time zone
 	res, err := s.d.Search.Search(r.Context(), p.TenantID, req)
 	var syn *search.SyntaxError
 	switch {

@@ -24,6 +24,7 @@ func (s *Server) registerUI() {
 	s.handle("POST", "/settings/tokens/{id}/delete", s.page(s.deleteTokenUI))
 	s.registerCRMUI()
 	s.registerMailUI()
+	s.registerWorkspaceUI()
 }
 
 // serveStatic serves the embedded assets (no directory listings). They
@@ -154,6 +155,7 @@ type settingsData struct {
 	Tokens   []models.APIToken
 	NewToken string
 	Notice   string
+	Zones    []string
 }
 
 func (s *Server) settingsView(r *http.Request, p *principal, d settingsData, errMsg string) (view, error) {
@@ -164,6 +166,7 @@ func (s *Server) settingsView(r *http.Request, p *principal, d settingsData, err
 	if d.Tokens, err = s.d.Store.ListAPITokens(r.Context(), p.TenantID, p.User.ID); err != nil {
 		return view{}, err
 	}
+	d.Zones = commonZones
 	return view{Title: "Settings", P: p, Data: d, Error: errMsg}, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -108,7 +107,7 @@ type Server struct {
 	d        Deps
 	log      *slog.Logger
 	mux      *http.ServeMux
-	pages    map[string]*template.Template
+	pages    *pageSet
 	sessions *sessionCodec
 	limiter  *loginLimiter
 	cop      *http.CrossOriginProtection
@@ -182,7 +181,7 @@ func New(d Deps) (*Server, error) {
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.forbidden(w, r, "cross-origin request rejected")
 	}))
-	if s.pages, err = parsePages(); err != nil {
+	if s.pages, err = newPageSet(); err != nil {
 		return nil, err
 	}
 	staticFS, err := fs.Sub(assets, "static")
@@ -192,6 +191,10 @@ func New(d Deps) (*Server, error) {
 	s.static = http.StripPrefix("/static/", http.FileServerFS(staticFS))
 	s.registerAPI()
 	s.registerUI()
+	// Anything no route matches gets the styled 404 (problem+json under /api).
+	s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.notFoundPage(w, r, s.sessionPrincipal(r))
+	}))
 	s.handler = http.HandlerFunc(s.serve)
 	if d.Metrics != nil {
 		s.handler = d.Metrics.Instrument(s.handler, d.Logger)
