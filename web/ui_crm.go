@@ -467,6 +467,7 @@ func deleteUI(s *Server, del func(ctx context.Context, tenantID, id int64) error
 		if err := del(r.Context(), p.TenantID, id); err != nil {
 			return err
 		}
+		setFlash(w, deletedMessage(listPath))
 		redirect(w, r, listPath)
 		return nil
 	}

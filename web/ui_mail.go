@@ -32,6 +32,8 @@ func (s *Server) registerMailUI() {
 
 type dashboardData struct {
 	Mailboxes []models.Mailbox
+	// HasDemoMailbox hides "Connect demo mailbox" once one is connected.
+	HasDemoMailbox bool
 	Accounts  int64
 	Contacts  int64
 	OpenCases int64
@@ -42,6 +44,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal)
 	var err error
 	if d.Mailboxes, err = s.d.Store.ListMailboxes(r.Context(), p.TenantID); err != nil {
 		return err
+	}
+	for _, m := range d.Mailboxes {
+		d.HasDemoMailbox = d.HasDemoMailbox || isDemoAddress(m.Email)
 	}
 	if _, d.Accounts, err = s.d.Store.ListAccounts(r.Context(), p.TenantID, models.Page{Limit: 1}); err != nil {
 		return err
@@ -75,9 +80,11 @@ func (s *Server) connectDemoUI(w http.ResponseWriter, r *http.Request, p *princi
 	if s.d.Demo == nil {
 		return errNotConfigured
 	}
-	if _, err := s.d.Demo.ConnectDemo(r.Context(), p.TenantID, p.User.ID); err != nil {
+	m, err := s.d.Demo.ConnectDemo(r.Context(), p.TenantID, p.User.ID)
+	if err != nil {
 		return fmt.Errorf("web: connect demo mailbox: %w", err)
 	}
+	setFlash(w, "Demo mailbox "+m.Email+" connected; its first sync is running.")
 	redirect(w, r, "/")
 	return nil
 }
@@ -194,6 +201,7 @@ func (s *Server) disconnectUI(w http.ResponseWriter, r *http.Request, p *princip
 	if err := s.disconnect(r, p, id); err != nil {
 		return err
 	}
+	setFlash(w, "Mailbox disconnected; its synced mail was removed from tidings.")
 	redirect(w, r, "/")
 	return nil
 }

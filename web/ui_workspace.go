@@ -687,3 +687,23 @@ func (s *Server) nameLabels(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	return true
 }
+
+// isDemoAddress tells demo mailboxes by their reserved domain
+// (demo.tidings.example in the app, demo.tidings.test in tests).
+func isDemoAddress(email string) bool {
+	_, d, _ := strings.Cut(email, "@")
+	return strings.HasPrefix(d, "demo.tidings.")
+}
+
+// deletedMessage says what a delete form did, by the list it returns to.
+func deletedMessage(listPath string) string {
+	switch listPath {
+	case "/accounts":
+		return "Account deleted; its contacts and cases were kept."
+	case "/contacts":
+		return "Contact deleted; its cases were kept."
+	case "/cases":
+		return "Case deleted; its messages stay in the mailbox."
+	}
+	return "Deleted."
+}
