@@ -22,9 +22,9 @@ func (s *Server) registerCRMUI() {
 	s.handle("POST", "/contacts/{id}", s.page(s.contactUpdateUI))
 	s.handle("POST", "/contacts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteContact, "/contacts")))
 	s.handle("GET", "/cases", s.page(s.casesPage))
-	s.handle("POST", "/cases", s.page(createUI(s, caseFromForm, s.d.Store.CreateCase, s.renderCases, func(v *models.Case) int64 { return v.ID }, "/cases/", "A chosen account, contact or assignee does not exist.")))
+	s.handle("POST", "/cases", s.page(s.contactField(createUI(s, caseFromForm, s.d.Store.CreateCase, s.renderCases, func(v *models.Case) int64 { return v.ID }, "/cases/", "A chosen account, contact or assignee does not exist."))))
 	s.handle("GET", "/cases/{id}", s.page(s.casePage))
-	s.handle("POST", "/cases/{id}", s.page(s.caseUpdateUI))
+	s.handle("POST", "/cases/{id}", s.page(s.contactField(s.caseUpdateUI)))
 	s.handle("POST", "/cases/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteCase, "/cases")))
 	s.handle("POST", "/cases/{id}/messages/{messageId}/unlink", s.page(s.caseUnlinkUI))
 }
@@ -152,6 +152,8 @@ func (s *Server) accountUpdateUI(w http.ResponseWriter, r *http.Request, p *prin
 type contactsData struct {
 	Items    []models.Contact
 	Accounts []models.Account
+	// AccountNames names the listed contacts' accounts.
+	AccountNames map[int64]string
 	Q        string
 	Pager    pager
 }
@@ -170,8 +172,12 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
+	names, err := s.contactAccountNames(r, p, items)
+	if err != nil {
+		return err
+	}
 	s.render(w, r, status, "contacts", view{Title: "Contacts", P: p, Error: errMsg, Form: r.PostForm,
-		Data: contactsData{Items: items, Accounts: accts, Q: q, Pager: newPager(r, uiPage, total)}})
+		Data: contactsData{Items: items, Accounts: accts, AccountNames: names, Q: q, Pager: newPager(r, uiPage, total)}})
 	return nil
 }
 

@@ -317,11 +317,13 @@ type convMessage struct {
 	Labels  []labelView
 	Unread  bool
 	Starred bool
+	FromMe  bool // sent by the mailbox owner: the summary says "me"
 	Open    bool // the latest and unread messages start expanded
 }
 
 type threadData struct {
 	Thread       *models.Thread
+	Mailbox      *models.Mailbox
 	Messages     []convMessage
 	Participants []person
 	Labels       []labelView
@@ -356,13 +358,19 @@ func (s *Server) threadPage(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		return err
 	}
-	d := threadData{Thread: t}
+	mb, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, t.MailboxID)
+	if err != nil {
+		return err
+	}
+	owner := models.NormalizeAddress(mb.Email)
+	d := threadData{Thread: t, Mailbox: mb}
 	seen := map[string]bool{}
 	var all []string
 	for i, m := range msgs {
 		cm := convMessage{Message: m, From: pp.of(m.From), To: pp.ofAll(m.To), Cc: pp.ofAll(m.Cc), Labels: book.chips(m.LabelIDs())}
 		cm.Unread, cm.Starred = contains(m.LabelIDs(), "UNREAD"), contains(m.LabelIDs(), "STARRED")
 		cm.Open = i == len(msgs)-1 || cm.Unread
+		cm.FromMe = models.NormalizeAddress(m.FromAddress) == owner
 		d.Messages = append(d.Messages, cm)
 		for _, ps := range cm.From {
 			if !seen[ps.Address] {
@@ -706,4 +714,58 @@ func deletedMessage(listPath string) string {
 		return "Case deleted; its messages stay in the mailbox."
 	}
 	return "Deleted."
+}
+
+// contactAccountNames names the accounts of listed contacts (the contact
+// list's account column).
+func (s *Server) contactAccountNames(r *http.Request, p *principal, cs []models.Contact) (map[int64]string, error) {
+	var ids []int64
+	for _, c := range cs {
+		if c.AccountID != nil {
+			ids = append(ids, *c.AccountID)
+		}
+	}
+	return s.d.Store.AccountNames(r.Context(), p.TenantID, ids)
+}
+
+// contactField turns the case forms' type-ahead contact field ("Name
+// <address>" or "Name (#id)", as the datalist offers them, or just an
+// address) into contact_id for the form handler. An entry that names no
+// contact of the tenant becomes an invalid id, which the form reports.
+func (s *Server) contactField(h pageHandler) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		if err := r.ParseForm(); err != nil {
+			return err
+		}
+		if _, ok := r.PostForm["contact"]; !ok {
+			return h(w, r, p)
+		}
+		v := strings.TrimSpace(r.PostForm.Get("contact"))
+		id := ""
+		if v != "" {
+			id = "invalid"
+			if c, err := s.contactByRef(r, p, v); err == nil {
+				id = itoa(c.ID)
+			} else if !errors.Is(err, models.ErrNotFound) {
+				return err
+			}
+		}
+		r.PostForm.Set("contact_id", id)
+		return h(w, r, p)
+	}
+}
+
+var contactIDRef = regexp.MustCompile(`\(#(\d+)\)\s*$`)
+
+func (s *Server) contactByRef(r *http.Request, p *principal, v string) (*models.Contact, error) {
+	if m := contactIDRef.FindStringSubmatch(v); m != nil {
+		return s.d.Store.GetContact(r.Context(), p.TenantID, parseID(m[1]))
+	}
+	addr := v
+	if a, err := mail.ParseAddress(v); err == nil {
+		addr = a.Address
+	} else if i := strings.LastIndex(v, "<"); i >= 0 {
+		addr = strings.TrimSuffix(v[i+1:], ">")
+	}
+	return s.d.Store.ContactByEmail(r.Context(), p.TenantID, addr)
 }
