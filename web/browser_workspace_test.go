@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"tidings/internal/testenv"
@@ -32,7 +33,6 @@ func TestBrowserWorkspace(t *testing.T) {
 	e := newEnv(t, store, func(d *Deps) { d.Search = idx })
 	f := seedTenant(t, store, "ws")
 	ctx := context.Background()
-	must(t, store.SetUserTimeZone(ctx, f.UserID, "UTC"))
 	must(t, store.UpsertLabels(ctx, f.TenantID, f.MailboxID, []models.Label{
 		{GmailID: "INBOX", Name: "INBOX", Type: models.LabelSystem},
 		{GmailID: "Label_7", Name: "Customers", Type: models.LabelUser, BackgroundColor: "#16a766", TextColor: "#ffffff"},
@@ -80,6 +80,9 @@ func TestBrowserWorkspace(t *testing.T) {
 	must(t, idx.Index(ctx, docs))
 	u := e.ts.URL
 
+	if _, err := chromedp.Call(c.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Berlin"}); err != nil {
+		t.Fatalf("emulate time zone: %v", err)
+	}
 	c.do(t, "login",
 		chromedp.Navigate(u+"/login"),
 		chromedp.WaitVisible(css(`input[name=email]`)),
@@ -88,6 +91,23 @@ func TestBrowserWorkspace(t *testing.T) {
 		chromedp.Click(css(`form button[type=submit]`)),
 		chromedp.WaitVisible(css(`.stats`)),
 	)
+
+	// A user without a time zone gets the browser's on the first page.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u, err := store.GetUser(ctx, f.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.TimeZone == "Europe/Berlin" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the browser's zone was not stored: %q", u.TimeZone)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	must(t, store.SetUserTimeZone(ctx, f.UserID, "UTC"))
 
 	// Thread list: inbox by default, 50 a page, the conversation first.
 	c.do(t, "inbox", chromedp.Navigate(fmt.Sprintf("%s/mailboxes/%d", u, f.MailboxID)), chromedp.WaitVisible(css(`#threads`)))

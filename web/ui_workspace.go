@@ -441,7 +441,7 @@ func (s *Server) linkThreadUI(w http.ResponseWriter, r *http.Request, p *princip
 	if err != nil {
 		return err
 	}
-	setFlash(w, fmt.Sprintf("Linked %d messages of this conversation to the case.", n))
+	setFlash(w, fmt.Sprintf("Linked %s of this conversation to the case.", plural(n, "message")))
 	redirect(w, r, "/threads/"+itoa(id))
 	return nil
 }
@@ -584,7 +584,7 @@ func (s *Server) createCaseFromMail(w http.ResponseWriter, r *http.Request, p *p
 		if err != nil {
 			return err
 		}
-		setFlash(w, fmt.Sprintf("Case created with the %d messages of the conversation.", n))
+		setFlash(w, fmt.Sprintf("Case created with %s of the conversation.", plural(n, "message")))
 	case msgID != 0:
 		if err := s.d.Store.LinkMessage(r.Context(), p.TenantID, c.ID, msgID); err != nil {
 			return err
@@ -768,4 +768,11 @@ func (s *Server) contactByRef(r *http.Request, p *principal, v string) (*models.
 		addr = strings.TrimSuffix(v[i+1:], ">")
 	}
 	return s.d.Store.ContactByEmail(r.Context(), p.TenantID, addr)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
