@@ -30,8 +30,8 @@ type GeneratorOptions struct {
 	// negative for none. They carry the user label MalformedLabel when set.
 	MalformedRate  float64
 	MalformedLabel string
-	UserLabels      []string      // user label names messages may carry, default Work, Receipts, Travel/2024
-	Participants    int           // distinct correspondents, default 200
+	UserLabels     []string // user label names messages may carry, default Work, Receipts, Travel/2024
+	Participants   int      // distinct correspondents, default 200
 }
 
 // Generator builds a deterministic synthetic mailbox: message i is rebuilt

@@ -154,8 +154,8 @@ type contactsData struct {
 	Accounts []models.Account
 	// AccountNames names the listed contacts' accounts.
 	AccountNames map[int64]string
-	Q        string
-	Pager    pager
+	Q            string
+	Pager        pager
 }
 
 func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request, p *principal) error {

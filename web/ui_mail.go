@@ -34,9 +34,9 @@ type dashboardData struct {
 	Mailboxes []models.Mailbox
 	// HasDemoMailbox hides "Connect demo mailbox" once one is connected.
 	HasDemoMailbox bool
-	Accounts  int64
-	Contacts  int64
-	OpenCases int64
+	Accounts       int64
+	Contacts       int64
+	OpenCases      int64
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal) error {
