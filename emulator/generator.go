@@ -184,6 +184,7 @@ func (g *Generator) messageID(i int) string {
 type genLocale struct {
 	first, last []string // "Display:ascii"
 	subjects    []string
+	text        string // a line of body text
 	variants    []int
 }
 
@@ -192,54 +193,63 @@ var genLocales = []genLocale{
 		first:    []string{"John:john", "Emily:emily", "Michael:michael", "Sarah:sarah", "David:david", "Laura:laura", "James:james"},
 		last:     []string{"Smith:smith", "Johnson:johnson", "Brown:brown", "Taylor:taylor", "Miller:miller", "Wilson:wilson"},
 		subjects: []string{"Invoice 4471 for October", "Quarterly report Q3", "Meeting on Thursday", "Contract draft v2", "Renewal quote for 2027", "Your order has shipped", "Onboarding call next week", "Re-forecast for Q3", "Flight itinerary", "Lunch on Friday?"},
+		text:     "Hi, thanks for the call today. As promised, here are the numbers for this quarter — let me know if anything looks off. Best regards",
 		variants: []int{0, 3, 8},
 	},
 	{ // German
 		first:    []string{"Jürgen:juergen", "Anna:anna", "Lukas:lukas", "Sophie:sophie", "Matthias:matthias", "Katrin:katrin"},
 		last:     []string{"Müller:mueller", "Weiß:weiss", "Schröder:schroeder", "Becker:becker", "Hoffmann:hoffmann", "Groß:gross"},
 		subjects: []string{"Angebot für die Größenänderung", "Rechnung Nr. 2231 (Oktober)", "Termin am Donnerstag", "Grüße aus München", "Vertragsentwurf – bitte prüfen"},
+		text:     "Guten Tag, vielen Dank für Ihre Anfrage. Anbei unser Angebot; die Preise für Wartung und Größenänderung sind gestiegen. Viele Grüße",
 		variants: []int{1, 0, 3},
 	},
 	{ // French
 		first:    []string{"Chloé:chloe", "Étienne:etienne", "Camille:camille", "Léa:lea", "Théo:theo"},
 		last:     []string{"Dubois:dubois", "Lefèvre:lefevre", "Moreau:moreau", "Girard:girard", "Rousseau:rousseau"},
 		subjects: []string{"Réunion de lancement — ordre du jour", "Facture n° 118 : 20 € de remise", "Devis pour l'œuvre complète", "Café jeudi ?"},
+		text:     "Bonjour, le prix est de 20 € pour l'œuvre complète, livraison comprise. Bien à vous",
 		variants: []int{7, 0},
 	},
 	{ // Polish
 		first:    []string{"Łukasz:lukasz", "Agnieszka:agnieszka", "Paweł:pawel", "Małgorzata:malgorzata"},
 		last:     []string{"Nowak:nowak", "Wiśniewski:wisniewski", "Kowalczyk:kowalczyk", "Wójcik:wojcik"},
 		subjects: []string{"Spotkanie w środę", "Faktura za październik", "Oferta – łączna kwota"},
+		text:     "Dzień dobry, przesyłam łączną kwotę do zatwierdzenia. Pozdrawiam serdecznie",
 		variants: []int{2, 0},
 	},
 	{ // Russian
 		first:    []string{"Ольга:olga", "Дмитрий:dmitry", "Анна:anna", "Сергей:sergey"},
 		last:     []string{"Иванова:ivanova", "Смирнов:smirnov", "Кузнецова:kuznetsova", "Попов:popov"},
 		subjects: []string{"Отчёт за квартал", "Счёт на оплату № 57", "Встреча в пятницу"},
+		text:     "Здравствуйте! Высылаю отчёт за квартал, жду ваших замечаний. С уважением",
 		variants: []int{4, 0},
 	},
 	{ // Japanese
 		first:    []string{"太郎:taro", "花子:hanako", "健二:kenji", "由美:yumi"},
 		last:     []string{"山田:yamada", "田中:tanaka", "佐藤:sato", "鈴木:suzuki"},
 		subjects: []string{"会議の議事録", "見積書の送付について", "来週の打ち合わせ"},
+		text:     "お世話になっております。会議の議事録を送付いたします。ご確認のほどよろしくお願いいたします。",
 		variants: []int{5, 0},
 	},
 	{ // Chinese
 		first:    []string{"芳:fang", "伟:wei", "静:jing", "强:qiang"},
 		last:     []string{"王:wang", "李:li", "张:zhang", "刘:liu"},
 		subjects: []string{"项目进度更新", "发票已开具", "下周会议安排"},
+		text:     "你好，附件是项目进度更新，请查收。谢谢！",
 		variants: []int{6, 0},
 	},
 	{ // Dutch
 		first:    []string{"Peter:peter", "Sanne:sanne", "Daan:daan", "Lotte:lotte", "Joris:joris"},
 		last:     []string{"Jansen:jansen", "de Vries:devries", "Bakker:bakker", "Visser:visser", "Janssens:janssens"},
 		subjects: []string{"Offerte voor het nieuwe jaar", "Factuur 2026-118", "Afspraak volgende week"},
+		text:     "Goedemorgen, hierbij de offerte voor het nieuwe jaar. Laat gerust weten als er vragen zijn. Met vriendelijke groet",
 		variants: []int{1, 3, 0},
 	},
 	{ // Turkish
 		first:    []string{"Mehmet:mehmet", "Ayşe:ayse", "Emre:emre", "Zeynep:zeynep"},
 		last:     []string{"Yılmaz:yilmaz", "Kaya:kaya", "Demir:demir", "Şahin:sahin"},
 		subjects: []string{"Toplantı notları", "Fatura hakkında"},
+		text:     "Merhaba, toplantı notlarını ekte bulabilirsiniz. Teşekkürler, iyi çalışmalar",
 		variants: []int{0},
 	},
 }
@@ -334,6 +344,9 @@ func encodedWord(v genVariant, s string, q bool) string {
 
 // fits reports whether enc can write s without loss.
 func fits(enc encoding.Encoding, s string) bool {
+	if enc == nil {
+		return true // UTF-8 writes everything
+	}
 	b, err := enc.NewEncoder().Bytes([]byte(s))
 	if err != nil {
 		return false
@@ -426,7 +439,11 @@ func (g *Generator) Message(i int) []byte {
 	if d.malformed == 4 {
 		declared = "x-unknown-8bit"
 	}
-	text := fmt.Sprintf("%s\n\n%s\n\nMessage %d of seed %d.\n", v.text, strings.Repeat(v.text+" ", 1+r.IntN(4)), i, g.seed)
+	line := genLocales[loc].text
+	if !fits(v.enc, line) { // a charset that cannot write the language
+		v = genVariants[0]
+	}
+	text := fmt.Sprintf("%s\n\n%s\n\n%s\n", line, strings.Repeat(line+" ", 1+r.IntN(3)), peerSignature(g.o.Owner, d.sent, peerName))
 	if d.malformed == 6 {
 		text += "NUL\x00byte here\n"
 	}
@@ -512,4 +529,13 @@ var genLabelColors = []apiLabelColor{
 	{BackgroundColor: "#16a766", TextColor: "#ffffff"}, {BackgroundColor: "#4a86e8", TextColor: "#ffffff"},
 	{BackgroundColor: "#ffad47", TextColor: "#ffffff"}, {BackgroundColor: "#e07798", TextColor: "#ffffff"},
 	{BackgroundColor: "#8e63ce", TextColor: "#ffffff"},
+}
+
+// peerSignature closes a body with its writer's name.
+func peerSignature(owner string, sent bool, peer string) string {
+	if sent {
+		local, _, _ := strings.Cut(owner, "@")
+		return "-- \n" + local
+	}
+	return "-- \n" + peer
 }
