@@ -443,7 +443,7 @@ func (g *Generator) Message(i int) []byte {
 	if !fits(v.enc, line) { // a charset that cannot write the language
 		v = genVariants[0]
 	}
-	text := fmt.Sprintf("%s\n\n%s\n\n%s\n", line, strings.Repeat(line+" ", 1+r.IntN(3)), peerSignature(g.o.Owner, d.sent, peerName))
+	text := fmt.Sprintf("%s\n\n%s\n", line, peerSignature(g.o.Owner, d.sent, peerName))
 	if d.malformed == 6 {
 		text += "NUL\x00byte here\n"
 	}

@@ -156,6 +156,7 @@ func funcsFor(loc *time.Location) template.FuncMap {
 		"join":  func(s []string) string { return strings.Join(s, ", ") },
 		"lower": strings.ToLower,
 		"last":  func(i, n int) bool { return i == n-1 },
+		"size":  humanSize,
 		// withData passes a loop item to a sub-template with the page's view.
 		"withData": func(v view, d any) view { v.Data = d; return v },
 	}
@@ -370,3 +371,14 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <title>{{.Title}} · tidings</title><link rel="stylesheet" href="/static/app.css"></head>
 <body><header class="top"><a class="brand" href="/">tidings</a></header>
 <main><section class="narrow card errorpage"><h1>{{.Title}}</h1><p>{{.Detail}}</p><p><a href="/">Back to the dashboard</a></p></section></main></body></html>`))
+
+// humanSize writes a byte count as people read it (1.5 MB, 300 KB).
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatInt((n+512)>>10, 10) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}

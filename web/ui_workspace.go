@@ -375,6 +375,9 @@ func (s *Server) threadPage(w http.ResponseWriter, r *http.Request, p *principal
 		for _, ps := range cm.From {
 			if !seen[ps.Address] {
 				seen[ps.Address] = true
+				if ps.Address == owner {
+					ps = person{Name: "me", Address: ps.Address}
+				}
 				d.Participants = append(d.Participants, ps)
 			}
 		}
