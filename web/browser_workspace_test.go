@@ -244,6 +244,16 @@ func TestBrowserWorkspace(t *testing.T) {
 		}
 		c.shot(t, p.name)
 	}
+	// Deleting asks first; dismissing the question keeps the contact.
+	c.do(t, "delete asks", chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(fmt.Sprintf("%s/contacts/%d", u, peter.ID)), chromedp.WaitVisible(css(`form[action$="/delete"]`)),
+		chromedp.Click(css(`form[action$="/delete"] button`)), chromedp.Sleep(500*time.Millisecond))
+	if n := c.dialogs.Load(); n != 1 {
+		t.Errorf("%d confirmation dialogs, want 1", n)
+	}
+	if _, err := store.GetContact(ctx, f.TenantID, peter.ID); err != nil {
+		t.Errorf("the contact was deleted although the confirmation was dismissed: %v", err)
+	}
 	c.do(t, "unknown page", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(u+"/no/such/page"), chromedp.WaitVisible(css(`.card h1`)))
 	if got := c.eval(t, `document.querySelector('.card h1').innerText`); got != "Page not found" {
 		t.Errorf("404 page title = %q", got)
