@@ -128,3 +128,23 @@ func TestContactsLinkToAccountsByDomainAndSortNaturally(t *testing.T) {
 		}
 	})
 }
+
+func TestNaturalCompare(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"user2", "user11", -1},
+		{"user11", "user101", -1},
+		{"user101", "user11", 1},
+		{"a", "a", 0},
+		{"a1b2", "a1b10", -1},
+		{"file007", "file7", 0},
+		{"anna", "bert", -1},
+		{"x", "x1", -1},
+	} {
+		if got := models.NaturalCompare(c.a, c.b); got != c.want {
+			t.Errorf("NaturalCompare(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

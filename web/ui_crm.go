@@ -311,6 +311,7 @@ func (s *Server) renderCases(w http.ResponseWriter, r *http.Request, p *principa
 	if st := models.CaseStatus(q.Get("status")); st.Valid() {
 		f.Status = st
 	}
+	f.Active = q.Get("status") == "active" // new, open or pending: the dashboard's "open cases"
 	f.AccountID, _ = queryID(q, "account_id")
 	f.ContactID, _ = queryID(q, "contact_id")
 	f.AssigneeID, _ = queryID(q, "assignee_id")

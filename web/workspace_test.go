@@ -144,3 +144,21 @@ func TestDemoButtonHiddenOnceConnected(t *testing.T) {
 		t.Error("the demo button is still offered, or no message says the demo was connected")
 	}
 }
+
+func TestDashboardCountsNewCasesAsOpen(t *testing.T) {
+	store := openSQLite(t)
+	e := newEnv(t, store)
+	f := seedTenant(t, store, "dash") // one case, status new
+	ctx := context.Background()
+	closed := &models.Case{Subject: "Done deal", Status: models.CaseClosed}
+	must(t, store.CreateCase(ctx, f.TenantID, closed))
+	b := e.loginAs(f)
+	_, page := b.get("/")
+	if !strings.Contains(page, `<b>1</b> open cases`) {
+		t.Error("dashboard does not count the new case as open (or counts the closed one)")
+	}
+	_, page = b.get("/cases?status=active")
+	if !strings.Contains(page, "Case of dash") || strings.Contains(page, "Done deal") {
+		t.Error("the open-cases list is not new+open+pending")
+	}
+}
