@@ -383,27 +383,41 @@ func bodyIn(cte string, b []byte) []byte {
 }
 
 // Message returns the RFC 5322 bytes of message i (CRLF line endings).
+// The parts draw from one random stream in a fixed order, so a message
+// depends only on the seed and i.
 func (g *Generator) Message(i int) []byte {
 	d, r := g.draws(i)
-	meta := g.Meta(i)
-	rootDraws, _ := g.draws(meta.Root)
+	// A thread speaks its subject's language: its variant (charset) and
+	// its correspondents come from that locale.
+	rootDraws, _ := g.draws(g.Meta(i).Root)
 	loc := genSubjectLocale[rootDraws.subject]
 	vs := genLocales[loc].variants
 	v := genVariants[vs[d.variant%len(vs)]]
-	subjText := genSubjects[rootDraws.subject]
-	if d.parent >= 0 {
-		subjText = "Re: " + subjText
+	if !fits(v.enc, genLocales[loc].text) { // a charset that cannot write the language
+		v = genVariants[0]
 	}
 	peer := g.peerIn(rootDraws.peer, loc)
 	if r.Float64() < 0.25 { // now and then a colleague of theirs answers
 		peer = g.peerIn(d.peer, loc)
+	}
+	var b bytes.Buffer
+	g.writeHeaders(&b, i, d, r, v, loc, peer)
+	b.Write(g.body(i, d, r, v, loc, peer))
+	return b.Bytes()
+}
+
+// writeHeaders writes the header of message i up to MIME-Version.
+func (g *Generator) writeHeaders(b *bytes.Buffer, i int, d genDraws, r *rand.Rand, v genVariant, loc, peer int) {
+	rootDraws, _ := g.draws(g.Meta(i).Root)
+	subjText := genSubjects[rootDraws.subject]
+	if d.parent >= 0 {
+		subjText = "Re: " + subjText
 	}
 	peerName, peerAddr := g.person(peer)
 	from, to := mime.QEncoding.Encode("utf-8", peerName)+" <"+peerAddr+">", g.o.Owner
 	if d.sent {
 		from, to = g.o.Owner, mime.QEncoding.Encode("utf-8", peerName)+" <"+peerAddr+">"
 	}
-	var b bytes.Buffer
 	h := func(k, val string) { b.WriteString(k + ": " + val + "\r\n") }
 	h("Date", d.date.Format(time.RFC1123Z))
 	h("From", from)
@@ -432,6 +446,11 @@ func (g *Generator) Message(i int) []byte {
 		b.WriteString("this header line has no colon\r\n")
 	}
 	h("MIME-Version", "1.0")
+}
+
+// body returns the MIME body of message i with its Content-Type: plain
+// text or text and HTML, with attachments, or one of the malformations.
+func (g *Generator) body(i int, d genDraws, r *rand.Rand, v genVariant, loc, peer int) []byte {
 	declared := v.charset
 	if v.label != "" {
 		declared = v.label
@@ -439,11 +458,8 @@ func (g *Generator) Message(i int) []byte {
 	if d.malformed == 4 {
 		declared = "x-unknown-8bit"
 	}
-	line := genLocales[loc].text
-	if !fits(v.enc, line) { // a charset that cannot write the language
-		v = genVariants[0]
-	}
-	text := fmt.Sprintf("%s\n\n%s\n", line, peerSignature(g.o.Owner, d.sent, peerName))
+	peerName, _ := g.person(peer)
+	text := fmt.Sprintf("%s\n\n%s\n", genLocales[loc].text, peerSignature(g.o.Owner, d.sent, peerName))
 	if d.malformed == 6 {
 		text += "NUL\x00byte here\n"
 	}
@@ -474,10 +490,9 @@ func (g *Generator) Message(i int) []byte {
 		fmt.Fprintf(&p, "--%s--\r\n", bnd(1))
 		return p.Bytes()
 	}
-	var body []byte
 	switch {
 	case d.malformed == 5:
-		body = []byte("Content-Type: multipart/mixed\r\n\r\n--nobound\r\nContent-Type: text/plain\r\n\r\nboundary parameter missing\r\n--nobound--\r\n")
+		return []byte("Content-Type: multipart/mixed\r\n\r\n--nobound\r\nContent-Type: text/plain\r\n\r\nboundary parameter missing\r\n--nobound--\r\n")
 	case d.attach > 0:
 		var p bytes.Buffer
 		fmt.Fprintf(&p, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\nThis is a multi-part message in MIME format.\r\n", bnd(0))
@@ -488,39 +503,44 @@ func (g *Generator) Message(i int) []byte {
 			p.Write(alt())
 		}
 		for a := 0; a < d.attach; a++ {
-			size := g.o.AttachmentSizes[r.IntN(len(g.o.AttachmentSizes))]
-			data := make([]byte, size)
-			ar := rand.New(rand.NewPCG(g.seed^uint64(i), uint64(a)))
-			for k := 0; k+8 <= size; k += 8 {
-				v := ar.Uint64()
-				for s := 0; s < 8; s++ {
-					data[k+s] = byte(v >> (8 * s))
-				}
-			}
-			copy(data, "%PDF-1.4\n")
-			name := fmt.Sprintf("report-%d-%d.pdf", i, a)
-			disp := fmt.Sprintf("attachment; filename=\"%s\"", name)
-			if a == 1 {
-				name = fmt.Sprintf("Übersicht %d.pdf", i)
-				disp = "attachment; filename=\"" + mime.BEncoding.Encode("utf-8", name) + "\""
-			}
-			fmt.Fprintf(&p, "--%s\r\nContent-Type: application/pdf; name=\"%s\"\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", bnd(0), name, disp)
-			p.Write(wrap76(data))
+			fmt.Fprintf(&p, "--%s\r\n", bnd(0))
+			g.writeAttachment(&p, i, a, g.o.AttachmentSizes[r.IntN(len(g.o.AttachmentSizes))])
 		}
 		if d.malformed != 1 { // 1: closing boundary missing
 			fmt.Fprintf(&p, "--%s--\r\n", bnd(0))
 		}
-		body = p.Bytes()
+		return p.Bytes()
 	case d.structure == 0:
-		body = leaf("text/plain", plain)
-	default:
-		body = alt()
-		if d.malformed == 1 {
-			body = bytes.TrimSuffix(body, []byte("--"+bnd(1)+"--\r\n"))
+		return leaf("text/plain", plain)
+	}
+	body := alt()
+	if d.malformed == 1 {
+		body = bytes.TrimSuffix(body, []byte("--"+bnd(1)+"--\r\n"))
+	}
+	return body
+}
+
+// writeAttachment writes attachment a of message i: a PDF-looking part of
+// size random bytes from a stream of its own; the second one has an RFC
+// 2047 encoded non-ASCII file name.
+func (g *Generator) writeAttachment(p *bytes.Buffer, i, a, size int) {
+	data := make([]byte, size)
+	ar := rand.New(rand.NewPCG(g.seed^uint64(i), uint64(a)))
+	for k := 0; k+8 <= size; k += 8 {
+		v := ar.Uint64()
+		for s := 0; s < 8; s++ {
+			data[k+s] = byte(v >> (8 * s))
 		}
 	}
-	b.Write(body)
-	return b.Bytes()
+	copy(data, "%PDF-1.4\n")
+	name := fmt.Sprintf("report-%d-%d.pdf", i, a)
+	disp := fmt.Sprintf("attachment; filename=\"%s\"", name)
+	if a == 1 {
+		name = fmt.Sprintf("Übersicht %d.pdf", i)
+		disp = "attachment; filename=\"" + mime.BEncoding.Encode("utf-8", name) + "\""
+	}
+	fmt.Fprintf(p, "Content-Type: application/pdf; name=\"%s\"\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", name, disp)
+	p.Write(wrap76(data))
 }
 
 // genLabelColors are colours from Gmail's label palette (users.labels

@@ -64,11 +64,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal)
 // progressFragment is polled by htmx every second while a sync runs; once
 // the mailbox is idle the fragment it returns no longer polls.
 func (s *Server) progressFragment(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMailbox)
 	if err != nil {
 		return err
 	}
@@ -216,11 +212,7 @@ type messageData struct {
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}
@@ -231,7 +223,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{Page: models.Page{Limit: 200}}); err != nil {
 		return err
 	}
-	links, err := s.d.Store.CaseIDsOfMessages(r.Context(), p.TenantID, []int64{m.ID})
+	links, err := s.d.Store.CaseIDsByMessage(r.Context(), p.TenantID, []int64{m.ID})
 	if err != nil {
 		return err
 	}
@@ -250,11 +242,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 // allow-scripts or allow-same-origin (so even a sanitizer miss cannot run
 // script or touch the app's origin).
 func (s *Server) messageBody(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}

@@ -274,7 +274,7 @@ func (s *Server) threadPage(w http.ResponseWriter, r *http.Request, p *principal
 		return err
 	}
 	if len(ids) > 0 {
-		links, err := s.d.Store.CaseIDsOfMessages(r.Context(), p.TenantID, ids)
+		links, err := s.d.Store.CaseIDsByMessage(r.Context(), p.TenantID, ids)
 		if err != nil {
 			return err
 		}

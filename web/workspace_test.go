@@ -108,9 +108,9 @@ func TestLabelNamesInAPIAndUI(t *testing.T) {
 			t.Errorf("label_names %s lacks %s", names, want)
 		}
 	}
-	_, body = e.call("GET", fmt.Sprintf("/api/mailboxes/%d/messages", f.MailboxID), f.Token, "")
+	_, body = e.call("GET", fmt.Sprintf("/api/threads/%d", f.ThreadID), f.Token, "")
 	if !strings.Contains(string(body), `"name":"Customers/Priority"`) {
-		t.Errorf("message list lacks label names: %s", body)
+		t.Errorf("thread's messages lack label names: %s", body)
 	}
 	b := e.loginAs(f)
 	_, page := b.get(fmt.Sprintf("/messages/%d", f.MessageID))

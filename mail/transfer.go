@@ -1,0 +1,170 @@
+package mail
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+)
+
+// transferDecoder undoes Content-Transfer-Encoding (RFC 2045 §6) leniently.
+// warn reports repairs found while reading (junk lines inside base64).
+func transferDecoder(cte string, r io.Reader, warn func(string)) (io.Reader, string) {
+	enc := strings.ToLower(strings.Trim(strings.TrimSpace(cte), "\"'"))
+	switch enc {
+	case "", "7bit", "8bit", "binary":
+		return r, ""
+	case "base64":
+		return base64.NewDecoder(base64.RawStdEncoding, newBase64Filter(r, warn)), ""
+	case "quoted-printable":
+		return quotedprintable.NewReader(&qpFilter{r: r}), ""
+	}
+	switch {
+	case strings.Contains(enc, "base64") || strings.Contains(enc, "base-64"):
+		return base64.NewDecoder(base64.RawStdEncoding, newBase64Filter(r, warn)),
+			fmt.Sprintf("Content-Transfer-Encoding %q read as base64", cte)
+	case strings.Contains(enc, "quoted"):
+		return quotedprintable.NewReader(&qpFilter{r: r}),
+			fmt.Sprintf("Content-Transfer-Encoding %q read as quoted-printable", cte)
+	case strings.HasPrefix(enc, "7") || strings.HasPrefix(enc, "8") || strings.HasPrefix(enc, "x-") || strings.Contains(enc, "bit"):
+		return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte)
+	}
+	return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte)
+}
+
+// base64Filter passes only base64 alphabet bytes, so line breaks, spaces,
+// stray characters and (possibly missing or extra) padding do not stop the
+// decoder; it is wrapped in a RawStdEncoding decoder. A whole line that is
+// not base64 (a mailer's junk line such as "@@not*base64@@": bytes outside
+// the alphabet and an alphabet count that is not a multiple of 4, which
+// would shift every following quantum) is skipped with a warning, so the
+// valid base64 after it still decodes.
+type base64Filter struct {
+	r       *bufio.Reader
+	warn    func(string)
+	skipped int
+	pending []byte
+	err     error
+}
+
+var base64Alphabet = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		t[c] = true
+	}
+	return t
+}()
+
+func newBase64Filter(r io.Reader, warn func(string)) *base64Filter {
+	return &base64Filter{r: bufio.NewReaderSize(r, 4096), warn: warn}
+}
+
+// junkLine reports whether a complete line is not base64 at all.
+func junkLine(line []byte) bool {
+	alpha, other := 0, 0
+	for _, c := range line {
+		switch {
+		case base64Alphabet[c]:
+			alpha++
+		case c == '=' || c == '\r' || c == '\n' || c == ' ' || c == '\t':
+		default:
+			other++
+		}
+	}
+	return other > 0 && alpha%4 != 0
+}
+
+func (f *base64Filter) Read(p []byte) (int, error) {
+	for len(f.pending) == 0 {
+		if f.err != nil {
+			return 0, f.err
+		}
+		line, err := f.r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			err = nil // a very long line: filter it byte by byte
+		} else if err == nil && junkLine(line) {
+			f.skipped++
+			if f.skipped == 1 && f.warn != nil {
+				f.warn(fmt.Sprintf("skipped a line that is not base64 (%q)", oneLine(string(line[:min(len(line), 40)]))))
+			}
+			continue
+		}
+		f.err = err
+		f.pending = f.pending[:0]
+		for _, c := range line {
+			if base64Alphabet[c] {
+				f.pending = append(f.pending, c)
+			}
+		}
+	}
+	n := copy(p, f.pending)
+	f.pending = f.pending[n:]
+	return n, nil
+}
+
+// qpFilter removes control bytes that mime/quotedprintable rejects
+// ("invalid unescaped byte"): they are garbage in a text body anyway, and an
+// error would lose the rest of the part.
+type qpFilter struct{ r io.Reader }
+
+func (f *qpFilter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		j := 0
+		for _, c := range p[:n] {
+			if c >= ' ' && c != 0x7f || c == '\t' || c == '\r' || c == '\n' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}
+
+// readCapped reads up to max bytes and counts (discarding) the rest.
+func readCapped(r io.Reader, max int) ([]byte, int64, error) {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, int64(max)))
+	if err != nil {
+		return buf.Bytes(), n, err
+	}
+	rest, err := io.Copy(io.Discard, r)
+	return buf.Bytes(), n + rest, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// prefixRecorder keeps the first max bytes read through it, until stopped:
+// it lets a multipart whose boundary never appears be read as text.
+type prefixRecorder struct {
+	r       io.Reader
+	max     int
+	prefix  []byte
+	stopped bool
+}
+
+func (p *prefixRecorder) stop() {
+	p.stopped = true
+	p.prefix = nil
+}
+
+func (p *prefixRecorder) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if room := p.max - len(p.prefix); !p.stopped && room > 0 && n > 0 {
+		p.prefix = append(p.prefix, b[:min(n, room)]...)
+	}
+	return n, err
+}
