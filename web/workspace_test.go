@@ -108,7 +108,15 @@ func TestLabelNamesInAPIAndUI(t *testing.T) {
 			t.Errorf("label_names %s lacks %s", names, want)
 		}
 	}
-	_, body = e.call("GET", fmt.Sprintf("/api/threads/%d", f.ThreadID), f.Token, "")
+	msg, err := store.GetMessage(ctx, f.TenantID, f.MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := store.ThreadOfMessage(ctx, f.TenantID, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body = e.call("GET", fmt.Sprintf("/api/threads/%d", th.ID), f.Token, "")
 	if !strings.Contains(string(body), `"name":"Customers/Priority"`) {
 		t.Errorf("thread's messages lack label names: %s", body)
 	}
