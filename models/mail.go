@@ -177,7 +177,7 @@ func (s *Store) UpsertLabels(ctx context.Context, tenantID, mailboxID int64, lab
 			keep = append(keep, labels[i].GmailID)
 		}
 		if len(labels) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, []string{"name", "type"})).Create(&labels).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, []string{"name", "type", "background_color", "text_color"})).Create(&labels).Error; err != nil {
 				return fmt.Errorf("models: upsert labels: %w", err)
 			}
 		}

@@ -353,7 +353,11 @@ func (r *run) syncLabels(ctx context.Context) error {
 		if name == "" {
 			name = l.Id
 		}
-		labels = append(labels, models.Label{GmailID: l.Id, Name: name, Type: typ})
+		lab := models.Label{GmailID: l.Id, Name: name, Type: typ}
+		if l.Color != nil {
+			lab.BackgroundColor, lab.TextColor = l.Color.BackgroundColor, l.Color.TextColor
+		}
+		labels = append(labels, lab)
 		if typ == models.LabelUser {
 			r.labelNames[l.Id] = name
 		}
