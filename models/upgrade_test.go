@@ -139,7 +139,7 @@ func TestUpgradeFromRelease(t *testing.T) {
 }
 
 // TestMigrationsKeepIndexesAndTriggers: on SQLite, adding foreign keys
-// rebuilds tables (migration 5), and a rebuilt table loses its indexes
+// rebuilds tables (the foreign_keys migration), and a rebuilt table loses its indexes
 // and triggers unless the migration recreates them. Every index and
 // trigger an earlier migration made must still exist at the end, unless a
 // later migration drops it by name.

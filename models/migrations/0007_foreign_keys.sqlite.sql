@@ -1,20 +1,25 @@
 -- Foreign keys with ON DELETE CASCADE (or SET NULL for optional links)
 -- wherever a row belongs to a parent, so that deleting a mailbox, message,
--- contact, account or case removes what hangs off it in the same statement
--- and a write that races a delete fails instead of leaving an orphan.
+-- contact, account, case, user or organization removes what hangs off it
+-- in the same statement and a write that races a delete fails instead of
+-- leaving an orphan.
 -- Never edit a shipped migration: add a new numbered file instead.
 
 --
 -- SQLite cannot add a constraint to an existing table, so each table is
 -- rebuilt as https://www.sqlite.org/lang_altertable.html#otheralter
 -- describes: create the new table, copy the rows, drop the old one, rename,
--- recreate its indexes. Tables are rebuilt parents first, so no table is
--- dropped while a rebuilt one refers to it (with foreign_keys on, dropping
--- a referenced table would cascade). Orphans left by earlier releases
--- are not copied (rows) or have their optional link cleared (SET NULL).
--- AUTOINCREMENT counters carry over, so no id is ever handed out twice.
--- The migration runs in one transaction: a failure keeps the old tables.
-
+-- recreate its indexes and triggers. Tables are rebuilt parents first, so
+-- no table is dropped while a rebuilt one refers to it (with foreign_keys
+-- on, dropping a referenced table would cascade). Orphans left by earlier
+-- releases are not copied (rows) or have their optional link cleared (SET
+-- NULL). AUTOINCREMENT counters carry over, so no id is ever handed out
+-- twice. The migration runs in one transaction: a failure keeps the old
+-- tables.
+--
+-- Generated from the schema of the migrations before it by
+-- models/fkmigration_test.go (TIDINGS_WRITE_FK_MIGRATION=1); do not edit
+-- by hand.
 
 CREATE TABLE `memberships__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`user_id` integer NOT NULL,`role` text NOT NULL,`created_at` datetime,FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON DELETE CASCADE,FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON DELETE CASCADE);
 INSERT INTO `memberships__new` (`id`,`tenant_id`,`user_id`,`role`,`created_at`) SELECT `id`,`tenant_id`,`user_id`,`role`,`created_at` FROM `memberships` WHERE `tenant_id` IN (SELECT `id` FROM `tenants`) AND `user_id` IN (SELECT `id` FROM `users`);
@@ -32,8 +37,27 @@ UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = '
 DROP TABLE `api_tokens`;
 ALTER TABLE `api_tokens__new` RENAME TO `api_tokens`;
 CREATE UNIQUE INDEX `idx_api_tokens_hash` ON `api_tokens`(`hash`);
-CREATE INDEX `idx_api_tokens_user_id` ON `api_tokens`(`user_id`);
 CREATE INDEX `idx_api_tokens_tenant_id` ON `api_tokens`(`tenant_id`);
+CREATE INDEX `idx_api_tokens_user_id` ON `api_tokens`(`user_id`);
+
+CREATE TABLE `sessions__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`token_hash` blob NOT NULL,`user_id` integer NOT NULL,`tenant_id` integer NOT NULL,`csrf` text NOT NULL,`user_agent` text,`ip` text,`created_at` datetime,`last_seen_at` datetime,`expires_at` datetime NOT NULL,FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON DELETE CASCADE,FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON DELETE CASCADE);
+INSERT INTO `sessions__new` (`id`,`token_hash`,`user_id`,`tenant_id`,`csrf`,`user_agent`,`ip`,`created_at`,`last_seen_at`,`expires_at`) SELECT `id`,`token_hash`,`user_id`,`tenant_id`,`csrf`,`user_agent`,`ip`,`created_at`,`last_seen_at`,`expires_at` FROM `sessions` WHERE `user_id` IN (SELECT `id` FROM `users`) AND `tenant_id` IN (SELECT `id` FROM `tenants`);
+INSERT INTO sqlite_sequence (name, seq) SELECT 'sessions__new', seq FROM sqlite_sequence WHERE name = 'sessions' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'sessions__new');
+UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'sessions') WHERE name = 'sessions__new' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'sessions');
+DROP TABLE `sessions`;
+ALTER TABLE `sessions__new` RENAME TO `sessions`;
+CREATE INDEX `idx_sessions_tenant_id` ON `sessions`(`tenant_id`);
+CREATE UNIQUE INDEX `idx_sessions_token_hash` ON `sessions`(`token_hash`);
+CREATE INDEX `idx_sessions_user_id` ON `sessions`(`user_id`);
+
+CREATE TABLE `invitations__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`email` text NOT NULL,`role` text NOT NULL,`token_hash` blob NOT NULL,`invited_by` integer NOT NULL,`created_at` datetime,`expires_at` datetime NOT NULL,`accepted_at` datetime,`accepted_by` integer,FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON DELETE CASCADE,FOREIGN KEY (`invited_by`) REFERENCES `users`(`id`) ON DELETE CASCADE,FOREIGN KEY (`accepted_by`) REFERENCES `users`(`id`) ON DELETE SET NULL);
+INSERT INTO `invitations__new` (`id`,`tenant_id`,`email`,`role`,`token_hash`,`invited_by`,`created_at`,`expires_at`,`accepted_at`,`accepted_by`) SELECT `id`,`tenant_id`,`email`,`role`,`token_hash`,`invited_by`,`created_at`,`expires_at`,`accepted_at`,CASE WHEN `accepted_by` IN (SELECT `id` FROM `users`) THEN `accepted_by` END FROM `invitations` WHERE `tenant_id` IN (SELECT `id` FROM `tenants`) AND `invited_by` IN (SELECT `id` FROM `users`);
+INSERT INTO sqlite_sequence (name, seq) SELECT 'invitations__new', seq FROM sqlite_sequence WHERE name = 'invitations' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'invitations__new');
+UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'invitations') WHERE name = 'invitations__new' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'invitations');
+DROP TABLE `invitations`;
+ALTER TABLE `invitations__new` RENAME TO `invitations`;
+CREATE INDEX `idx_invitations_tenant_id` ON `invitations`(`tenant_id`);
+CREATE UNIQUE INDEX `idx_invitations_token_hash` ON `invitations`(`token_hash`);
 
 CREATE TABLE `accounts__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`name` text NOT NULL,`website` text,`created_at` datetime,`updated_at` datetime,FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON DELETE CASCADE);
 INSERT INTO `accounts__new` (`id`,`tenant_id`,`name`,`website`,`created_at`,`updated_at`) SELECT `id`,`tenant_id`,`name`,`website`,`created_at`,`updated_at` FROM `accounts` WHERE `tenant_id` IN (SELECT `id` FROM `tenants`);
@@ -80,17 +104,17 @@ UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = '
 DROP TABLE `threads`;
 ALTER TABLE `threads__new` RENAME TO `threads`;
 CREATE INDEX `idx_threads_last_message_at` ON `threads`(`last_message_at`);
-CREATE UNIQUE INDEX `ux_thread` ON `threads`(`mailbox_id`,`gmail_thread_id`);
 CREATE INDEX `idx_threads_tenant_id` ON `threads`(`tenant_id`);
+CREATE UNIQUE INDEX `ux_thread` ON `threads`(`mailbox_id`,`gmail_thread_id`);
 
-CREATE TABLE `labels__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`mailbox_id` integer NOT NULL,`gmail_id` text NOT NULL,`name` text NOT NULL,`type` text NOT NULL,FOREIGN KEY (`mailbox_id`) REFERENCES `mailboxes`(`id`) ON DELETE CASCADE);
-INSERT INTO `labels__new` (`id`,`tenant_id`,`mailbox_id`,`gmail_id`,`name`,`type`) SELECT `id`,`tenant_id`,`mailbox_id`,`gmail_id`,`name`,`type` FROM `labels` WHERE `mailbox_id` IN (SELECT `id` FROM `mailboxes`);
+CREATE TABLE `labels__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`mailbox_id` integer NOT NULL,`gmail_id` text NOT NULL,`name` text NOT NULL,`type` text NOT NULL, background_color text NOT NULL DEFAULT '', text_color text NOT NULL DEFAULT '',FOREIGN KEY (`mailbox_id`) REFERENCES `mailboxes`(`id`) ON DELETE CASCADE);
+INSERT INTO `labels__new` (`id`,`tenant_id`,`mailbox_id`,`gmail_id`,`name`,`type`,`background_color`,`text_color`) SELECT `id`,`tenant_id`,`mailbox_id`,`gmail_id`,`name`,`type`,`background_color`,`text_color` FROM `labels` WHERE `mailbox_id` IN (SELECT `id` FROM `mailboxes`);
 INSERT INTO sqlite_sequence (name, seq) SELECT 'labels__new', seq FROM sqlite_sequence WHERE name = 'labels' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'labels__new');
 UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'labels') WHERE name = 'labels__new' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'labels');
 DROP TABLE `labels`;
 ALTER TABLE `labels__new` RENAME TO `labels`;
-CREATE UNIQUE INDEX `ux_label` ON `labels`(`mailbox_id`,`gmail_id`);
 CREATE INDEX `idx_labels_tenant_id` ON `labels`(`tenant_id`);
+CREATE UNIQUE INDEX `ux_label` ON `labels`(`mailbox_id`,`gmail_id`);
 
 CREATE TABLE `raw_messages__new` (`tenant_id` integer NOT NULL,`mailbox_id` integer,`gmail_id` text,`data` blob,PRIMARY KEY (`mailbox_id`,`gmail_id`),FOREIGN KEY (`mailbox_id`) REFERENCES `mailboxes`(`id`) ON DELETE CASCADE);
 INSERT INTO `raw_messages__new` (`tenant_id`,`mailbox_id`,`gmail_id`,`data`) SELECT `tenant_id`,`mailbox_id`,`gmail_id`,`data` FROM `raw_messages` WHERE `mailbox_id` IN (SELECT `id` FROM `mailboxes`);
@@ -106,12 +130,12 @@ DROP TABLE `messages`;
 ALTER TABLE `messages__new` RENAME TO `messages`;
 CREATE INDEX `idx_messages_date` ON `messages`(`date`);
 CREATE INDEX `idx_messages_from_address` ON `messages`(`from_address`);
-CREATE INDEX `idx_messages_rfc_message_id` ON `messages`(`rfc_message_id`);
 CREATE INDEX `idx_messages_gmail_thread_id` ON `messages`(`gmail_thread_id`);
-CREATE UNIQUE INDEX `ux_message` ON `messages`(`mailbox_id`,`gmail_id`);
+CREATE INDEX `idx_messages_rfc_message_id` ON `messages`(`rfc_message_id`);
 CREATE INDEX `idx_messages_tenant_id` ON `messages`(`tenant_id`);
 CREATE INDEX ix_messages_mailbox_date ON messages (mailbox_id, date DESC);
-CREATE INDEX ix_messages_mailbox_thread ON messages (mailbox_id, gmail_thread_id);
+CREATE INDEX ix_messages_thread_date ON messages (mailbox_id, gmail_thread_id, date);
+CREATE UNIQUE INDEX `ux_message` ON `messages`(`mailbox_id`,`gmail_id`);
 
 CREATE TABLE `message_addresses__new` (`tenant_id` integer NOT NULL,`message_id` integer,`role` text,`address` text,`domain` text,`name` text,PRIMARY KEY (`message_id`,`role`,`address`),FOREIGN KEY (`message_id`) REFERENCES `messages`(`id`) ON DELETE CASCADE);
 INSERT INTO `message_addresses__new` (`tenant_id`,`message_id`,`role`,`address`,`domain`,`name`) SELECT `tenant_id`,`message_id`,`role`,`address`,`domain`,`name` FROM `message_addresses` WHERE `message_id` IN (SELECT `id` FROM `messages`);
@@ -132,8 +156,8 @@ INSERT INTO sqlite_sequence (name, seq) SELECT 'attachments__new', seq FROM sqli
 UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'attachments') WHERE name = 'attachments__new' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'attachments');
 DROP TABLE `attachments`;
 ALTER TABLE `attachments__new` RENAME TO `attachments`;
-CREATE UNIQUE INDEX `ux_attachment` ON `attachments`(`message_id`,`part_id`);
 CREATE INDEX `idx_attachments_tenant_id` ON `attachments`(`tenant_id`);
+CREATE UNIQUE INDEX `ux_attachment` ON `attachments`(`message_id`,`part_id`);
 
 CREATE TABLE `cases__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`subject` text NOT NULL,`description` text,`status` text NOT NULL,`priority` text NOT NULL,`assignee_id` integer,`account_id` integer,`contact_id` integer,`created_at` datetime,`updated_at` datetime,FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON DELETE CASCADE,FOREIGN KEY (`assignee_id`) REFERENCES `users`(`id`) ON DELETE SET NULL,FOREIGN KEY (`account_id`) REFERENCES `accounts`(`id`) ON DELETE SET NULL,FOREIGN KEY (`contact_id`) REFERENCES `contacts`(`id`) ON DELETE SET NULL);
 INSERT INTO `cases__new` (`id`,`tenant_id`,`subject`,`description`,`status`,`priority`,`assignee_id`,`account_id`,`contact_id`,`created_at`,`updated_at`) SELECT `id`,`tenant_id`,`subject`,`description`,`status`,`priority`,CASE WHEN `assignee_id` IN (SELECT `id` FROM `users`) THEN `assignee_id` END,CASE WHEN `account_id` IN (SELECT `id` FROM `accounts`) THEN `account_id` END,CASE WHEN `contact_id` IN (SELECT `id` FROM `contacts`) THEN `contact_id` END,`created_at`,`updated_at` FROM `cases` WHERE `tenant_id` IN (SELECT `id` FROM `tenants`);
@@ -141,9 +165,9 @@ INSERT INTO sqlite_sequence (name, seq) SELECT 'cases__new', seq FROM sqlite_seq
 UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'cases') WHERE name = 'cases__new' AND seq < (SELECT seq FROM sqlite_sequence WHERE name = 'cases');
 DROP TABLE `cases`;
 ALTER TABLE `cases__new` RENAME TO `cases`;
-CREATE INDEX `idx_cases_contact_id` ON `cases`(`contact_id`);
 CREATE INDEX `idx_cases_account_id` ON `cases`(`account_id`);
 CREATE INDEX `idx_cases_assignee_id` ON `cases`(`assignee_id`);
+CREATE INDEX `idx_cases_contact_id` ON `cases`(`contact_id`);
 CREATE INDEX `idx_cases_status` ON `cases`(`status`);
 CREATE INDEX `idx_cases_tenant_id` ON `cases`(`tenant_id`);
 

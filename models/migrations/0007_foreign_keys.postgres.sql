@@ -1,7 +1,8 @@
 -- Foreign keys with ON DELETE CASCADE (or SET NULL for optional links)
 -- wherever a row belongs to a parent, so that deleting a mailbox, message,
--- contact, account or case removes what hangs off it in the same statement
--- and a write that races a delete fails instead of leaving an orphan.
+-- contact, account, case, user or organization removes what hangs off it
+-- in the same statement and a write that races a delete fails instead of
+-- leaving an orphan.
 -- Never edit a shipped migration: add a new numbered file instead.
 
 --
@@ -20,6 +21,18 @@ DELETE FROM api_tokens WHERE NOT EXISTS (SELECT 1 FROM tenants p WHERE p.id = ap
 DELETE FROM api_tokens WHERE NOT EXISTS (SELECT 1 FROM users p WHERE p.id = api_tokens.user_id);
 ALTER TABLE api_tokens ADD CONSTRAINT fk_api_tokens_tenant_id FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE;
 ALTER TABLE api_tokens ADD CONSTRAINT fk_api_tokens_user_id FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
+
+DELETE FROM sessions WHERE NOT EXISTS (SELECT 1 FROM users p WHERE p.id = sessions.user_id);
+DELETE FROM sessions WHERE NOT EXISTS (SELECT 1 FROM tenants p WHERE p.id = sessions.tenant_id);
+ALTER TABLE sessions ADD CONSTRAINT fk_sessions_user_id FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
+ALTER TABLE sessions ADD CONSTRAINT fk_sessions_tenant_id FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE;
+
+DELETE FROM invitations WHERE NOT EXISTS (SELECT 1 FROM tenants p WHERE p.id = invitations.tenant_id);
+DELETE FROM invitations WHERE NOT EXISTS (SELECT 1 FROM users p WHERE p.id = invitations.invited_by);
+UPDATE invitations SET accepted_by = NULL WHERE accepted_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users p WHERE p.id = invitations.accepted_by);
+ALTER TABLE invitations ADD CONSTRAINT fk_invitations_tenant_id FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE;
+ALTER TABLE invitations ADD CONSTRAINT fk_invitations_invited_by FOREIGN KEY (invited_by) REFERENCES users (id) ON DELETE CASCADE;
+ALTER TABLE invitations ADD CONSTRAINT fk_invitations_accepted_by FOREIGN KEY (accepted_by) REFERENCES users (id) ON DELETE SET NULL;
 
 DELETE FROM accounts WHERE NOT EXISTS (SELECT 1 FROM tenants p WHERE p.id = accounts.tenant_id);
 ALTER TABLE accounts ADD CONSTRAINT fk_accounts_tenant_id FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE;
