@@ -20,8 +20,8 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite" (modernc, FTS5 compiled in)
 	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite" (FTS5 compiled in)
 
 	"tidings/search"
 )
