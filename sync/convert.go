@@ -23,6 +23,7 @@ func (r *run) storeMessages(ctx context.Context, writes []models.MessageWrite) e
 	if err != nil {
 		return fmt.Errorf("sync: store messages: %w", err)
 	}
+	r.s.metrics.stored(len(stored))
 	// The messages are committed: contacts and the index must follow even
 	// if the sync is being cancelled, or a restarted sync (which will not
 	// fetch these messages again) would leave them behind.

@@ -221,6 +221,7 @@ func (r *run) indexFailed(err error) {
 	// The store is the source of truth and stays exact; `tidings reindex`
 	// (search.Check / Reindex) repairs the index from it.
 	r.log.Error("sync: search index update failed", slog.Any("err", err))
+	r.s.metrics.indexFailure()
 }
 
 // fetched is one fetched message; for format=raw it is already decoded

@@ -58,6 +58,7 @@ type gmailClient struct {
 	quotaUser string
 	retry     Retry
 	log       *slog.Logger
+	metrics   *Metrics
 }
 
 // newGmailClient builds the client for a mailbox from its sealed token.
@@ -94,6 +95,7 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		svc: svc, tokens: ts, limiter: lim.rate, conc: lim.conc, gate: s.gate,
 		quotaUser: fmt.Sprintf("tidings-%d-%d", mb.TenantID, mb.ID),
 		retry:     s.retry, log: s.log.With(slog.Int64("mailbox", mb.ID)),
+		metrics: s.metrics,
 	}, nil
 }
 
@@ -131,6 +133,7 @@ func (c *gmailClient) call(ctx context.Context, cost int, fn func(opts ...gmailC
 		}
 		err := fn(googleapi.QuotaUser(c.quotaUser))
 		if err == nil {
+			c.metrics.spent(cost)
 			c.conc.success()
 			return nil
 		}
@@ -154,6 +157,7 @@ func (c *gmailClient) call(ctx context.Context, cost int, fn func(opts ...gmailC
 			continue
 		case errRateLimited:
 			c.conc.failure()
+			c.metrics.limited()
 		}
 		if attempt+1 >= c.retry.Attempts {
 			return fmt.Errorf("sync: giving up after %d attempts: %w", attempt+1, err)

@@ -62,6 +62,9 @@ type Deps struct {
 	// PubSubTopic ("projects/P/topics/T") enables users.watch; empty means
 	// polling only.
 	PubSubTopic string
+	// Metrics counts quota spent, rate limits and ingested messages; nil
+	// counts nothing.
+	Metrics *Metrics
 }
 
 // Syncer synchronizes Gmail mailboxes into the store and the index.
@@ -83,6 +86,7 @@ type Syncer struct {
 	topic    string
 	limiters limiterSet
 	gate     *bigGate
+	metrics  *Metrics
 }
 
 // Scopes are the OAuth scopes tidings asks for. gmail.modify is the
@@ -104,7 +108,7 @@ func New(d Deps) (*Syncer, error) {
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
 		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, pushTok: d.PushToken, topic: d.PubSubTopic,
-		gate: newBigGate(),
+		gate: newBigGate(), metrics: d.Metrics,
 	}
 	if s.http == nil {
 		s.http = &http.Client{Timeout: 2 * time.Minute}

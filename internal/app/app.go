@@ -16,11 +16,13 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"tidings/internal/config"
 	"tidings/models"
 	"tidings/search"
+	mailsync "tidings/sync"
 )
 
 // App holds the dependencies of a tidings process.
@@ -40,8 +42,12 @@ type App struct {
 	// Index is the search index (Elasticsearch or embedded); nil when the
 	// process did not ask for it.
 	Index search.Index
+	// Registry collects this process's Prometheus metrics (no global
+	// registry); /metrics serves it.
+	Registry *prometheus.Registry
 
-	closers []func() error
+	syncCounters *mailsync.Metrics
+	closers      []func() error
 }
 
 // Options select what a process needs.
@@ -58,7 +64,7 @@ type Options struct {
 
 // Open builds the dependencies. On error, whatever was opened is closed.
 func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, Registry: newRegistry()}
 	if err := a.open(ctx, opts); err != nil {
 		_ = a.Close()
 		return nil, err

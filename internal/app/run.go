@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"tidings/internal/config"
@@ -49,9 +47,8 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := web.NewMetrics(reg)
+	metrics := web.NewMetrics(a.Registry)
+	a.registerStatusMetrics()
 
 	deps := web.Deps{
 		Store: a.Store, Search: a.Index, Sync: syncer, Attachments: syncer, Labels: syncer,
@@ -73,7 +70,14 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		"database": web.CheckFunc(a.Store.Ping),
 		"queue":    web.CheckFunc(a.PingRedis),
 	}, logger))
-	mux.Handle("GET /metrics", metrics.Handler())
+	// Operators' tools: /metrics on the web listener unless it has an
+	// address of its own, and asynq's queue UI.
+	if cfg.MetricsListen == "" {
+		mux.Handle("GET /metrics", ui.OperatorsOnly(a.metricsHandler(), cfg.MetricsToken))
+	}
+	if queues := a.queuesUI(); queues != nil {
+		mux.Handle(queuesPath+"/", ui.OperatorsOnly(queues, ""))
+	}
 	// Gmail push notifications through a Pub/Sub push subscription.
 	mux.Handle("POST /gmail/push", syncer.PushHandler())
 	mux.Handle("/", ui)
@@ -91,6 +95,9 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return Serve(gctx, srv, ln, logger) })
+	if cfg.MetricsListen != "" {
+		g.Go(func() error { return a.serveMetricsSeparately(gctx) })
+	}
 	if cfg.Embedded() {
 		g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
 	}
@@ -124,7 +131,13 @@ func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	return a.RunWorker(ctx, workerOptions(a, syncer))
+	if cfg.MetricsListen == "" {
+		return a.RunWorker(ctx, workerOptions(a, syncer))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.serveMetricsSeparately(gctx) })
+	g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
+	return g.Wait()
 }
 
 // NewSyncer builds the Gmail sync engine on the app's store, index and
@@ -136,6 +149,7 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret,
 		RedirectURL: cfg.BaseURL + oauthCallbackPath,
 		PubSubTopic: cfg.PubSubTopic, PushToken: cfg.PushToken,
+		Metrics: a.syncMetrics(),
 	}
 	if a.Index != nil {
 		deps.Indexer = a.Index

@@ -50,6 +50,14 @@ type Config struct {
 	// PushToken, when set, must be the push subscription's "token" query
 	// parameter.
 	PushToken string
+	// MetricsToken, when set, lets a scraper read /metrics on the web
+	// listener with "Authorization: Bearer <token>"; operators' browser
+	// sessions always can.
+	MetricsToken string
+	// MetricsListen, when set, serves /metrics (without authentication) on
+	// this separate address instead, in the web and the worker process;
+	// keep it on a private network.
+	MetricsListen string
 	// SyncInterval is how often the scheduler enqueues incremental syncs.
 	SyncInterval time.Duration
 	// WorkerConcurrency is the number of asynq worker goroutines.
@@ -78,6 +86,8 @@ var Vars = []Var{
 	{"TIDINGS_GMAIL_ENDPOINT", "", "base URL of a Gmail API emulator; all Gmail and OAuth calls go there instead of Google"},
 	{"TIDINGS_PUBSUB_TOPIC", "", "Pub/Sub topic (projects/P/topics/T) Gmail publishes changes to; enables push"},
 	{"TIDINGS_PUSH_TOKEN", "", "shared secret the push subscription sends as ?token= on /gmail/push"},
+	{"TIDINGS_METRICS_TOKEN", "", "bearer token a Prometheus scraper sends for /metrics on the web listener (operators' browser sessions need none)"},
+	{"TIDINGS_METRICS_LISTEN", "", "separate address (e.g. 127.0.0.1:9090) serving /metrics without authentication, in web and worker; /metrics then leaves the web listener"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -101,6 +111,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:          get("TIDINGS_LOG_FORMAT"),
 		PubSubTopic:        get("TIDINGS_PUBSUB_TOPIC"),
 		PushToken:          get("TIDINGS_PUSH_TOKEN"),
+		MetricsToken:       get("TIDINGS_METRICS_TOKEN"),
+		MetricsListen:      get("TIDINGS_METRICS_LISTEN"),
 	}
 	var errs []error
 	bad := func(name string, format string, args ...any) {
@@ -142,6 +154,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("TIDINGS_LISTEN", "must be host:port (%v)", err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("TIDINGS_METRICS_LISTEN", "must be host:port (%v)", err)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("TIDINGS_METRICS_TOKEN", "must be at least 16 characters")
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Listen
