@@ -54,7 +54,7 @@ func checkedAgainstOpenAPI(t testing.TB, h http.Handler) http.Handler {
 		// router matches the document's servers.
 		lookup := r.Clone(r.Context())
 		lookup.URL.Scheme, lookup.URL.Host = "http", r.Host
-		rec := httptest.NewRecorder()
+		rec := &bufferedResponse{ResponseRecorder: httptest.NewRecorder(), real: w}
 		h.ServeHTTP(rec, r)
 		if route, params, err := router.FindRoute(lookup); err == nil {
 			in := &openapi3filter.ResponseValidationInput{
@@ -78,6 +78,16 @@ func checkedAgainstOpenAPI(t testing.TB, h http.Handler) http.Handler {
 		_, _ = io.Copy(w, bytes.NewReader(rec.Body.Bytes()))
 	})
 }
+
+// bufferedResponse holds the response for validation; http.ResponseController
+// still reaches the real connection (the server sets read deadlines on
+// request bodies through it).
+type bufferedResponse struct {
+	*httptest.ResponseRecorder
+	real http.ResponseWriter
+}
+
+func (b *bufferedResponse) Unwrap() http.ResponseWriter { return b.real }
 
 // TestOpenAPIDocumentValid: the document passes kin-openapi's validation
 // (loaded by openAPIRouter), and its license object is one every validator

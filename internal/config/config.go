@@ -58,6 +58,10 @@ type Config struct {
 	// this separate address instead, in the web and the worker process;
 	// keep it on a private network.
 	MetricsListen string
+	// PushAudience and PushServiceAccount verify Pub/Sub's signed push:
+	// the OIDC token's audience and the service account it is issued to.
+	PushAudience       string
+	PushServiceAccount string
 	// SyncInterval is how often the scheduler enqueues incremental syncs.
 	SyncInterval time.Duration
 	// WorkerConcurrency is the number of asynq worker goroutines.
@@ -88,6 +92,8 @@ var Vars = []Var{
 	{"TIDINGS_PUSH_TOKEN", "", "shared secret the push subscription sends as ?token= on /gmail/push"},
 	{"TIDINGS_METRICS_TOKEN", "", "bearer token a Prometheus scraper sends for /metrics on the web listener (operators' browser sessions need none)"},
 	{"TIDINGS_METRICS_LISTEN", "", "separate address (e.g. 127.0.0.1:9090) serving /metrics without authentication, in web and worker; /metrics then leaves the web listener"},
+	{"TIDINGS_PUSH_AUDIENCE", "", "audience of the push subscription's OIDC token; with TIDINGS_PUSH_SERVICE_ACCOUNT verifies signed push"},
+	{"TIDINGS_PUSH_SERVICE_ACCOUNT", "", "service account email the push subscription's OIDC token must be issued to"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -113,6 +119,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		PushToken:          get("TIDINGS_PUSH_TOKEN"),
 		MetricsToken:       get("TIDINGS_METRICS_TOKEN"),
 		MetricsListen:      get("TIDINGS_METRICS_LISTEN"),
+		PushAudience:       get("TIDINGS_PUSH_AUDIENCE"),
+		PushServiceAccount: get("TIDINGS_PUSH_SERVICE_ACCOUNT"),
 	}
 	var errs []error
 	bad := func(name string, format string, args ...any) {
@@ -138,6 +146,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		if u, err := url.Parse(c.ElasticsearchURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("ELASTICSEARCH_URL", "must be an http:// or https:// URL")
 		}
+	}
+	if (c.PushAudience == "") != (c.PushServiceAccount == "") {
+		bad("TIDINGS_PUSH_AUDIENCE", "and TIDINGS_PUSH_SERVICE_ACCOUNT must be set together")
 	}
 	if c.GmailEndpoint != "" {
 		if u, err := url.Parse(c.GmailEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
