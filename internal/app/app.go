@@ -3,9 +3,10 @@
 // the asynq queue on external or embedded Redis, the search index — and
 // tears them down in order; it runs the web server (RunWeb), the worker
 // and scheduler (RunWorker, RunWorkerProcess) and the demo mailbox on the
-// in-process emulator. The three binaries (web, worker, admin CLI) all
-// start here (the first two through Main), so the embedded default and the
-// scale setup run one code path.
+// in-process emulator, and the operators' tools (ops.go: the metrics
+// registry and endpoints, asynqmon). The three binaries (web, worker,
+// admin CLI) all start here (the first two through Main), so the embedded
+// default and the scale setup run one code path.
 package app
 
 import (
