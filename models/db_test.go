@@ -31,6 +31,7 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 		{"busy_timeout", "10000"},
 		{"foreign_keys", "1"},
 		{"synchronous", "1"}, // NORMAL
+		{"cache_size", "-8192"},
 	}
 	for i := range 4 {
 		conn, err := sqlDB.Conn(ctx)
