@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +43,7 @@ const (
 	bfBody     = "body"
 	bfFilename = "filename"
 	bfMeta     = "meta"
+	bfHash     = "hash" // Document.Hash, stored only, for the consistency check
 	bfAll      = "_all" // bleve's composite of every field with IncludeInAll
 	// Full lower-cased addresses, so from:p.jansen@acme.com matches exactly
 	// and from:p.jansen@ac as a prefix.
@@ -106,6 +106,7 @@ func newBleveMapping() (*mapping.IndexMappingImpl, error) {
 	meta := bleve.NewTextFieldMapping()
 	meta.Index, meta.Store, meta.IncludeTermVectors, meta.IncludeInAll, meta.DocValues = false, true, false, false, false
 	dm.AddFieldMappingsAt(bfMeta, meta)
+	dm.AddFieldMappingsAt(bfHash, meta)
 	im.DefaultMapping = dm
 	return im, nil
 }
@@ -231,6 +232,7 @@ func (b *BleveIndex) toBleve(d *Document) (map[string]any, error) {
 		bfBody:     d.Body,
 		bfFilename: d.Filenames,
 		bfMeta:     string(meta),
+		bfHash:     d.Hash(),
 		bfFromAddr: addresses([]string{d.From}),
 		bfToAddr:   addresses(d.To),
 		bfCcAddr:   addresses(d.Cc),
@@ -384,35 +386,36 @@ func (b *BleveIndex) Count(ctx context.Context, tenantID, mailboxID int64) (int6
 	return int64(res.Total), nil
 }
 
-// IDs lists the tenant's document ids, paging through the index by doc id.
-func (b *BleveIndex) IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, error) {
+// Hashes maps the tenant's document ids to their content hashes, paging
+// through the index by doc id.
+func (b *BleveIndex) Hashes(ctx context.Context, tenantID, mailboxID int64) (map[int64]string, error) {
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
 	}
 	const page = 10000
-	var out []int64
+	out := map[int64]string{}
 	var after []string
 	for {
 		req := bleve.NewSearchRequestOptions(b.scope(tenantID, mailboxID), page, 0, false)
 		req.Sort = bsearch.SortOrder{&bsearch.SortDocID{}}
 		req.SearchAfter = after
+		req.Fields = []string{bfHash}
 		res, err := b.idx.SearchInContext(ctx, req)
 		if err != nil {
-			return nil, fmt.Errorf("search: list ids: %w", err)
+			return nil, fmt.Errorf("search: list documents: %w", err)
 		}
 		for _, h := range res.Hits {
 			id, err := strconv.ParseInt(h.ID, 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("search: unexpected document id %q in index", h.ID)
 			}
-			out = append(out, id)
+			out[id], _ = h.Fields[bfHash].(string)
 		}
 		if len(res.Hits) < page {
 			break
 		}
 		after = []string{res.Hits[len(res.Hits)-1].ID}
 	}
-	slices.Sort(out)
 	return out, nil
 }
 
@@ -478,7 +481,8 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	if err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
-	out := &Result{Total: int64(res.Total), Hits: make([]Hit, 0, len(res.Hits))}
+	out := &Result{Hits: make([]Hit, 0, len(res.Hits))}
+	out.setTotal(int64(res.Total))
 	for _, h := range res.Hits {
 		id, err := strconv.ParseInt(h.ID, 10, 64)
 		if err != nil {
