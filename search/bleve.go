@@ -117,7 +117,8 @@ type BleveIndex struct {
 	analyzer interface {
 		Analyze([]byte) analysisTokens
 	}
-	log *slog.Logger
+	log  *slog.Logger
+	lock *os.File // see lockIndex
 }
 
 var _ Index = (*BleveIndex)(nil)
@@ -127,6 +128,23 @@ func OpenBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
+		return nil, fmt.Errorf("search: create index dir: %w", err)
+	}
+	lock, err := lockIndex(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := openBleve(dir, logger)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	b.lock = lock
+	return b, nil
+}
+
+func openBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 	var idx bleve.Index
 	_, statErr := os.Stat(filepath.Join(dir, "index_meta.json"))
 	switch {
@@ -137,9 +155,6 @@ func OpenBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 			return nil, fmt.Errorf("search: open bleve index %s: %w", dir, err)
 		}
 	case errors.Is(statErr, os.ErrNotExist):
-		if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
-			return nil, fmt.Errorf("search: create index dir: %w", err)
-		}
 		m, err := newBleveMapping()
 		if err != nil {
 			return nil, err
@@ -164,6 +179,7 @@ func OpenBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 
 // Close closes the index.
 func (b *BleveIndex) Close() error {
+	defer b.lock.Close() // after the index is closed
 	if err := b.idx.Close(); err != nil {
 		return fmt.Errorf("search: close bleve index: %w", err)
 	}

@@ -2,7 +2,11 @@ package search
 
 import (
 	"context"
+	"errors"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -123,4 +127,30 @@ func TestEmbeddedReindexAndCheck(t *testing.T) {
 	if n, err := idx.Count(ctx, 1, 12); err != nil || n != 3 {
 		t.Errorf("Count(mailbox 12) = %d, %v, want 3", n, err)
 	}
+}
+
+// TestEmbeddedIndexLockedNamesHolder: a second opener fails at once and
+// says who holds the index, instead of waiting on it.
+func TestEmbeddedIndexLockedNamesHolder(t *testing.T) {
+	dir := t.TempDir() + "/mail.bleve"
+	idx, err := OpenBleve(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenBleve(dir, nil)
+	var locked *IndexLockedError
+	if !errors.As(err, &locked) || !errors.Is(err, ErrIndexLocked) {
+		t.Fatalf("second OpenBleve = %v, want *IndexLockedError", err)
+	}
+	if want := "pid " + strconv.Itoa(os.Getpid()); !strings.Contains(locked.Holder, want) {
+		t.Errorf("holder = %q, want it to name %q", locked.Holder, want)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenBleve(dir, nil)
+	if err != nil {
+		t.Fatalf("open after the holder closed: %v", err)
+	}
+	_ = again.Close()
 }

@@ -19,7 +19,7 @@ func (r *run) storeMessages(ctx context.Context, writes []models.MessageWrite) e
 	if len(writes) == 0 {
 		return nil
 	}
-	stored, err := r.s.store.UpsertMessages(ctx, r.tenantID, r.mb.ID, writes)
+	_, err := r.s.store.UpsertMessages(ctx, r.tenantID, r.mb.ID, writes)
 	if err != nil {
 		return fmt.Errorf("sync: store messages: %w", err)
 	}
@@ -32,28 +32,8 @@ func (r *run) storeMessages(ctx context.Context, writes []models.MessageWrite) e
 		// Contacts are derived data; the mail itself is stored.
 		r.log.Error("sync: contact policy", slog.Any("err", err))
 	}
-	if r.s.index != nil {
-		for i := range stored {
-			stored[i].Attachments = writes[i].Attachments
-		}
-		docs, err := r.s.documents(pctx, r.tenantID, stored, addressesOf(stored, writes), r.labelNames)
-		if err == nil {
-			err = r.s.index.Index(pctx, docs)
-		}
-		if err != nil {
-			r.indexFailed(err)
-		}
-	}
+	r.s.drainIndex(pctx, r.log)
 	return nil
-}
-
-// addressesOf maps stored message ids to the participants just written.
-func addressesOf(stored []models.Message, writes []models.MessageWrite) map[int64][]models.MessageAddress {
-	out := make(map[int64][]models.MessageAddress, len(stored))
-	for i := range stored {
-		out[stored[i].ID] = writes[i].Addresses
-	}
-	return out
 }
 
 // buildWrite turns a format=raw Gmail message into what the store keeps.

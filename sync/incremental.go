@@ -179,7 +179,6 @@ type labelChange struct {
 // (never "all messages with label X", HelloLily's bug) and follows in the
 // index.
 func (r *run) applyLabelChanges(ctx context.Context, changes []labelChange) error {
-	var reindex []int64
 	for _, c := range changes {
 		var add, remove []string
 		for _, l := range c.to {
@@ -192,27 +191,16 @@ func (r *run) applyLabelChanges(ctx context.Context, changes []labelChange) erro
 				remove = append(remove, l)
 			}
 		}
-		id, labels, err := r.s.store.ChangeLabels(ctx, r.tenantID, r.mb.ID, c.gmailID, add, remove)
+		_, _, err := r.s.store.ChangeLabels(ctx, r.tenantID, r.mb.ID, c.gmailID, add, remove)
 		if errors.Is(err, models.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("sync: change labels of %s: %w", c.gmailID, err)
 		}
-		if r.s.index == nil {
-			continue
-		}
-		err = r.s.index.UpdateLabels(context.WithoutCancel(ctx), r.tenantID, id, labels, r.userLabelNames(labels))
-		if isIndexNotFound(err) {
-			reindex = append(reindex, id)
-		} else if err != nil {
-			r.indexFailed(err)
-		}
 	}
-	if len(reindex) > 0 {
-		if err := r.s.indexStored(context.WithoutCancel(ctx), r.tenantID, reindex, r.labelNames); err != nil {
-			r.indexFailed(err)
-		}
+	if len(changes) > 0 {
+		r.s.drainIndex(ctx, r.log)
 	}
 	return nil
 }

@@ -40,6 +40,9 @@ type App struct {
 	// Index is the search index (Elasticsearch or embedded); nil when the
 	// process did not ask for it.
 	Index search.Index
+	// Indexer keeps Index equal to the database (the search outbox); nil
+	// exactly when Index is.
+	Indexer *search.Indexer
 
 	closers []func() error
 }
@@ -98,6 +101,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 			return fmt.Errorf("open search index: %w", err)
 		}
 		a.Index = idx
+		a.Indexer = search.NewIndexer(a.Store, idx, logger)
 		a.closers = append(a.closers, idx.Close)
 	}
 	if opts.Queue {

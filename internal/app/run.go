@@ -54,8 +54,11 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	metrics := web.NewMetrics(reg)
 
 	deps := web.Deps{
-		Store: a.Store, Search: a.Index, Sync: syncer, Attachments: syncer, Labels: syncer,
+		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer,
 		Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
+	}
+	if a.Indexer != nil {
+		deps.Search = a.Indexer
 	}
 	if cfg.GoogleClientID != "" || cfg.GmailEndpoint != "" {
 		deps.Gmail = gmailConnector{syncer}
@@ -94,6 +97,9 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	if cfg.Embedded() {
 		g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
 	}
+	if a.Indexer != nil {
+		g.Go(func() error { a.Indexer.Run(gctx, indexerInterval); return nil })
+	}
 	if demo != nil {
 		g.Go(func() error {
 			if err := demo.Restore(gctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -124,8 +130,15 @@ func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	return a.RunWorker(ctx, workerOptions(a, syncer))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
+	g.Go(func() error { a.Indexer.Run(gctx, indexerInterval); return nil })
+	return g.Wait()
 }
+
+// indexerInterval is how often a process that writes the search index
+// applies index work nobody drained (a killed worker, a web-side change).
+const indexerInterval = 2 * time.Second
 
 // NewSyncer builds the Gmail sync engine on the app's store, index and
 // queue. endpoint is a Gmail API emulator's base URL, "" for Google.
@@ -137,8 +150,8 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		RedirectURL: cfg.BaseURL + oauthCallbackPath,
 		PubSubTopic: cfg.PubSubTopic, PushToken: cfg.PushToken,
 	}
-	if a.Index != nil {
-		deps.Indexer = a.Index
+	if a.Indexer != nil {
+		deps.Indexer = a.Indexer
 	}
 	if deps.ClientID == "" && endpoint != "" {
 		// The emulator accepts any client.
