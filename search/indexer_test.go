@@ -123,7 +123,7 @@ func TestIndexerFollowsTheDatabase(t *testing.T) {
 			})
 			t.Run("case link is searchable at once", func(t *testing.T) {
 				f := newFixture(t, eng)
-				c := &models.Case{Subject: "Billing", }
+				c := &models.Case{Subject: "Billing"}
 				if err := f.store.CreateCase(ctx, f.tenantID, c); err != nil {
 					t.Fatal(err)
 				}
