@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -352,13 +353,24 @@ func (s *Server) labelsUI(w http.ResponseWriter, r *http.Request, p *principal) 
 
 type searchData struct {
 	Q      string
+	Sort   string // "date_desc" (newest first) or "relevance"
 	Result *search.Result
 	Error  string
+	// FirstURL (on pages after the first) leads back to the start,
+	// NextURL to the following page.
+	FirstURL, NextURL string
 }
 
 func (s *Server) runSearch(r *http.Request, p *principal) (searchData, error) {
-	req, _ := searchRequest(r)
-	d := searchData{Q: req.Query}
+	req, bad := searchRequest(r)
+	d := searchData{Q: req.Query, Sort: req.Sort.String()}
+	if req.After != "" {
+		d.FirstURL = "/search?" + url.Values{"q": {req.Query}, "sort": {d.Sort}}.Encode()
+	}
+	if len(bad) > 0 {
+		d.Error = bad[0].Name + " " + bad[0].Reason
+		return d, nil
+	}
 	if strings.TrimSpace(req.Query) == "" {
 		return d, nil
 	}
@@ -370,10 +382,16 @@ func (s *Server) runSearch(r *http.Request, p *principal) (searchData, error) {
 	switch {
 	case errors.As(err, &syn):
 		d.Error = syn.Error()
+	case errors.Is(err, search.ErrBadCursor):
+		d.Error = "This page link is out of date; search again."
 	case err != nil:
 		return d, fmt.Errorf("web: search: %w", err)
 	default:
 		d.Result = res
+		if res.Next != "" {
+			q := url.Values{"q": {req.Query}, "sort": {d.Sort}, "after": {res.Next}}
+			d.NextURL = "/search?" + q.Encode()
+		}
 	}
 	return d, nil
 }
