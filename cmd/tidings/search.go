@@ -24,10 +24,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tidings/search"
+	"tidings/search/searchbench"
 )
 
 // runSearchBench implements `tidings bench search`: it generates a
-// deterministic corpus (search.NewCorpus), loads it into each engine —
+// deterministic corpus (searchbench.NewCorpus), loads it into each engine —
 // the embedded bleve index, SQLite FTS5 (the other embedded candidate) and
 // Postgres pg_trgm (GIN trigram indexes queried with ILIKE, the baseline)
 // — and reports indexing throughput, size on disk, RSS and p50/p99 latency
@@ -165,7 +166,9 @@ type sbResult struct {
 	all        []time.Duration
 }
 
-func (b *searchBench) corpus() *search.Corpus { return search.NewCorpus(search.DefaultCorpus()) }
+func (b *searchBench) corpus() *searchbench.Corpus {
+	return searchbench.NewCorpus(searchbench.DefaultCorpus())
+}
 
 func (b *searchBench) generate(fn func([]search.Document) error) error {
 	done := 0
