@@ -109,10 +109,48 @@ func (x *Indexer) apply(ctx context.Context, work []models.IndexWork) error {
 	return nil
 }
 
+// Fill queues every message of a tenant whose index holds none of its
+// messages (a new or replaced index, another engine chosen), so a process
+// never answers from an empty index while the database has mail: searches
+// fill in as the indexer drains. It returns how many messages it queued.
+func (x *Indexer) Fill(ctx context.Context) (int, error) {
+	tenants, err := x.store.Tenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for _, t := range tenants {
+		n, err := x.index.Count(ctx, t, 0)
+		if err != nil {
+			return queued, fmt.Errorf("search: fill tenant %d: %w", t, err)
+		}
+		if n > 0 {
+			continue
+		}
+		ids, err := x.store.MessageIDs(ctx, t, 0)
+		if err != nil {
+			return queued, err
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		if err := x.store.MarkForIndex(ctx, t, ids); err != nil {
+			return queued, err
+		}
+		x.log.Info("search: index empty for a tenant with mail; indexing it from the database",
+			slog.Int64("tenant", t), slog.Int("messages", len(ids)))
+		queued += len(ids)
+	}
+	return queued, nil
+}
+
 // Run drains the outbox every interval until ctx ends; it picks up work
 // that no caller drained (a killed worker, a change made by the web
 // process or another tool).
 func (x *Indexer) Run(ctx context.Context, interval time.Duration) {
+	if _, err := x.Fill(ctx); err != nil && ctx.Err() == nil {
+		x.log.Error("search: fill empty index", slog.Any("err", err))
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

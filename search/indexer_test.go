@@ -273,3 +273,29 @@ func (failingIndex) Index(context.Context, []search.Document) error {
 func (failingIndex) Delete(context.Context, int64, []int64) error {
 	return errors.New("injected: index delete failed")
 }
+
+// TestIndexerFillsAnEmptyIndex: a new index (another engine, a lost
+// directory) is filled from the database instead of answering empty.
+func TestIndexerFillsAnEmptyIndex(t *testing.T) {
+	eng := testenv.Engines(t)[0]
+	f := newFixture(t, eng)
+	ctx := context.Background()
+	fresh, err := search.OpenFTS(t.TempDir()+"/mail.fts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	ix := search.NewIndexer(f.store, fresh, nil)
+	if n, err := ix.Fill(ctx); err != nil || n != 4 {
+		t.Fatalf("Fill = %d, %v; want 4 messages queued", n, err)
+	}
+	if _, err := ix.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fresh.Count(ctx, f.tenantID, 0); err != nil || n != 4 {
+		t.Errorf("filled index holds %d (%v), want 4", n, err)
+	}
+	if n, err := ix.Fill(ctx); err != nil || n != 0 {
+		t.Errorf("second Fill = %d, %v; want nothing queued", n, err)
+	}
+}

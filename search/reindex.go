@@ -12,14 +12,18 @@ import (
 type Config struct {
 	// ElasticsearchURL selects Elasticsearch when set.
 	ElasticsearchURL string
-	// DataDir holds the embedded index (DataDir/search/mail.bleve).
+	// DataDir holds the embedded index (DataDir/search/mail.fts, or
+	// DataDir/search/mail.bleve for the bleve engine).
 	DataDir string
+	// Engine is the embedded engine: "fts5" (default) or "bleve".
+	Engine string
 	// ES holds further Elasticsearch options; its URL is ElasticsearchURL.
 	ES ESConfig
 }
 
 // Open returns the Elasticsearch backend when cfg.ElasticsearchURL is set,
-// otherwise the embedded index in cfg.DataDir.
+// otherwise the embedded index in cfg.DataDir (SQLite FTS5 unless
+// cfg.Engine is "bleve"; see BENCHMARKS.md for the comparison).
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (Index, error) {
 	if cfg.ElasticsearchURL != "" {
 		es := cfg.ES
@@ -29,7 +33,13 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (Index, error) {
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("search: neither an Elasticsearch URL nor a data directory is configured")
 	}
-	return OpenBleve(filepath.Join(cfg.DataDir, "search", "mail.bleve"), logger)
+	switch cfg.Engine {
+	case "", "fts5":
+		return OpenFTS(filepath.Join(cfg.DataDir, "search", "mail.fts"), logger)
+	case "bleve":
+		return OpenBleve(filepath.Join(cfg.DataDir, "search", "mail.bleve"), logger)
+	}
+	return nil, fmt.Errorf("search: unknown embedded engine %q (want fts5 or bleve)", cfg.Engine)
 }
 
 // tenantRebuilder is implemented by backends that can build a tenant's

@@ -81,7 +81,7 @@ func openSyncEnv(ctx context.Context, stderr io.Writer, mod func(*mailsync.Deps)
 // embedded index (a running `tidings web`), the CLI syncs without it: the
 // changes wait in the search outbox and that process's indexer applies them.
 func openIndex(ctx context.Context, cfg *config.Config, logger *slog.Logger, stderr io.Writer) search.Index {
-	idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
+	idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
 	if err == nil {
 		return idx
 	}

@@ -96,7 +96,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	logger.Info("database ready", slog.String("engine", string(engine)), slog.Int("schema_version", models.SchemaVersion()), slog.Int("migrations_applied", applied))
 
 	if opts.Search {
-		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
+		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
 		if err != nil {
 			return fmt.Errorf("open search index: %w", err)
 		}
