@@ -35,6 +35,13 @@ func (s storeSearcher) Search(ctx context.Context, tenantID int64, req search.Re
 	if strings.Count(req.Query, `"`)%2 == 1 {
 		return nil, &search.SyntaxError{Pos: strings.LastIndex(req.Query, `"`), Query: req.Query, Msg: "unterminated phrase"}
 	}
+	// The real query parser decides the rest of what is a syntax error.
+	if _, err := search.ParseQuery(req.Query); err != nil {
+		return nil, err
+	}
+	if req.After != "" {
+		return nil, search.ErrBadCursor // this double serves one page only
+	}
 	f := models.MessageFilter{Page: models.Page{Limit: max(req.Size, 20), Query: strings.Trim(req.Query, `"`)}}
 	if len(req.MailboxIDs) > 0 {
 		f.MailboxID = req.MailboxIDs[0]
@@ -174,7 +181,7 @@ type tenantFix struct {
 	Email, Password, Token                        string
 	AccountID, ContactID, CaseID, MailboxID       int64
 	ThreadID, MessageID, AttachmentID, APITokenID int64
-	OtherMessageID                                int64
+	OtherMessageID, InvitationID, SessionID       int64
 	MessageSubject, AccountName                   string
 }
 
@@ -228,6 +235,15 @@ func seedTenant(t testing.TB, s *models.Store, name string) tenantFix {
 		t.Fatal(err)
 	}
 	f.Token, f.APITokenID = plain, tok.ID
+	_, inv, err := s.CreateInvitation(ctx, f.TenantID, u.ID, "invitee@"+name+".example", models.RoleMember, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sess, err := s.CreateSession(ctx, u.ID, f.TenantID, time.Hour, "seed", "127.0.0.1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.InvitationID, f.SessionID = inv.ID, sess.ID
 	return f
 }
 
