@@ -12,6 +12,7 @@ import (
 	"google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
 
+	"tidings/internal/sorted"
 	"tidings/models"
 )
 
@@ -142,7 +143,7 @@ func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
 					refetch = append(refetch, m.Id)
 					continue
 				}
-				if want := uniqueSorted(m.LabelIds); !slices.Equal(want, st.LabelIDs) {
+				if want := sorted.Unique(m.LabelIds); !slices.Equal(want, st.LabelIDs) {
 					changes = append(changes, labelChange{gmailID: m.Id, from: st.LabelIDs, to: want})
 				}
 			}

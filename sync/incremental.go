@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/api/gmail/v1"
 
+	"tidings/internal/sorted"
 	"tidings/models"
 )
 
@@ -130,7 +131,7 @@ func (r *run) applyHistory(ctx context.Context, records []*gmail.History) error 
 	// find nothing to change.
 	err = r.fetch(ctx, missing, "raw", func(fs []fetched) error {
 		for _, f := range fs {
-			states[f.msg.Id] = models.MessageState{ThreadID: f.msg.ThreadId, LabelIDs: uniqueSorted(f.msg.LabelIds)}
+			states[f.msg.Id] = models.MessageState{ThreadID: f.msg.ThreadId, LabelIDs: sorted.Unique(f.msg.LabelIds)}
 		}
 		return r.storeMessages(ctx, writesOf(fs))
 	})
@@ -152,7 +153,7 @@ func (r *run) applyHistory(ctx context.Context, records []*gmail.History) error 
 				want = slices.DeleteFunc(want, func(x string) bool { return x == l })
 			}
 		}
-		want = uniqueSorted(want)
+		want = sorted.Unique(want)
 		if !slices.Equal(want, st.LabelIDs) {
 			changes = append(changes, labelChange{gmailID: id, from: st.LabelIDs, to: want})
 		}
@@ -203,16 +204,4 @@ func (r *run) applyLabelChanges(ctx context.Context, changes []labelChange) erro
 		r.s.drainIndex(ctx, r.log)
 	}
 	return nil
-}
-
-// uniqueSorted returns the distinct non-empty strings of in, sorted.
-func uniqueSorted(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, s := range in {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

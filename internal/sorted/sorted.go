@@ -6,11 +6,11 @@ import (
 	"slices"
 )
 
-// Unique returns the distinct non-zero values of s, sorted ascending (nil
-// for none). It sorts s in place and returns a prefix of it.
+// Unique returns the distinct non-zero values of s, sorted ascending, in a
+// new slice (nil for none); s is left as it is.
 func Unique[T cmp.Ordered](s []T) []T {
 	var zero T
-	s = slices.DeleteFunc(s, func(v T) bool { return v == zero })
+	s = slices.DeleteFunc(slices.Clone(s), func(v T) bool { return v == zero })
 	if len(s) == 0 {
 		return nil
 	}

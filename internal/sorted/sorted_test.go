@@ -19,3 +19,11 @@ func TestUnique(t *testing.T) {
 		t.Errorf("Unique(ints) = %v", got)
 	}
 }
+
+func TestUniqueLeavesInputAlone(t *testing.T) {
+	in := []string{"b", "a", "b"}
+	_ = Unique(in)
+	if !slices.Equal(in, []string{"b", "a", "b"}) {
+		t.Errorf("input changed to %q", in)
+	}
+}
