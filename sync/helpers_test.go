@@ -171,7 +171,7 @@ func (e *env) assertExact() {
 	e.t.Helper()
 	ctx := context.Background()
 	want := e.emu.Snapshot(e.email)
-	got, err := e.store.MailboxState(ctx, e.tenantID, e.mailboxID)
+	got, err := mailboxState(ctx, e.store, e.tenantID, e.mailboxID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -275,3 +275,13 @@ func (m *memIndex) Search(context.Context, int64, search.Request) (*search.Resul
 }
 
 func (m *memIndex) Close() error { return nil }
+
+// mailboxState is every stored message of a mailbox with its thread and
+// sorted label set, keyed by Gmail id.
+func mailboxState(ctx context.Context, s *models.Store, tenantID, mailboxID int64) (map[string]models.MessageState, error) {
+	ids, err := s.GmailIDs(ctx, tenantID, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	return s.MessageStates(ctx, tenantID, mailboxID, ids)
+}
