@@ -9,7 +9,7 @@ import (
 
 // SearchOutbox marks a message whose search document must be rebuilt (or
 // removed). Rows are written only by the database triggers of migration
-// 0005, in the transaction of the change itself; Version counts the
+// 0007, in the transaction of the change itself; Version counts the
 // changes since the row was created, so the indexer removes a mark only if
 // no change arrived after it read it.
 type SearchOutbox struct {

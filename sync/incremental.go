@@ -193,32 +193,20 @@ type labelChange struct {
 	from, to []string
 }
 
-// applyLabelChanges changes the label sets of exactly the named messages
-// (never "all messages with label X", HelloLily's bug) and follows in the
-// index.
+// applyLabelChanges sets the label sets of exactly the named messages
+// (never "all messages with label X", HelloLily's bug) in one transaction
+// per page; the database marks them for the index (search outbox).
 func (r *run) applyLabelChanges(ctx context.Context, changes []labelChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	sets := make(map[string][]string, len(changes))
 	for _, c := range changes {
-		var add, remove []string
-		for _, l := range c.to {
-			if !slices.Contains(c.from, l) {
-				add = append(add, l)
-			}
-		}
-		for _, l := range c.from {
-			if !slices.Contains(c.to, l) {
-				remove = append(remove, l)
-			}
-		}
-		_, _, err := r.s.store.ChangeLabels(ctx, r.tenantID, r.mb.ID, c.gmailID, add, remove)
-		if errors.Is(err, models.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("sync: change labels of %s: %w", c.gmailID, err)
-		}
+		sets[c.gmailID] = c.to
 	}
-	if len(changes) > 0 {
-		r.s.drainIndex(ctx, r.log)
+	if _, err := r.s.store.SetLabelSets(ctx, r.tenantID, r.mb.ID, sets); err != nil {
+		return fmt.Errorf("sync: change labels: %w", err)
 	}
+	r.s.drainIndex(ctx, r.log)
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 // Indexer is what the sync needs of search indexing (search.Indexer
 // implements it). The sync never writes the index itself: every stored,
 // relabelled or deleted message is marked in the search outbox by the
-// database, in the same transaction (migration 0005), and Drain applies
+// database, in the same transaction (migration 0007), and Drain applies
 // those marks. A sync killed after a commit therefore leaves the marks
 // behind for the next Drain, in this or any other process.
 type Indexer interface {
