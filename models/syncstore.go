@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"tidings/internal/sorted"
 )
 
 // This file holds the Store methods the Gmail sync (package sync) needs
@@ -177,7 +179,7 @@ func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, set
 		var rows []MessageLabel
 		for g, id := range ids {
 			idList = append(idList, id)
-			for _, l := range uniqueSorted(sets[g]) {
+			for _, l := range sorted.Unique(sets[g]) {
 				rows = append(rows, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
 			}
 		}

@@ -43,7 +43,7 @@ tidings_mailbox_sync_state{mailbox="`+itoa(e.mailboxID)+`",state="pending",tenan
 		}
 
 		e.emu.SetFaults(emulator.Faults{Rate: 0.25, Kinds: []emulator.FaultKind{emulator.FaultRateLimit}})
-		s := e.syncer(func(d *Deps) { d.Metrics = m; d.Indexer = idx })
+		s := e.syncer(func(d *Deps) { d.Metrics = m; d.Indexer = search.NewIndexer(store, idx, nil) })
 		if err := e.run(s, true); err != nil {
 			t.Fatal(err)
 		}
@@ -78,9 +78,13 @@ tidings_mailbox_status_up 1
 		}
 
 		// Messages the index lost show up as backlog.
-		ids, err := idx.IDs(context.Background(), e.tenantID, e.mailboxID)
-		if err != nil || len(ids) != n {
-			t.Fatalf("index ids: %d, %v", len(ids), err)
+		hashes, err := idx.Hashes(context.Background(), e.tenantID, e.mailboxID)
+		if err != nil || len(hashes) != n {
+			t.Fatalf("index ids: %d, %v", len(hashes), err)
+		}
+		ids := make([]int64, 0, len(hashes))
+		for id := range hashes {
+			ids = append(ids, id)
 		}
 		if err := idx.Delete(context.Background(), e.tenantID, ids[:3]); err != nil {
 			t.Fatal(err)

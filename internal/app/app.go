@@ -52,6 +52,9 @@ type App struct {
 	// Registry collects this process's Prometheus metrics (no global
 	// registry); /metrics serves it.
 	Registry *prometheus.Registry
+	// Indexer keeps Index equal to the database (the search outbox); nil
+	// exactly when Index is.
+	Indexer *search.Indexer
 
 	syncCounters *mailsync.Metrics
 	closers      []func() error
@@ -114,11 +117,12 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	logger.Info("database ready", slog.String("engine", string(engine)), slog.Int("schema_version", models.SchemaVersion()), slog.Int("migrations_applied", applied))
 
 	if opts.Search {
-		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
+		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
 		if err != nil {
 			return fmt.Errorf("open search index: %w", err)
 		}
 		a.Index = idx
+		a.Indexer = search.NewIndexer(a.Store, idx, logger)
 		a.closers = append(a.closers, idx.Close)
 	}
 	if opts.Queue {

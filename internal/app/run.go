@@ -51,7 +51,7 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	a.registerStatusMetrics()
 
 	deps := web.Deps{
-		Store: a.Store, Search: a.Index, Sync: syncer, Attachments: syncer, Labels: syncer,
+		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer,
 		Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
 		// Gmail push through a Pub/Sub push subscription: mounted only
 		// when it can be authenticated.
@@ -62,6 +62,9 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		if cfg.PushToken == "" && cfg.PushAudience == "" {
 			logger.Warn("TIDINGS_PUBSUB_TOPIC is set but push cannot be authenticated: set TIDINGS_PUSH_AUDIENCE and TIDINGS_PUSH_SERVICE_ACCOUNT, or TIDINGS_PUSH_TOKEN; /gmail/push is not mounted and mailboxes are polled")
 		}
+	}
+	if a.Indexer != nil {
+		deps.Search = a.Indexer
 	}
 	if cfg.GoogleClientID != "" || cfg.GmailEndpoint != "" {
 		deps.Gmail = gmailConnector{syncer}
@@ -110,6 +113,9 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	if cfg.Embedded() {
 		g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
 	}
+	if a.Indexer != nil {
+		g.Go(func() error { a.Indexer.Run(gctx, indexerInterval); return nil })
+	}
 	if demo != nil {
 		g.Go(func() error {
 			if err := demo.Restore(gctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -140,14 +146,18 @@ func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	if cfg.MetricsListen == "" {
-		return a.RunWorker(ctx, workerOptions(a, syncer))
-	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.serveMetricsSeparately(gctx) })
+	if cfg.MetricsListen != "" {
+		g.Go(func() error { return a.serveMetricsSeparately(gctx) })
+	}
 	g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
+	g.Go(func() error { a.Indexer.Run(gctx, indexerInterval); return nil })
 	return g.Wait()
 }
+
+// indexerInterval is how often a process that writes the search index
+// applies index work nobody drained (a killed worker, a web-side change).
+const indexerInterval = 2 * time.Second
 
 // NewSyncer builds the Gmail sync engine on the app's store, index and
 // queue. endpoint is a Gmail API emulator's base URL, "" for Google.
@@ -160,8 +170,8 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		PubSubTopic: cfg.PubSubTopic,
 		Metrics:     a.syncMetrics(),
 	}
-	if a.Index != nil {
-		deps.Indexer = a.Index
+	if a.Indexer != nil {
+		deps.Indexer = a.Indexer
 	}
 	if deps.ClientID == "" && endpoint != "" {
 		// The emulator accepts any client.

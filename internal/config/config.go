@@ -31,6 +31,9 @@ type Config struct {
 	RedisURL string
 	// ElasticsearchURL selects Elasticsearch; empty means the embedded index.
 	ElasticsearchURL string
+	// SearchEngine is the embedded index's engine: "fts5" (default) or
+	// "bleve" (TIDINGS_SEARCH_ENGINE).
+	SearchEngine string
 	// SecretKey is TIDINGS_SECRET_KEY (comma-separated base64 keys, the
 	// sealing key first); empty means a key file in DataDir.
 	SecretKey string
@@ -113,6 +116,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		DatabaseURL:        get("DATABASE_URL"),
 		RedisURL:           get("REDIS_URL"),
 		ElasticsearchURL:   get("ELASTICSEARCH_URL"),
+		SearchEngine:       get("TIDINGS_SEARCH_ENGINE"),
 		SecretKey:          get("TIDINGS_SECRET_KEY"),
 		Listen:             get("TIDINGS_LISTEN"),
 		BaseURL:            get("TIDINGS_BASE_URL"),
@@ -151,6 +155,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		if u, err := url.Parse(c.ElasticsearchURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("ELASTICSEARCH_URL", "must be an http:// or https:// URL")
 		}
+	}
+	switch c.SearchEngine {
+	case "":
+		c.SearchEngine = "fts5"
+	case "fts5", "bleve":
+	default:
+		bad("TIDINGS_SEARCH_ENGINE", "must be fts5 or bleve")
 	}
 	if (c.PushAudience == "") != (c.PushServiceAccount == "") {
 		bad("TIDINGS_PUSH_AUDIENCE", "and TIDINGS_PUSH_SERVICE_ACCOUNT must be set together")
