@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -67,8 +67,12 @@ func Open(ctx context.Context, opts OpenOptions) (*gorm.DB, Engine, error) {
 		if err := os.MkdirAll(filepath.Dir(opts.SQLitePath), 0o700); err != nil {
 			return nil, "", fmt.Errorf("models: create database directory: %w", err)
 		}
-		// WAL lets readers (the web UI) run while the worker writes;
-		// busy_timeout turns lock contention into waiting, not errors.
+		// The driver is modernc.org/sqlite (SQLite translated to Go, no
+		// cgo) under libtnb/sqlite's gorm dialector; the DSN parameters are
+		// modernc's. WAL lets readers (the web UI) run while the worker
+		// writes; busy_timeout turns lock contention into waiting, not
+		// errors; _txlock=immediate takes the write lock at BEGIN, so two
+		// writers queue instead of failing when one upgrades a read lock.
 		// An 8 MiB page cache per connection (SQLite's default is 2 MB)
 		// keeps the inner pages of the messages indexes cached while a
 		// sync inserts: with the default, ingest spent a sixth of its CPU

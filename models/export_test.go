@@ -22,7 +22,7 @@ func modelTables() []any {
 		&Tenant{}, &User{}, &Membership{}, &Account{}, &AccountDomain{},
 		&Contact{}, &ContactEmail{}, &Case{}, &CaseMessage{}, &Mailbox{},
 		&Thread{}, &Message{}, &RawMessage{}, &MessageAddress{}, &Label{},
-		&MessageLabel{}, &Attachment{}, &APIToken{}, &Session{}, &Invitation{},
+		&MessageLabel{}, &Attachment{}, &APIToken{}, &Session{}, &Invitation{}, &SearchOutbox{},
 	}
 }
 

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"tidings/internal/sorted"
 )
 
 // CreateMailbox connects a mailbox to the tenant, or returns the existing
@@ -276,7 +277,7 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 			}
 			msgs[i].ID = id
 			idList = append(idList, id)
-			for _, l := range uniqueSorted(ws[i].LabelIDs) {
+			for _, l := range sorted.Unique(ws[i].LabelIDs) {
 				labels = append(labels, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
 				msgs[i].Labels = append(msgs[i].Labels, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
 			}
@@ -391,19 +392,6 @@ func (s *Store) MessageIDsByGmailID(ctx context.Context, tenantID, mailboxID int
 	return messageIDs(s.db.WithContext(ctx), tenantID, mailboxID, gmailIDs)
 }
 
-func uniqueSorted(in []string) []string {
-	out := make([]string, 0, len(in))
-	seen := make(map[string]bool, len(in))
-	for _, s := range in {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // ChangeLabels adds and removes labels on exactly one message, named by
 // Gmail id. It returns ErrNotFound when the message is not stored. The
 // resulting label set is returned.
@@ -426,7 +414,7 @@ func (s *Store) ChangeLabels(ctx context.Context, tenantID, mailboxID int64, gma
 				return fmt.Errorf("models: remove labels: %w", err)
 			}
 		}
-		if add = uniqueSorted(add); len(add) > 0 {
+		if add = sorted.Unique(add); len(add) > 0 {
 			rows := make([]MessageLabel, len(add))
 			for i, l := range add {
 				rows[i] = MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l}
@@ -471,7 +459,7 @@ func (s *Store) DeleteMessages(ctx context.Context, tenantID, mailboxID int64, g
 			if err := tx.Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Delete(&RawMessage{}).Error; err != nil {
 				return fmt.Errorf("models: delete raw: %w", err)
 			}
-			if err := recountThreads(tx, tenantID, mailboxID, uniqueSorted(threads)); err != nil {
+			if err := recountThreads(tx, tenantID, mailboxID, sorted.Unique(threads)); err != nil {
 				return err
 			}
 			deleted = append(deleted, ids...)

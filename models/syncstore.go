@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"tidings/internal/sorted"
 )
 
 // This file holds the Store methods the Gmail sync (package sync) needs
@@ -139,7 +141,7 @@ func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, set
 		var rows []MessageLabel
 		for g, id := range ids {
 			idList = append(idList, id)
-			for _, l := range uniqueSorted(sets[g]) {
+			for _, l := range sorted.Unique(sets[g]) {
 				rows = append(rows, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -181,5 +182,56 @@ func TestMigrationsKeepIndexesAndTriggers(t *testing.T) {
 	}
 	if _, err := models.Migrate(ctx, db, models.SQLite); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSessionsAndInvitationsCascade: sessions and invitations belong to
+// their user and organization; deleting either removes them, and an
+// invitation accepted by a deleted user keeps its record.
+func TestSessionsAndInvitationsCascade(t *testing.T) {
+	stores := map[string]func(testing.TB) *models.Store{"sqlite": testenv.OpenSQLite}
+	if testenv.PostgresURL(t) != "" {
+		stores["postgres"] = testenv.OpenPostgres
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store := open(t)
+			db := models.DBForTest(store)
+			now := time.Now().UTC()
+			tenant, admin, _, err := store.CreateOrganization(ctx, "Acme", "admin@acme.example", "Ada", "a long enough password")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := store.CreateSession(ctx, admin.ID, tenant.ID, time.Hour, "test", "127.0.0.1", now); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := store.CreateInvitation(ctx, tenant.ID, admin.ID, "bob@acme.example", models.RoleMember, now); err != nil {
+				t.Fatal(err)
+			}
+			count := func(table string) int64 {
+				t.Helper()
+				var n int64
+				if err := db.Table(table).Count(&n).Error; err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if count("sessions") != 1 || count("invitations") != 1 {
+				t.Fatalf("before: %d sessions, %d invitations", count("sessions"), count("invitations"))
+			}
+			if err := db.Exec("DELETE FROM users WHERE id = ?", admin.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			if n := count("sessions"); n != 0 {
+				t.Errorf("%d sessions left after their user was deleted", n)
+			}
+			if n := count("invitations"); n != 0 {
+				t.Errorf("%d invitations left after their inviter was deleted", n)
+			}
+			if err := db.Exec("INSERT INTO sessions (token_hash, user_id, tenant_id, csrf, expires_at) VALUES (?, ?, ?, 'x', ?)", []byte("h"), admin.ID, tenant.ID, now).Error; err == nil {
+				t.Error("a session of a deleted user was stored")
+			}
+		})
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +43,7 @@ const (
 	bfBody     = "body"
 	bfFilename = "filename"
 	bfMeta     = "meta"
+	bfHash     = "hash" // Document.Hash, stored only, for the consistency check
 	bfAll      = "_all" // bleve's composite of every field with IncludeInAll
 	// Full lower-cased addresses, so from:p.jansen@acme.com matches exactly
 	// and from:p.jansen@ac as a prefix.
@@ -106,6 +106,7 @@ func newBleveMapping() (*mapping.IndexMappingImpl, error) {
 	meta := bleve.NewTextFieldMapping()
 	meta.Index, meta.Store, meta.IncludeTermVectors, meta.IncludeInAll, meta.DocValues = false, true, false, false, false
 	dm.AddFieldMappingsAt(bfMeta, meta)
+	dm.AddFieldMappingsAt(bfHash, meta)
 	im.DefaultMapping = dm
 	return im, nil
 }
@@ -116,7 +117,8 @@ type BleveIndex struct {
 	analyzer interface {
 		Analyze([]byte) analysisTokens
 	}
-	log *slog.Logger
+	log  *slog.Logger
+	lock *os.File // see lockIndex
 }
 
 var _ Index = (*BleveIndex)(nil)
@@ -126,6 +128,23 @@ func OpenBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
+		return nil, fmt.Errorf("search: create index dir: %w", err)
+	}
+	lock, err := lockIndex(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := openBleve(dir, logger)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	b.lock = lock
+	return b, nil
+}
+
+func openBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 	var idx bleve.Index
 	_, statErr := os.Stat(filepath.Join(dir, "index_meta.json"))
 	switch {
@@ -136,9 +155,6 @@ func OpenBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 			return nil, fmt.Errorf("search: open bleve index %s: %w", dir, err)
 		}
 	case errors.Is(statErr, os.ErrNotExist):
-		if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
-			return nil, fmt.Errorf("search: create index dir: %w", err)
-		}
 		m, err := newBleveMapping()
 		if err != nil {
 			return nil, err
@@ -163,6 +179,7 @@ func OpenBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 
 // Close closes the index.
 func (b *BleveIndex) Close() error {
+	defer b.lock.Close() // after the index is closed
 	if err := b.idx.Close(); err != nil {
 		return fmt.Errorf("search: close bleve index: %w", err)
 	}
@@ -231,6 +248,7 @@ func (b *BleveIndex) toBleve(d *Document) (map[string]any, error) {
 		bfBody:     d.Body,
 		bfFilename: d.Filenames,
 		bfMeta:     string(meta),
+		bfHash:     d.Hash(),
 		bfFromAddr: addresses([]string{d.From}),
 		bfToAddr:   addresses(d.To),
 		bfCcAddr:   addresses(d.Cc),
@@ -384,35 +402,36 @@ func (b *BleveIndex) Count(ctx context.Context, tenantID, mailboxID int64) (int6
 	return int64(res.Total), nil
 }
 
-// IDs lists the tenant's document ids, paging through the index by doc id.
-func (b *BleveIndex) IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, error) {
+// Hashes maps the tenant's document ids to their content hashes, paging
+// through the index by doc id.
+func (b *BleveIndex) Hashes(ctx context.Context, tenantID, mailboxID int64) (map[int64]string, error) {
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
 	}
 	const page = 10000
-	var out []int64
+	out := map[int64]string{}
 	var after []string
 	for {
 		req := bleve.NewSearchRequestOptions(b.scope(tenantID, mailboxID), page, 0, false)
 		req.Sort = bsearch.SortOrder{&bsearch.SortDocID{}}
 		req.SearchAfter = after
+		req.Fields = []string{bfHash}
 		res, err := b.idx.SearchInContext(ctx, req)
 		if err != nil {
-			return nil, fmt.Errorf("search: list ids: %w", err)
+			return nil, fmt.Errorf("search: list documents: %w", err)
 		}
 		for _, h := range res.Hits {
 			id, err := strconv.ParseInt(h.ID, 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("search: unexpected document id %q in index", h.ID)
 			}
-			out = append(out, id)
+			out[id], _ = h.Fields[bfHash].(string)
 		}
 		if len(res.Hits) < page {
 			break
 		}
 		after = []string{res.Hits[len(res.Hits)-1].ID}
 	}
-	slices.Sort(out)
 	return out, nil
 }
 
@@ -478,7 +497,8 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	if err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
-	out := &Result{Total: int64(res.Total), Hits: make([]Hit, 0, len(res.Hits))}
+	out := &Result{Hits: make([]Hit, 0, len(res.Hits))}
+	out.setTotal(int64(res.Total))
 	for _, h := range res.Hits {
 		id, err := strconv.ParseInt(h.ID, 10, 64)
 		if err != nil {

@@ -290,6 +290,7 @@ type esDoc struct {
 	ContactIDs    []int64   `json:"contact_ids,omitempty"`
 	AccountIDs    []int64   `json:"account_ids,omitempty"`
 	CaseIDs       []int64   `json:"case_ids,omitempty"`
+	Hash          string    `json:"hash,omitempty"`
 }
 
 func toESDoc(d *Document) esDoc {
@@ -297,7 +298,7 @@ func toESDoc(d *Document) esDoc {
 		Subject: d.Subject, From: d.From, To: d.To, Cc: d.Cc, Bcc: d.Bcc, Body: d.Body,
 		Labels: labelTerms(d.LabelIDs, d.LabelNames), LabelIDs: d.LabelIDs, LabelNames: d.LabelNames,
 		Date: d.Date.UTC(), HasAttachment: d.HasAttachment, Filenames: d.Filenames,
-		ContactIDs: d.ContactIDs, AccountIDs: d.AccountIDs, CaseIDs: d.CaseIDs}
+		ContactIDs: d.ContactIDs, AccountIDs: d.AccountIDs, CaseIDs: d.CaseIDs, Hash: d.Hash()}
 }
 
 // Index upserts docs through each tenant's alias with the bulk indexer.
@@ -504,7 +505,8 @@ func (x *ESIndex) Count(ctx context.Context, tenantID, mailboxID int64) (int64, 
 type esSearchResponse struct {
 	Hits struct {
 		Total struct {
-			Value int64 `json:"value"`
+			Value    int64  `json:"value"`
+			Relation string `json:"relation"`
 		} `json:"total"`
 		Hits []struct {
 			ID        string              `json:"_id"`
@@ -516,19 +518,20 @@ type esSearchResponse struct {
 	} `json:"hits"`
 }
 
-// IDs pages through the tenant's ids sorted by id with search_after.
-func (x *ESIndex) IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, error) {
+// Hashes pages through the tenant's documents sorted by id with
+// search_after and maps each id to its stored content hash.
+func (x *ESIndex) Hashes(ctx context.Context, tenantID, mailboxID int64) (map[int64]string, error) {
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
 	}
 	const page = 10000
-	var out []int64
+	out := map[int64]string{}
 	var after []any
 	for {
 		body := map[string]any{
 			"query":   map[string]any{"bool": map[string]any{"filter": scopeFilter(tenantID, mailboxID)}},
 			"size":    page,
-			"_source": false,
+			"_source": []string{"hash"},
 			"sort":    []any{map[string]any{"id": "asc"}},
 		}
 		if after != nil {
@@ -540,21 +543,21 @@ func (x *ESIndex) IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, 
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("search: list ids: %w", err)
+			return nil, fmt.Errorf("search: list documents: %w", err)
 		}
+		var last int64
 		for _, h := range res.Hits.Hits {
 			id, err := strconv.ParseInt(h.ID, 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("search: unexpected document id %q", h.ID)
 			}
-			out = append(out, id)
+			out[id], last = h.Source.Hash, id
 		}
 		if len(res.Hits.Hits) < page {
 			break
 		}
-		after = []any{out[len(out)-1]}
+		after = []any{last}
 	}
-	slices.Sort(out)
 	return out, nil
 }
 
@@ -599,7 +602,7 @@ func (x *ESIndex) SearchBody(tenantID int64, req Request) (map[string]any, error
 	body := map[string]any{
 		"query":            map[string]any{"bool": boolQ},
 		"size":             pageSize(req.Size),
-		"track_total_hits": true,
+		"track_total_hits": MaxTotal,
 		"_source":          []string{"id", "mailbox_id", "gmail_id", "thread_id", "subject", "from", "date"},
 		"sort":             esSort(req.Sort),
 		"highlight": map[string]any{
@@ -653,12 +656,16 @@ func (x *ESIndex) Search(ctx context.Context, tenantID int64, req Request) (*Res
 	var res esSearchResponse
 	err = x.do(ctx, esapi.SearchRequest{Index: []string{x.tenantAlias(tenantID)}, Routing: []string{idStr(tenantID)}, Body: jsonBody(body)}, &res)
 	if isStatus(err, http.StatusNotFound) {
-		return &Result{Hits: []Hit{}}, nil // tenant never indexed anything
+		return &Result{Hits: []Hit{}, TotalRelation: TotalExact}, nil // tenant never indexed anything
 	}
 	if err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
-	out := &Result{Total: res.Hits.Total.Value, Hits: make([]Hit, 0, len(res.Hits.Hits))}
+	out := &Result{Hits: make([]Hit, 0, len(res.Hits.Hits))}
+	out.setTotal(res.Hits.Total.Value)
+	if res.Hits.Total.Relation == TotalAtLeast {
+		out.Total, out.TotalRelation = max(res.Hits.Total.Value, MaxTotal), TotalAtLeast
+	}
 	for _, h := range res.Hits.Hits {
 		id, err := strconv.ParseInt(h.ID, 10, 64)
 		if err != nil {

@@ -52,6 +52,7 @@ const esIndexTemplate = `{
         "labels":      {"type": "keyword"},
         "label_ids":   {"type": "keyword", "index": false},
         "label_names": {"type": "keyword", "index": false},
+        "hash":        {"type": "keyword", "index": false},
         "date":        {"type": "date"},
         "has_attachment": {"type": "boolean"},
         "subject":   {"type": "text", "analyzer": "words", "fields": {

@@ -1,12 +1,14 @@
 package search
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/char/asciifolding"
 	"github.com/blevesearch/bleve/v2/registry"
+	"golang.org/x/text/unicode/norm"
 )
 
 // foldFilterName is a token filter that folds each token to ASCII with
@@ -25,12 +27,26 @@ func (f foldFilter) Filter(input analysis.TokenStream) analysis.TokenStream {
 	for _, tok := range input {
 		for _, c := range tok.Term {
 			if c >= 0x80 {
-				tok.Term = f.f.Filter(tok.Term)
+				// Canonical decomposition without combining marks first
+				// (UAX #15), which also folds scripts the ASCII table
+				// leaves alone ("отчёт" → "отчет"), then the ASCII table.
+				tok.Term = f.f.Filter([]byte(stripMarks(string(tok.Term))))
 				break
 			}
 		}
 	}
 	return input
+}
+
+// stripMarks removes combining marks after canonical decomposition.
+func stripMarks(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(r)
+		}
+	}
+	return norm.NFC.String(b.String())
 }
 
 func init() {
@@ -69,7 +85,18 @@ func (wordsTokenizer) Tokenize(input []byte) analysis.TokenStream {
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRune(input[i:])
 		}
-		if isWordRune(r, start < 0) {
+		if isCJK(r) {
+			// CJK is written without spaces: each character is a token,
+			// and a CJK word in a query becomes a phrase of its
+			// characters, found anywhere in a run (as bigrams would be).
+			if start >= 0 {
+				out = append(out, &analysis.Token{Term: input[start:i], Start: start, End: i, Position: pos, Type: analysis.AlphaNumeric})
+				pos++
+				start = -1
+			}
+			out = append(out, &analysis.Token{Term: input[i : i+size], Start: i, End: i + size, Position: pos, Type: analysis.Ideographic})
+			pos++
+		} else if isWordRune(r, start < 0) {
 			if start < 0 {
 				start = i
 			}

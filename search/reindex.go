@@ -12,14 +12,18 @@ import (
 type Config struct {
 	// ElasticsearchURL selects Elasticsearch when set.
 	ElasticsearchURL string
-	// DataDir holds the embedded index (DataDir/search/mail.bleve).
+	// DataDir holds the embedded index (DataDir/search/mail.fts, or
+	// DataDir/search/mail.bleve for the bleve engine).
 	DataDir string
+	// Engine is the embedded engine: "fts5" (default) or "bleve".
+	Engine string
 	// ES holds further Elasticsearch options; its URL is ElasticsearchURL.
 	ES ESConfig
 }
 
 // Open returns the Elasticsearch backend when cfg.ElasticsearchURL is set,
-// otherwise the embedded index in cfg.DataDir.
+// otherwise the embedded index in cfg.DataDir (SQLite FTS5 unless
+// cfg.Engine is "bleve"; see BENCHMARKS.md for the comparison).
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (Index, error) {
 	if cfg.ElasticsearchURL != "" {
 		es := cfg.ES
@@ -29,7 +33,13 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (Index, error) {
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("search: neither an Elasticsearch URL nor a data directory is configured")
 	}
-	return OpenBleve(filepath.Join(cfg.DataDir, "search", "mail.bleve"), logger)
+	switch cfg.Engine {
+	case "", "fts5":
+		return OpenFTS(filepath.Join(cfg.DataDir, "search", "mail.fts"), logger)
+	case "bleve":
+		return OpenBleve(filepath.Join(cfg.DataDir, "search", "mail.bleve"), logger)
+	}
+	return nil, fmt.Errorf("search: unknown embedded engine %q (want fts5 or bleve)", cfg.Engine)
 }
 
 // tenantRebuilder is implemented by backends that can build a tenant's
@@ -54,11 +64,11 @@ func Reindex(ctx context.Context, idx Index, tenantID int64, src Source, progres
 	if r, ok := idx.(tenantRebuilder); ok {
 		return r.rebuildTenant(ctx, tenantID, src, progress)
 	}
-	before, err := idx.IDs(ctx, tenantID, 0)
+	indexed, err := idx.Hashes(ctx, tenantID, 0)
 	if err != nil {
 		return fmt.Errorf("search: reindex tenant %d: %w", tenantID, err)
 	}
-	seen := make(map[int64]bool, len(before))
+	seen := make(map[int64]bool, len(indexed))
 	var done int64
 	err = src.Documents(ctx, tenantID, func(batch []Document) error {
 		for i := range batch {
@@ -78,7 +88,7 @@ func Reindex(ctx context.Context, idx Index, tenantID int64, src Source, progres
 		return fmt.Errorf("search: reindex tenant %d: %w", tenantID, err)
 	}
 	var stale []int64
-	for _, id := range before {
+	for id := range indexed {
 		if !seen[id] {
 			stale = append(stale, id)
 		}
@@ -91,58 +101,67 @@ func Reindex(ctx context.Context, idx Index, tenantID int64, src Source, progres
 
 // Drift is what Check found for one tenant (and mailbox, 0 = all).
 type Drift struct {
-	TenantID   int64
-	MailboxID  int64
-	DBCount    int64
-	IndexCount int64
-	Missing    []int64 // in the database, not in the index
-	Extra      []int64 // in the index, not in the database
-	Repaired   bool
+	TenantID   int64   `json:"tenant"`
+	MailboxID  int64   `json:"mailbox_id"`
+	DBCount    int64   `json:"database"`
+	IndexCount int64   `json:"index"`
+	Missing    []int64 `json:"missing"` // in the database, not in the index
+	Extra      []int64 `json:"extra"`   // in the index, not in the database
+	Changed    []int64 `json:"changed"` // in both, but the indexed content differs
+	Repaired   bool    `json:"repaired"`
 }
 
 // InSync reports whether database and index agree.
-func (d Drift) InSync() bool { return len(d.Missing) == 0 && len(d.Extra) == 0 }
+func (d Drift) InSync() bool { return len(d.Missing)+len(d.Extra)+len(d.Changed) == 0 }
 
-// Check compares the index with dbIDs (the database's message ids for the
-// tenant and mailbox). With repair non-nil it hands the missing ids to
-// repair (which re-reads and indexes them) and deletes the extra ones.
-func Check(ctx context.Context, idx Index, tenantID, mailboxID int64, dbIDs []int64, repair func(missing []int64) error) (Drift, error) {
-	d := Drift{TenantID: tenantID, MailboxID: mailboxID, DBCount: int64(len(dbIDs))}
+// Check compares the index with the documents src builds from the database
+// for the tenant (src decides the mailbox scope; mailboxID scopes the
+// index side the same way): ids on one side only, and ids whose content
+// hash differs. With repair non-nil it hands every id that drifted to
+// repair (the caller marks them for the indexer, which rebuilds or deletes
+// each from the database).
+func Check(ctx context.Context, idx Index, tenantID, mailboxID int64, src Source, repair func(ids []int64) error) (Drift, error) {
+	d := Drift{TenantID: tenantID, MailboxID: mailboxID}
 	if tenantID <= 0 {
 		return d, ErrNoTenant
 	}
-	got, err := idx.IDs(ctx, tenantID, mailboxID)
+	indexed, err := idx.Hashes(ctx, tenantID, mailboxID)
 	if err != nil {
 		return d, fmt.Errorf("search: check tenant %d: %w", tenantID, err)
 	}
-	d.IndexCount = int64(len(got))
-	want := slices.Clone(dbIDs)
-	slices.Sort(want)
-	want = slices.Compact(want)
-	i, j := 0, 0
-	for i < len(want) || j < len(got) {
-		switch {
-		case j >= len(got) || (i < len(want) && want[i] < got[j]):
-			d.Missing = append(d.Missing, want[i])
-			i++
-		case i >= len(want) || got[j] < want[i]:
-			d.Extra = append(d.Extra, got[j])
-			j++
-		default:
-			i++
-			j++
+	d.IndexCount = int64(len(indexed))
+	seen := make(map[int64]bool, len(indexed))
+	err = src.Documents(ctx, tenantID, func(batch []Document) error {
+		for i := range batch {
+			doc := &batch[i]
+			d.DBCount++
+			seen[doc.ID] = true
+			switch h, ok := indexed[doc.ID]; {
+			case !ok:
+				d.Missing = append(d.Missing, doc.ID)
+			case h != doc.Hash():
+				d.Changed = append(d.Changed, doc.ID)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return d, fmt.Errorf("search: check tenant %d: %w", tenantID, err)
+	}
+	for id := range indexed {
+		if !seen[id] {
+			d.Extra = append(d.Extra, id)
+		}
+	}
+	for _, s := range [][]int64{d.Missing, d.Extra, d.Changed} {
+		slices.Sort(s)
 	}
 	if repair == nil || d.InSync() {
 		return d, nil
 	}
-	if len(d.Missing) > 0 {
-		if err := repair(d.Missing); err != nil {
-			return d, fmt.Errorf("search: repair %d missing documents: %w", len(d.Missing), err)
-		}
-	}
-	if err := idx.Delete(ctx, tenantID, d.Extra); err != nil {
-		return d, fmt.Errorf("search: remove %d extra documents: %w", len(d.Extra), err)
+	ids := slices.Concat(d.Missing, d.Extra, d.Changed)
+	if err := repair(ids); err != nil {
+		return d, fmt.Errorf("search: repair %d documents: %w", len(ids), err)
 	}
 	d.Repaired = true
 	return d, nil

@@ -2,7 +2,11 @@ package search
 
 import (
 	"context"
+	"errors"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -58,12 +62,14 @@ func TestEmbeddedReindexAndCheck(t *testing.T) {
 			dbIDs = append(dbIDs, d.ID)
 		}
 	}
-	drift, err := Check(ctx, idx, 1, 0, dbIDs, nil)
+	drift, err := Check(ctx, idx, 1, 0, sliceSource(db), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(drift.Extra, []int64{3}) || len(drift.Missing) != 0 || drift.Repaired || drift.IndexCount != 9 {
-		t.Errorf("Check = %+v, want extra [3]", drift)
+	// Message 4 is in both with the same id: only its content hash tells.
+	if !slices.Equal(drift.Extra, []int64{3}) || len(drift.Missing) != 0 || !slices.Equal(drift.Changed, []int64{4}) ||
+		drift.Repaired || drift.IndexCount != 9 || drift.DBCount != 8 {
+		t.Errorf("Check = %+v, want extra [3], changed [4]", drift)
 	}
 
 	var last int64
@@ -73,10 +79,15 @@ func TestEmbeddedReindexAndCheck(t *testing.T) {
 	if last != 8 {
 		t.Errorf("progress ended at %d, want 8", last)
 	}
-	ids, err := idx.IDs(ctx, 1, 0)
+	hashes, err := idx.Hashes(ctx, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ids []int64
+	for id := range hashes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	if !slices.Equal(ids, dbIDs) {
 		t.Errorf("IDs after reindex = %v, want %v", ids, dbIDs)
 	}
@@ -92,7 +103,13 @@ func TestEmbeddedReindexAndCheck(t *testing.T) {
 	if err := idx.Delete(ctx, 1, []int64{9}); err != nil {
 		t.Fatal(err)
 	}
-	drift, err = Check(ctx, idx, 1, 12, []int64{8, 9, 10}, func(missing []int64) error {
+	var mailbox12 sliceSource
+	for _, d := range db {
+		if d.MailboxID == 12 {
+			mailbox12 = append(mailbox12, d)
+		}
+	}
+	drift, err = Check(ctx, idx, 1, 12, mailbox12, func(missing []int64) error {
 		var batch []Document
 		for _, d := range db {
 			if slices.Contains(missing, d.ID) {
@@ -104,10 +121,36 @@ func TestEmbeddedReindexAndCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(drift.Missing, []int64{9}) || !drift.Repaired {
+	if !slices.Equal(drift.Missing, []int64{9}) || len(drift.Changed)+len(drift.Extra) != 0 || !drift.Repaired {
 		t.Errorf("Check = %+v, want missing [9] repaired", drift)
 	}
 	if n, err := idx.Count(ctx, 1, 12); err != nil || n != 3 {
 		t.Errorf("Count(mailbox 12) = %d, %v, want 3", n, err)
 	}
+}
+
+// TestEmbeddedIndexLockedNamesHolder: a second opener fails at once and
+// says who holds the index, instead of waiting on it.
+func TestEmbeddedIndexLockedNamesHolder(t *testing.T) {
+	dir := t.TempDir() + "/mail.bleve"
+	idx, err := OpenBleve(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenBleve(dir, nil)
+	var locked *IndexLockedError
+	if !errors.As(err, &locked) || !errors.Is(err, ErrIndexLocked) {
+		t.Fatalf("second OpenBleve = %v, want *IndexLockedError", err)
+	}
+	if want := "pid " + strconv.Itoa(os.Getpid()); !strings.Contains(locked.Holder, want) {
+		t.Errorf("holder = %q, want it to name %q", locked.Holder, want)
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenBleve(dir, nil)
+	if err != nil {
+		t.Fatalf("open after the holder closed: %v", err)
+	}
+	_ = again.Close()
 }

@@ -128,11 +128,22 @@ var searchCases = []searchCase{
 	{name: "label added", labels: []labelOp{{tenant: 1, id: 2, ids: []string{"SENT", "STARRED"}}}, req: Request{Query: "is:starred"}, want: []int64{2, 3}},
 	{name: "moved to trash", labels: []labelOp{{tenant: 1, id: 9, ids: []string{"TRASH"}}}, req: Request{Query: "payment"}, want: []int64{1, 4, 10}},
 	{name: "label update of another tenant is not found", labels: []labelOp{{tenant: 2, id: 3, ids: []string{"INBOX"}, wantNotFound: true}}, req: Request{Query: "is:starred"}, want: []int64{3}},
+	{name: "newest first by default", req: Request{Query: "jansen"}, want: []int64{4, 1, 9, 2, 10, 3, 8}, ordered: true,
+		dsl: []string{`"sort":[{"date":"desc"},{"id":"desc"}]`, `"track_total_hits":10000`}},
+	{name: "relevance on request", req: Request{Query: "jansen", Sort: Relevance},
+		want: []int64{1, 2, 3, 4, 8, 9, 10}, dsl: []string{`"sort":[{"_score":"desc"},{"date":"desc"},{"id":"desc"}]`}},
 	{name: "sort by date newest first", req: Request{Sort: DateDesc}, want: []int64{4, 1, 9, 2, 10, 3, 8}, ordered: true,
 		dsl: []string{`"sort":[{"date":"desc"},{"id":"desc"}]`}},
 	{name: "sort by date oldest first", req: Request{Sort: DateAsc, Query: "in:inbox"}, want: []int64{8, 3, 10, 9, 1, 4}, ordered: true},
 	{name: "date pagination is stable", req: Request{Sort: DateDesc, Size: 3}, page: 3, want: []int64{4, 1, 9, 2, 10, 3, 8}, ordered: true},
-	{name: "relevance pagination visits every hit once", req: Request{Query: "jansen", Size: 2}, page: 2, want: []int64{1, 2, 3, 4, 8, 9, 10}},
+	{name: "relevance pagination visits every hit once", req: Request{Query: "jansen", Size: 2, Sort: Relevance}, page: 2, want: []int64{1, 2, 3, 4, 8, 9, 10}},
+	{name: "ё folds to е as Gmail does", tenant: 4, req: Request{Query: "отчет"}, want: []int64{41}},
+	{name: "Cyrillic prefix", tenant: 4, req: Request{Query: "subject:кварт"}, want: []int64{41}},
+	{name: "ß folds to ss", tenant: 4, req: Request{Query: "to:strasse"}, want: []int64{41}},
+	{name: "ø folds to o", tenant: 4, req: Request{Query: "lokken"}, want: []int64{41}},
+	{name: "CJK word inside a run", tenant: 4, req: Request{Query: "京都"}, want: []int64{42}},
+	{name: "CJK word at a run's start", tenant: 4, req: Request{Query: "subject:東京"}, want: []int64{42}},
+	{name: "CJK characters apart do not match as a word", tenant: 4, req: Request{Query: "東会"}, want: nil},
 	{name: "syntax: unclosed quote", req: Request{Query: `"payment was`}, syntaxErr: true},
 	{name: "syntax: unknown in: value", req: Request{Query: "in:nowhere"}, syntaxErr: true},
 	{name: "syntax: bad date", req: Request{Query: "before:2026/13/45"}, syntaxErr: true},
@@ -208,6 +219,9 @@ func runTable(t *testing.T, b backend) {
 				}
 				if err != nil {
 					t.Fatalf("Search(%q): %v", req.Query, err)
+				}
+				if res.TotalRelation != TotalExact {
+					t.Errorf("TotalRelation = %q, want %q for %d hits", res.TotalRelation, TotalExact, res.Total)
 				}
 				if total >= 0 && res.Total != total {
 					t.Errorf("page %d: total changed from %d to %d", pages, total, res.Total)
@@ -285,12 +299,23 @@ func TestEmbeddedTable(t *testing.T) {
 }
 
 func TestEmbeddedHighlights(t *testing.T) {
-	ctx := context.Background()
-	idx, err := OpenBleve(t.TempDir()+"/mail.bleve", nil)
-	if err != nil {
-		t.Fatal(err)
+	for name, open := range map[string]func(dir string) (Index, error){
+		"bleve": func(dir string) (Index, error) { return OpenBleve(dir+"/mail.bleve", nil) },
+		"fts5":  func(dir string) (Index, error) { return OpenFTS(dir+"/mail.fts", nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			idx, err := open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idx.Close()
+			testHighlights(t, idx)
+		})
 	}
-	defer idx.Close()
+}
+
+func testHighlights(t *testing.T, idx Index) {
+	ctx := context.Background()
 	if err := idx.Index(ctx, loadFixture(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -308,4 +333,38 @@ func TestEmbeddedHighlights(t *testing.T) {
 	if !strings.Contains(strings.Join(h["body"], " "), "<mark>Café</mark>") {
 		t.Errorf("body highlight = %q, want Café marked", h["body"])
 	}
+}
+
+func TestTotalContract(t *testing.T) {
+	for _, c := range []struct {
+		n        int64
+		total    int64
+		relation string
+		text     string
+	}{
+		{0, 0, TotalExact, "0"},
+		{1234, 1234, TotalExact, "1,234"},
+		{MaxTotal, MaxTotal, TotalExact, "10,000"},
+		{MaxTotal + 1, MaxTotal, TotalAtLeast, "more than 10,000"},
+		{418135, MaxTotal, TotalAtLeast, "more than 10,000"},
+	} {
+		var r Result
+		r.setTotal(c.n)
+		if r.Total != c.total || r.TotalRelation != c.relation || r.TotalText() != c.text {
+			t.Errorf("setTotal(%d) = %d %q %q, want %d %q %q", c.n, r.Total, r.TotalRelation, r.TotalText(), c.total, c.relation, c.text)
+		}
+	}
+}
+
+func TestFTSTable(t *testing.T) {
+	runTable(t, backend{
+		assertsHits: true,
+		open: func(t *testing.T) Index {
+			idx, err := OpenFTS(t.TempDir()+"/mail.fts", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return idx
+		},
+	})
 }

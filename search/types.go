@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -31,14 +32,15 @@ type Document struct {
 	CaseIDs       []int64
 }
 
-// Sort selects the order of hits.
+// Sort selects the order of hits. The zero value is newest first, as in
+// Gmail; relevance is on request.
 type Sort int
 
 const (
+	// DateDesc orders newest first (the default).
+	DateDesc Sort = iota
 	// Relevance orders by score, newest first among equal scores.
-	Relevance Sort = iota
-	// DateDesc orders newest first.
-	DateDesc
+	Relevance
 	// DateAsc orders oldest first.
 	DateAsc
 )
@@ -46,26 +48,27 @@ const (
 // String returns the name used on the command line and in the API.
 func (s Sort) String() string {
 	switch s {
-	case DateDesc:
-		return "date_desc"
+	case Relevance:
+		return "relevance"
 	case DateAsc:
 		return "date_asc"
 	default:
-		return "relevance"
+		return "date_desc"
 	}
 }
 
-// ParseSort maps "relevance", "date_desc"/"newest" and "date_asc"/"oldest" to a Sort.
+// ParseSort maps "" and "date_desc"/"newest", "relevance" and
+// "date_asc"/"oldest" to a Sort.
 func ParseSort(s string) (Sort, error) {
 	switch s {
-	case "", "relevance":
-		return Relevance, nil
-	case "date_desc", "newest", "date":
+	case "", "date_desc", "newest", "date":
 		return DateDesc, nil
+	case "relevance":
+		return Relevance, nil
 	case "date_asc", "oldest":
 		return DateAsc, nil
 	}
-	return Relevance, fmt.Errorf("search: unknown sort %q (want relevance, date_desc or date_asc)", s)
+	return DateDesc, fmt.Errorf("search: unknown sort %q (want relevance, date_desc or date_asc)", s)
 }
 
 // DefaultSize and MaxSize bound Request.Size.
@@ -91,11 +94,53 @@ type Request struct {
 	Location *time.Location
 }
 
+// MaxTotal is how far a search counts its matches: the total is exact up
+// to MaxTotal and reported as "at least MaxTotal" beyond, as
+// Elasticsearch's track_total_hits does by default, so that a broad query
+// need not visit every match to answer.
+const MaxTotal = 10000
+
+// Total relations, as Elasticsearch's hits.total.relation.
+const (
+	TotalExact   = "eq"
+	TotalAtLeast = "gte"
+)
+
 // Result is one page of hits.
 type Result struct {
-	Total int64  `json:"total"`
-	Hits  []Hit  `json:"hits"`
-	Next  string `json:"next,omitempty"` // cursor for the next page, "" at the end
+	// Total is the number of matches, exact when TotalRelation is "eq";
+	// "gte" means more than MaxTotal matched and Total is MaxTotal.
+	Total         int64  `json:"total"`
+	TotalRelation string `json:"total_relation"`
+	Hits          []Hit  `json:"hits"`
+	Next          string `json:"next,omitempty"` // cursor for the next page, "" at the end
+}
+
+// setTotal records n matches under the MaxTotal contract.
+func (r *Result) setTotal(n int64) {
+	if n > MaxTotal {
+		r.Total, r.TotalRelation = MaxTotal, TotalAtLeast
+		return
+	}
+	r.Total, r.TotalRelation = n, TotalExact
+}
+
+// TotalText is the count as a person reads it: "1,234" or
+// "more than 10,000".
+func (r *Result) TotalText() string {
+	n := groupThousands(r.Total)
+	if r.TotalRelation == TotalAtLeast {
+		return "more than " + n
+	}
+	return n
+}
+
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // Hit is one matching message.
@@ -125,8 +170,9 @@ type Index interface {
 	Search(ctx context.Context, tenantID int64, req Request) (*Result, error)
 	// Count counts the tenant's documents, in one mailbox or all (0).
 	Count(ctx context.Context, tenantID int64, mailboxID int64) (int64, error)
-	// IDs lists the tenant's document ids, in one mailbox or all (0), ascending.
-	IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, error)
+	// Hashes maps the tenant's document ids, in one mailbox or all (0),
+	// to the Document.Hash they were indexed with.
+	Hashes(ctx context.Context, tenantID, mailboxID int64) (map[int64]string, error)
 	Close() error
 }
 

@@ -70,7 +70,8 @@ func (s *Syncer) ChangeLabels(ctx context.Context, tenantID, messageID int64, ad
 	if _, _, err := s.store.ChangeLabels(ctx, tenantID, mb.ID, msg.GmailID, add, remove); err != nil {
 		return err
 	}
-	return s.indexStored(ctx, tenantID, []int64{messageID}, nil)
+	s.drainIndex(ctx, s.log)
+	return nil
 }
 
 // FetchAttachment fetches an attachment's bytes from Gmail. Attachments

@@ -51,7 +51,7 @@ func BenchmarkIngest(b *testing.B) {
 							b.Fatal(err)
 						}
 						b.Cleanup(func() { idx.Close() })
-						mod = func(d *Deps) { d.Indexer = idx }
+						mod = func(d *Deps) { d.Indexer = search.NewIndexer(store, idx, nil) }
 					}
 					s := e.syncer(mod)
 					b.StartTimer()
@@ -162,7 +162,7 @@ func BenchmarkNewest500(b *testing.B) {
 		}
 		b.Cleanup(func() { idx.Close() })
 		s := e.syncer(func(d *Deps) {
-			d.Indexer = idx
+			d.Indexer = search.NewIndexer(store, idx, nil)
 			d.Quota, d.Retry = Quota{}, Retry{}
 			d.RedirectURL = "http://127.0.0.1:9/cb"
 		})

@@ -13,7 +13,7 @@ import (
 )
 
 // storeMessages stores decoded messages in one transaction, then applies
-// the contact policy and indexes them.
+// the contact policy and asks for the index work they queued to be applied.
 func (r *run) storeMessages(ctx context.Context, writes []models.MessageWrite) error {
 	if len(writes) == 0 {
 		return nil
@@ -22,6 +22,7 @@ func (r *run) storeMessages(ctx context.Context, writes []models.MessageWrite) e
 	if err != nil {
 		return fmt.Errorf("sync: store messages: %w", err)
 	}
+	r.s.metrics.stored(len(stored))
 	// The messages are committed: contacts and the index must follow even
 	// if the sync is being cancelled, or a restarted sync (which will not
 	// fetch these messages again) would leave them behind.
@@ -31,28 +32,8 @@ func (r *run) storeMessages(ctx context.Context, writes []models.MessageWrite) e
 		// Contacts are derived data; the mail itself is stored.
 		r.log.Error("sync: contact policy", slog.Any("err", err))
 	}
-	if r.s.index != nil {
-		for i := range stored {
-			stored[i].Attachments = writes[i].Attachments
-		}
-		docs, err := r.s.documents(pctx, r.tenantID, stored, addressesOf(stored, writes), r.labelNames)
-		if err == nil {
-			err = r.s.index.Index(pctx, docs)
-		}
-		if err != nil {
-			r.indexFailed(err)
-		}
-	}
+	r.s.drainIndex(pctx, r.log)
 	return nil
-}
-
-// addressesOf maps stored message ids to the participants just written.
-func addressesOf(stored []models.Message, writes []models.MessageWrite) map[int64][]models.MessageAddress {
-	out := make(map[int64][]models.MessageAddress, len(stored))
-	for i := range stored {
-		out[stored[i].ID] = writes[i].Addresses
-	}
-	return out
 }
 
 // keptRawMax is the largest message whose raw bytes are kept for decoding

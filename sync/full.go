@@ -12,6 +12,7 @@ import (
 	"google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
 
+	"tidings/internal/sorted"
 	"tidings/models"
 )
 
@@ -142,7 +143,7 @@ func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
 					refetch = append(refetch, m.Id)
 					continue
 				}
-				if want := uniqueSorted(m.LabelIds); !slices.Equal(want, st.LabelIDs) {
+				if want := sorted.Unique(m.LabelIds); !slices.Equal(want, st.LabelIDs) {
 					changes = append(changes, labelChange{gmailID: m.Id, from: st.LabelIDs, to: want})
 				}
 			}
@@ -209,18 +210,10 @@ func (r *run) deleteMessages(ctx context.Context, gmailIDs []string) error {
 	if err != nil {
 		return err
 	}
-	if r.s.index != nil && len(ids) > 0 {
-		if err := r.s.index.Delete(context.WithoutCancel(ctx), r.tenantID, ids); err != nil {
-			r.indexFailed(err)
-		}
+	if len(ids) > 0 {
+		r.s.drainIndex(ctx, r.log)
 	}
 	return nil
-}
-
-func (r *run) indexFailed(err error) {
-	// The store is the source of truth and stays exact; `tidings reindex`
-	// (search.Check / Reindex) repairs the index from it.
-	r.log.Error("sync: search index update failed", slog.Any("err", err))
 }
 
 // fetched is one fetched message; for format=raw it is already decoded
@@ -347,63 +340,9 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 	return nil
 }
 
-// indexLister is implemented by indexes that can list their documents
-// (search.Index does).
-type indexLister interface {
-	IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, error)
-}
-
-// checkIndex makes the index hold exactly the stored messages of the
-// mailbox, at the end of a full sync: a worker that died between a
-// database commit and the index write leaves no hole behind.
+// checkIndex applies what is still queued for the index at the end of a
+// full sync (marks left by a worker that died after a commit).
 func (r *run) checkIndex(ctx context.Context) error {
-	lister, ok := r.s.index.(indexLister)
-	if !ok || r.s.index == nil {
-		return nil
-	}
-	indexed, err := lister.IDs(ctx, r.tenantID, r.mb.ID)
-	if err != nil {
-		r.indexFailed(err)
-		return nil
-	}
-	gids, err := r.s.store.GmailIDs(ctx, r.tenantID, r.mb.ID)
-	if err != nil {
-		return err
-	}
-	byGmail, err := r.s.store.MessageIDsByGmailID(ctx, r.tenantID, r.mb.ID, gids)
-	if err != nil {
-		return err
-	}
-	stored := make(map[int64]bool, len(byGmail))
-	for _, id := range byGmail {
-		stored[id] = true
-	}
-	var extra, missing []int64
-	in := make(map[int64]bool, len(indexed))
-	for _, id := range indexed {
-		in[id] = true
-		if !stored[id] {
-			extra = append(extra, id)
-		}
-	}
-	for id := range stored {
-		if !in[id] {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing)+len(extra) > 0 {
-		r.log.Warn("sync: repairing search index", slog.Int("missing", len(missing)), slog.Int("extra", len(extra)))
-	}
-	if len(extra) > 0 {
-		if err := r.s.index.Delete(ctx, r.tenantID, extra); err != nil {
-			r.indexFailed(err)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		if err := r.s.indexStored(ctx, r.tenantID, missing, r.labelNames); err != nil {
-			r.indexFailed(err)
-		}
-	}
+	r.s.drainIndex(ctx, r.log)
 	return nil
 }

@@ -60,6 +60,7 @@ type gmailClient struct {
 	quotaUser string
 	retry     Retry
 	log       *slog.Logger
+	metrics   *Metrics
 }
 
 // newGmailClient builds the client for a mailbox from its sealed token.
@@ -93,6 +94,7 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		svc: svc, hc: hc, tokens: ts, limiter: lim.rate, conc: lim.conc, admit: s.admit,
 		quotaUser: fmt.Sprintf("tidings-%d-%d", mb.TenantID, mb.ID),
 		retry:     s.retry, log: s.log.With(slog.Int64("mailbox", mb.ID)),
+		metrics: s.metrics,
 	}, nil
 }
 
@@ -130,6 +132,7 @@ func (c *gmailClient) call(ctx context.Context, cost int, fn func(opts ...gmailC
 		}
 		err := fn(googleapi.QuotaUser(c.quotaUser))
 		if err == nil {
+			c.metrics.spent(cost)
 			c.conc.success()
 			return nil
 		}
@@ -153,6 +156,7 @@ func (c *gmailClient) call(ctx context.Context, cost int, fn func(opts ...gmailC
 			continue
 		case errRateLimited:
 			c.conc.failure()
+			c.metrics.limited()
 		}
 		if attempt+1 >= c.retry.Attempts {
 			return fmt.Errorf("sync: giving up after %d attempts: %w", attempt+1, err)

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -130,7 +131,7 @@ func newEnv(t testing.TB, store *models.Store, emuOpts ...emulator.Option) *env 
 	ct := &countingTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
 	e := &env{t: t, emu: emu, store: store, tenantID: tenant.ID, mailboxID: mb.ID, email: testEmail, counter: ct, index: newMemIndex()}
 	e.deps = Deps{
-		Store: store, Indexer: e.index, ClientID: "test-client", ClientSecret: "test-secret",
+		Store: store, Indexer: search.NewIndexer(store, e.index, nil), ClientID: "test-client", ClientSecret: "test-secret",
 		GmailEndpoint: emu.URL, HTTPClient: &http.Client{Transport: ct, Timeout: 30 * time.Second},
 		Quota: Quota{UnitsPerMinute: -1, MaxConcurrency: 8},
 		Retry: Retry{Attempts: 10, Base: time.Millisecond, Max: 20 * time.Millisecond, MaxRetryAfter: 20 * time.Millisecond},
@@ -251,19 +252,29 @@ func (e *env) mustStates(ids ...string) map[string]models.MessageState {
 	return st
 }
 
-// IDs lets the sync's index check (indexLister) see this index.
-func (m *memIndex) IDs(_ context.Context, tenantID, mailboxID int64) ([]int64, error) {
+// The rest of search.Index: the sync tests look at docs directly.
+func (m *memIndex) Hashes(_ context.Context, tenantID, mailboxID int64) (map[int64]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []int64
+	out := map[int64]string{}
 	for id, d := range m.docs {
 		if d.TenantID == tenantID && (mailboxID == 0 || d.MailboxID == mailboxID) {
-			out = append(out, id)
+			out[id] = d.Hash()
 		}
 	}
-	slices.Sort(out)
 	return out, nil
 }
+
+func (m *memIndex) Count(ctx context.Context, tenantID, mailboxID int64) (int64, error) {
+	h, err := m.Hashes(ctx, tenantID, mailboxID)
+	return int64(len(h)), err
+}
+
+func (m *memIndex) Search(context.Context, int64, search.Request) (*search.Result, error) {
+	return nil, errors.New("memIndex: search not supported")
+}
+
+func (m *memIndex) Close() error { return nil }
 
 // mailboxState is every stored message of a mailbox with its thread and
 // sorted label set, keyed by Gmail id.

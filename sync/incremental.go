@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/api/gmail/v1"
 
+	"tidings/internal/sorted"
 	"tidings/models"
 )
 
@@ -87,7 +88,7 @@ func (r *run) applyHistory(ctx context.Context, records []*gmail.History) error 
 	// find nothing to change.
 	err = r.fetch(ctx, missing, "raw", func(fs []fetched) error {
 		for _, f := range fs {
-			states[f.msg.Id] = models.MessageState{ThreadID: f.msg.ThreadId, LabelIDs: uniqueSorted(f.msg.LabelIds)}
+			states[f.msg.Id] = models.MessageState{ThreadID: f.msg.ThreadId, LabelIDs: sorted.Unique(f.msg.LabelIds)}
 		}
 		return r.storeMessages(ctx, writesOf(fs))
 	})
@@ -178,7 +179,7 @@ func (d historyDigest) labelChanges(states map[string]models.MessageState) []lab
 				want = slices.DeleteFunc(want, func(x string) bool { return x == l })
 			}
 		}
-		want = uniqueSorted(want)
+		want = sorted.Unique(want)
 		if !slices.Equal(want, st.LabelIDs) {
 			changes = append(changes, labelChange{gmailID: id, from: st.LabelIDs, to: want})
 		}
@@ -194,7 +195,7 @@ type labelChange struct {
 
 // applyLabelChanges sets the label sets of exactly the named messages
 // (never "all messages with label X", HelloLily's bug) in one transaction
-// per page, and follows in the index.
+// per page; the database marks them for the index (search outbox).
 func (r *run) applyLabelChanges(ctx context.Context, changes []labelChange) error {
 	if len(changes) == 0 {
 		return nil
@@ -203,43 +204,9 @@ func (r *run) applyLabelChanges(ctx context.Context, changes []labelChange) erro
 	for _, c := range changes {
 		sets[c.gmailID] = c.to
 	}
-	ids, err := r.s.store.SetLabelSets(ctx, r.tenantID, r.mb.ID, sets)
-	if err != nil {
+	if _, err := r.s.store.SetLabelSets(ctx, r.tenantID, r.mb.ID, sets); err != nil {
 		return fmt.Errorf("sync: change labels: %w", err)
 	}
-	if r.s.index == nil {
-		return nil
-	}
-	var reindex []int64
-	for _, c := range changes {
-		id, ok := ids[c.gmailID]
-		if !ok {
-			continue // not stored (deleted meanwhile)
-		}
-		labels := uniqueSorted(c.to)
-		err := r.s.index.UpdateLabels(context.WithoutCancel(ctx), r.tenantID, id, labels, r.userLabelNames(labels))
-		if isIndexNotFound(err) {
-			reindex = append(reindex, id)
-		} else if err != nil {
-			r.indexFailed(err)
-		}
-	}
-	if len(reindex) > 0 {
-		if err := r.s.indexStored(context.WithoutCancel(ctx), r.tenantID, reindex, r.labelNames); err != nil {
-			r.indexFailed(err)
-		}
-	}
+	r.s.drainIndex(ctx, r.log)
 	return nil
-}
-
-// uniqueSorted returns the distinct non-empty strings of in, sorted.
-func uniqueSorted(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, s := range in {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

@@ -19,7 +19,7 @@ func TestStoreSourceMatchesSyncedDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	var docs []search.Document
-	err := StoreSource{Store: store, BatchSize: 50}.Documents(context.Background(), e.tenantID, func(b []search.Document) error {
+	err := search.StoreSource{Store: store, BatchSize: 50}.Documents(context.Background(), e.tenantID, func(b []search.Document) error {
 		docs = append(docs, b...)
 		return nil
 	})

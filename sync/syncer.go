@@ -68,6 +68,9 @@ type Deps struct {
 	// PubSubTopic ("projects/P/topics/T") enables users.watch; empty means
 	// polling only.
 	PubSubTopic string
+	// Metrics counts quota spent, rate limits and ingested messages; nil
+	// counts nothing.
+	Metrics *Metrics
 }
 
 // Syncer synchronizes Gmail mailboxes into the store and the index.
@@ -93,6 +96,7 @@ type Syncer struct {
 	// transport carries Gmail calls; it keeps as many idle connections
 	// as fetches run at once.
 	transport http.RoundTripper
+	metrics   *Metrics
 }
 
 // Scopes are the OAuth scopes tidings asks for. gmail.modify is the
@@ -114,7 +118,7 @@ func New(d Deps) (*Syncer, error) {
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
 		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, owner: d.LeaseOwner, topic: d.PubSubTopic,
-		admit: newInflight(d.InflightBytes),
+		admit: newInflight(d.InflightBytes), metrics: d.Metrics,
 	}
 	if d.InflightBytes <= 0 {
 		s.admit = newInflight(32 << 20)

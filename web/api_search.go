@@ -84,6 +84,6 @@ func (s *Server) searchAPI(w http.ResponseWriter, r *http.Request, p *principal)
 		q.Set("after", res.Next)
 		l["next"] = link{Href: r.URL.Path + "?" + q.Encode()}
 	}
-	s.writeHAL(w, r, http.StatusOK, map[string]any{"total": res.Total, "count": len(hits), "_links": l,
+	s.writeHAL(w, r, http.StatusOK, map[string]any{"total": res.Total, "total_relation": res.TotalRelation, "count": len(hits), "_links": l,
 		"_embedded": map[string]any{"messages": hits}})
 }

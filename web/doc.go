@@ -1,6 +1,7 @@
 // Package web owns tidings' HTTP surface: the server-rendered CRM UI, the
 // HAL+JSON REST API under /api with its OpenAPI document, and the
-// operational endpoints (/healthz, /metrics) with request metrics and logs.
+// operational parts: /healthz, request metrics and logs, and OperatorsOnly,
+// the guard internal/app puts before /metrics and the queue UI.
 // It owns no domain logic: storage is models.Store, mail actions go through
 // the small consumer-side interfaces declared in web.go.
 //

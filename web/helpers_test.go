@@ -163,7 +163,7 @@ func newEnv(t testing.TB, store *models.Store, opts ...func(*Deps)) *env {
 		t.Fatal(err)
 	}
 	e.srv = srv
-	e.ts = httptest.NewServer(srv)
+	e.ts = httptest.NewServer(checkedAgainstOpenAPI(t, srv))
 	t.Cleanup(func() { e.ts.Close(); e.demo.wg.Wait() })
 	return e
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Checker is one dependency that /healthz probes.
@@ -49,9 +48,9 @@ func HealthHandler(checks map[string]Checker, logger *slog.Logger) http.Handler 
 }
 
 // Metrics records request counts and latency by route pattern and status.
+// The process serves its registry (internal/app, behind OperatorsOnly).
 type Metrics struct {
 	duration *prometheus.HistogramVec
-	gatherer prometheus.Gatherer
 }
 
 // NewMetrics registers the HTTP metrics on reg (a per-process registry,
@@ -65,15 +64,9 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help:      "HTTP request latency by route pattern, method and status.",
 			Buckets:   []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method", "status"}),
-		gatherer: reg,
 	}
 	reg.MustRegister(m.duration)
 	return m
-}
-
-// Handler serves the registry in Prometheus' text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
 }
 
 // Instrument wraps the root handler: it observes every request under the

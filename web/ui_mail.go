@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -310,14 +311,25 @@ func (s *Server) labelsUI(w http.ResponseWriter, r *http.Request, p *principal) 
 
 type searchData struct {
 	Q      string
+	Sort   string // "date_desc" (newest first) or "relevance"
 	Result *search.Result
 	Error  string
+	// FirstURL (on pages after the first) leads back to the start,
+	// NextURL to the following page.
+	FirstURL, NextURL string
 }
 
 func (s *Server) runSearch(r *http.Request, p *principal) (searchData, error) {
-	req, _ := searchRequest(r)
+	req, bad := searchRequest(r)
 	req.Location = p.User.Location()
-	d := searchData{Q: req.Query}
+	d := searchData{Q: req.Query, Sort: req.Sort.String()}
+	if req.After != "" {
+		d.FirstURL = "/search?" + url.Values{"q": {req.Query}, "sort": {d.Sort}}.Encode()
+	}
+	if len(bad) > 0 {
+		d.Error = bad[0].Name + " " + bad[0].Reason
+		return d, nil
+	}
 	if strings.TrimSpace(req.Query) == "" {
 		return d, nil
 	}
@@ -335,6 +347,10 @@ func (s *Server) runSearch(r *http.Request, p *principal) (searchData, error) {
 		return d, fmt.Errorf("web: search: %w", err)
 	default:
 		d.Result = res
+		if res.Next != "" {
+			q := url.Values{"q": {req.Query}, "sort": {d.Sort}, "after": {res.Next}}
+			d.NextURL = "/search?" + q.Encode()
+		}
 	}
 	return d, nil
 }

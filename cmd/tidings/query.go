@@ -63,7 +63,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		req.MailboxIDs = []int64{mb.ID}
 	}
-	res, err := a.Index.Search(ctx, tid, req)
+	res, err := a.Indexer.Search(ctx, tid, req)
 	var syn *search.SyntaxError
 	if errors.As(err, &syn) {
 		fmt.Fprintln(stderr, "tidings search: bad query:", err)
@@ -80,7 +80,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return 1
 		}
 	}
-	fmt.Fprintf(stderr, "%d hits in all\n", res.Total)
+	fmt.Fprintf(stderr, "%s hits in all\n", res.TotalText())
 	return 0
 }
 
@@ -91,14 +91,5 @@ func openWithIndex(ctx context.Context, stderr io.Writer) (*app.App, error) {
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	a, err := app.Open(openCtx, cfg, logger, app.Options{Search: true})
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && cfg.ElasticsearchURL == "" {
-			return nil, fmt.Errorf("%w (is `tidings web` running? it holds the embedded index; stop it or use the search page)", err)
-		}
-		return nil, err
-	}
-	return a, nil
+	return app.Open(ctx, cfg, logger, app.Options{Search: true})
 }

@@ -11,7 +11,6 @@ import (
 
 	"tidings/models"
 	"tidings/search"
-	mailsync "tidings/sync"
 )
 
 // runReindex implements `tidings reindex`: rebuild every tenant's index
@@ -40,7 +39,7 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 1
 		}
 	}
-	src := mailsync.StoreSource{Store: a.Store}
+	src := search.StoreSource{Store: a.Store}
 	rebuild := func(tid int64) error {
 		ids, err := a.Store.MessageIDs(ctx, tid, 0)
 		if err != nil {
@@ -63,7 +62,7 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			}
 			continue
 		}
-		n, err := checkTenant(ctx, a.Store, a.Index, tid, stdout, *repair, rebuild)
+		n, err := checkTenant(ctx, a.Store, a.Indexer, tid, stdout, *repair)
 		if err != nil {
 			fmt.Fprintf(stderr, "tidings reindex: tenant %d: %v\n", tid, err)
 			return 1
@@ -77,25 +76,31 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
-// checkTenant prints one drift report per mailbox and returns how many
-// drifted. Repair rebuilds the tenant once (it fixes every mailbox).
-func checkTenant(ctx context.Context, store *models.Store, idx search.Index, tid int64, stdout io.Writer, repair bool, rebuild func(int64) error) (int, error) {
+// checkTenant prints one drift report per mailbox (ids only in the
+// database, only in the index, and in both with different content) and
+// returns how many drifted. Repair marks every drifted message in the
+// search outbox and drains it: the indexer rebuilds each document from the
+// database or deletes it.
+func checkTenant(ctx context.Context, store *models.Store, ix *search.Indexer, tid int64, stdout io.Writer, repair bool) (int, error) {
 	mailboxes, err := store.ListMailboxes(ctx, tid)
 	if err != nil {
 		return 0, err
 	}
-	drifted, repaired := 0, false
+	drifted := 0
 	enc := json.NewEncoder(stdout)
 	for _, mb := range mailboxes {
-		ids, err := store.MessageIDs(ctx, tid, mb.ID)
-		if err != nil {
-			return drifted, err
-		}
 		var fix func([]int64) error
-		if repair && !repaired {
-			fix = func([]int64) error { repaired = true; return rebuild(tid) }
+		if repair {
+			fix = func(ids []int64) error {
+				if err := store.MarkForIndex(ctx, tid, ids); err != nil {
+					return err
+				}
+				_, err := ix.Drain(ctx)
+				return err
+			}
 		}
-		d, err := search.Check(ctx, idx, tid, mb.ID, ids, fix)
+		src := search.StoreSource{Store: store, MailboxID: mb.ID}
+		d, err := search.Check(ctx, ix.Index(), tid, mb.ID, src, fix)
 		if err != nil {
 			return drifted, err
 		}
@@ -104,10 +109,23 @@ func checkTenant(ctx context.Context, store *models.Store, idx search.Index, tid
 		}
 		if err := enc.Encode(map[string]any{
 			"tenant": tid, "mailbox": mb.Email, "database": d.DBCount, "index": d.IndexCount,
-			"missing": len(d.Missing), "extra": len(d.Extra), "repaired": d.Repaired || repaired,
+			"missing": len(d.Missing), "extra": len(d.Extra), "changed": len(d.Changed), "repaired": d.Repaired,
+			"examples": examples(d),
 		}); err != nil {
 			return drifted, err
 		}
 	}
 	return drifted, nil
+}
+
+// examples names up to five ids of each kind of drift, so the report says
+// what it found.
+func examples(d search.Drift) map[string][]int64 {
+	out := map[string][]int64{}
+	for k, ids := range map[string][]int64{"missing": d.Missing, "extra": d.Extra, "changed": d.Changed} {
+		if len(ids) > 0 {
+			out[k] = ids[:min(5, len(ids))]
+		}
+	}
+	return out
 }

@@ -20,14 +20,15 @@ import (
 	"syscall"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite" (modernc, FTS5 compiled in)
 	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite" (FTS5 compiled in)
 
 	"tidings/search"
+	"tidings/search/searchbench"
 )
 
 // runSearchBench implements `tidings bench search`: it generates a
-// deterministic corpus (search.NewCorpus), loads it into each engine —
+// deterministic corpus (searchbench.NewCorpus), loads it into each engine —
 // the embedded bleve index, SQLite FTS5 (the other embedded candidate) and
 // Postgres pg_trgm (GIN trigram indexes queried with ILIKE, the baseline)
 // — and reports indexing throughput, size on disk, RSS and p50/p99 latency
@@ -100,9 +101,6 @@ type searchBench struct {
 type sbQuery struct {
 	name string
 	req  search.Request
-	// FTS5 MATCH expression ("" = no full-text part) and extra conditions on m.
-	fts      string
-	ftsWhere string
 	// Postgres conditions on m (pg_trgm ILIKE and filters).
 	pgWhere string
 }
@@ -112,37 +110,31 @@ var sbNow = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 func sbQueries() []sbQuery {
 	return []sbQuery{
 		{name: "prefix word (invo)", req: search.Request{Query: "invo"},
-			fts: `invo*`, pgWhere: `(m.subject ILIKE '%invo%' OR m.from_ ILIKE '%invo%' OR m.to_ ILIKE '%invo%' OR m.body ILIKE '%invo%')`},
+			pgWhere: `(m.subject ILIKE '%invo%' OR m.from_ ILIKE '%invo%' OR m.to_ ILIKE '%invo%' OR m.body ILIKE '%invo%')`},
 		{name: "prefix name (jans)", req: search.Request{Query: "jans"},
-			fts: `jans*`, pgWhere: `(m.subject ILIKE '%jans%' OR m.from_ ILIKE '%jans%' OR m.to_ ILIKE '%jans%' OR m.body ILIKE '%jans%')`},
+			pgWhere: `(m.subject ILIKE '%jans%' OR m.from_ ILIKE '%jans%' OR m.to_ ILIKE '%jans%' OR m.body ILIKE '%jans%')`},
 		{name: "two prefixes (quar repo)", req: search.Request{Query: "quar repo"},
-			fts: `quar* repo*`, pgWhere: `((m.subject ILIKE '%quar%' OR m.body ILIKE '%quar%') AND (m.subject ILIKE '%repo%' OR m.body ILIKE '%repo%'))`},
+			pgWhere: `((m.subject ILIKE '%quar%' OR m.body ILIKE '%quar%') AND (m.subject ILIKE '%repo%' OR m.body ILIKE '%repo%'))`},
 		{name: "folded name (muller)", req: search.Request{Query: "muller"},
-			fts: `muller*`, pgWhere: `(m.subject ILIKE '%muller%' OR m.from_ ILIKE '%muller%' OR m.to_ ILIKE '%muller%' OR m.body ILIKE '%muller%')`},
+			pgWhere: `(m.subject ILIKE '%muller%' OR m.from_ ILIKE '%muller%' OR m.to_ ILIKE '%muller%' OR m.body ILIKE '%muller%')`},
 		{name: "from: name", req: search.Request{Query: "from:bakker"},
-			fts: `from_ : bakker*`, pgWhere: `m.from_ ILIKE '%bakker%'`},
+			pgWhere: `m.from_ ILIKE '%bakker%'`},
 		{name: "from: address prefix", req: search.Request{Query: "from:sophie.hansen@ac"},
-			fts: `from_ : "sophie hansen ac"*`, pgWhere: `m.from_ ILIKE '%sophie.hansen@ac%'`},
+			pgWhere: `m.from_ ILIKE '%sophie.hansen@ac%'`},
 		{name: "phrase", req: search.Request{Query: `"support contract"`},
-			fts: `"support contract"`, pgWhere: `(m.subject ILIKE '%support contract%' OR m.body ILIKE '%support contract%')`},
+			pgWhere: `(m.subject ILIKE '%support contract%' OR m.body ILIKE '%support contract%')`},
 		{name: "phrase + word", req: search.Request{Query: `"quarterly report" budget`},
-			fts: `"quarterly report" budget*`, pgWhere: `((m.subject ILIKE '%quarterly report%' OR m.body ILIKE '%quarterly report%') AND (m.subject ILIKE '%budget%' OR m.body ILIKE '%budget%'))`},
-		{name: "word + mailbox filter", req: search.Request{Query: "invoice", MailboxIDs: []int64{3}},
-			fts: `invoice*`, ftsWhere: `m.mailbox_id = 3`, pgWhere: `m.mailbox_id = 3 AND (m.subject ILIKE '%invoice%' OR m.body ILIKE '%invoice%' OR m.from_ ILIKE '%invoice%' OR m.to_ ILIKE '%invoice%')`},
-		{name: "contact filter only", req: search.Request{ContactIDs: []int64{42}},
-			ftsWhere: `m.contact_id = 42`, pgWhere: `m.contact_id = 42`},
-		{name: "labels (is:unread label:clients)", req: search.Request{Query: "is:unread label:clients"},
-			ftsWhere: `m.labels LIKE '% unread %' AND m.labels LIKE '% clients %'`, pgWhere: `m.labels @> ARRAY['unread','clients']`},
-		{name: "has:attachment filename:pdf", req: search.Request{Query: "has:attachment filename:pdf"},
-			fts: `filenames : pdf*`, ftsWhere: `m.has_attachment = 1`, pgWhere: `m.has_attachment AND m.filenames ILIKE '%pdf%'`},
+			pgWhere: `((m.subject ILIKE '%quarterly report%' OR m.body ILIKE '%quarterly report%') AND (m.subject ILIKE '%budget%' OR m.body ILIKE '%budget%'))`},
+		{name: "word + mailbox filter", req: search.Request{Query: "invoice", MailboxIDs: []int64{3}}, pgWhere: `m.mailbox_id = 3 AND (m.subject ILIKE '%invoice%' OR m.body ILIKE '%invoice%' OR m.from_ ILIKE '%invoice%' OR m.to_ ILIKE '%invoice%')`},
+		{name: "contact filter only", req: search.Request{ContactIDs: []int64{42}}, pgWhere: `m.contact_id = 42`},
+		{name: "labels (is:unread label:clients)", req: search.Request{Query: "is:unread label:clients"}, pgWhere: `m.labels @> ARRAY['unread','clients']`},
+		{name: "has:attachment filename:pdf", req: search.Request{Query: "has:attachment filename:pdf"}, pgWhere: `m.has_attachment AND m.filenames ILIKE '%pdf%'`},
 		{name: "word + date range", req: search.Request{Query: "budget after:2026/01/01 before:2026/03/01"},
-			fts: `budget*`, ftsWhere: `m.date >= unixepoch('2026-01-01') AND m.date < unixepoch('2026-03-01')`,
 			pgWhere: `m.date >= '2026-01-01' AND m.date < '2026-03-01' AND (m.subject ILIKE '%budget%' OR m.body ILIKE '%budget%' OR m.from_ ILIKE '%budget%' OR m.to_ ILIKE '%budget%')`},
 		{name: "newer_than:30d + prefix", req: search.Request{Query: "newer_than:30d meet", Now: sbNow},
-			fts: `meet*`, ftsWhere: `m.date >= unixepoch('2026-10-02')`,
 			pgWhere: `m.date >= '2026-10-02' AND (m.subject ILIKE '%meet%' OR m.body ILIKE '%meet%' OR m.from_ ILIKE '%meet%' OR m.to_ ILIKE '%meet%')`},
 		{name: "from: + prefix + OR", req: search.Request{Query: "from:jans (offerte OR factuur)"},
-			fts: `from_ : jans* AND (offerte* OR factuur*)`, pgWhere: `m.from_ ILIKE '%jans%' AND (m.subject ILIKE '%offerte%' OR m.body ILIKE '%offerte%' OR m.subject ILIKE '%factuur%' OR m.body ILIKE '%factuur%')`},
+			pgWhere: `m.from_ ILIKE '%jans%' AND (m.subject ILIKE '%offerte%' OR m.body ILIKE '%offerte%' OR m.subject ILIKE '%factuur%' OR m.body ILIKE '%factuur%')`},
 	}
 }
 
@@ -165,7 +157,9 @@ type sbResult struct {
 	all        []time.Duration
 }
 
-func (b *searchBench) corpus() *search.Corpus { return search.NewCorpus(search.DefaultCorpus()) }
+func (b *searchBench) corpus() *searchbench.Corpus {
+	return searchbench.NewCorpus(searchbench.DefaultCorpus())
+}
 
 func (b *searchBench) generate(fn func([]search.Document) error) error {
 	done := 0
@@ -271,15 +265,28 @@ func sbDirSize(dir string) int64 {
 }
 
 func (b *searchBench) runBleve(ctx context.Context) (sbResult, error) {
-	r := sbResult{engine: "bleve (embedded)"}
 	path := filepath.Join(b.dir, "bleve", "mail.bleve")
+	return b.runEmbedded(ctx, "bleve (embedded)", path, func() (search.Index, error) { return search.OpenBleve(path, b.log) })
+}
+
+func (b *searchBench) runFTS5(ctx context.Context) (sbResult, error) {
+	path := filepath.Join(b.dir, "fts5", "mail.fts")
+	return b.runEmbedded(ctx, "SQLite FTS5 (embedded)", path, func() (search.Index, error) { return search.OpenFTS(path, b.log) })
+}
+
+// runEmbedded loads the corpus into an embedded backend exactly as shipped
+// (search.OpenBleve, search.OpenFTS) and runs the mix through its Search
+// under the query contract: newest first, 20 hits, totals exact up to
+// 10,000.
+func (b *searchBench) runEmbedded(ctx context.Context, engine, path string, open func() (search.Index, error)) (sbResult, error) {
+	r := sbResult{engine: engine}
 	_ = os.RemoveAll(filepath.Dir(path))
-	idx, err := search.OpenBleve(path, b.log)
+	idx, err := open()
 	if err != nil {
 		return r, err
 	}
 	defer idx.Close()
-	b.log.Info("bleve: indexing", slog.Int("n", b.n))
+	b.log.Info("indexing", slog.String("engine", engine), slog.Int("n", b.n))
 	start := time.Now()
 	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
 		return r, err
@@ -290,8 +297,8 @@ func (b *searchBench) runBleve(ctx context.Context) (sbResult, error) {
 	if n, err := idx.Count(ctx, 1, 0); err != nil || n != int64(b.n) {
 		return r, fmt.Errorf("count after indexing = %d, %v; want %d", n, err, b.n)
 	}
-	b.log.Info("bleve: querying")
-	r.lat, r.all, err = b.measure(ctx, "bleve", func(ctx context.Context, q sbQuery) (int64, error) {
+	b.log.Info("querying", slog.String("engine", engine))
+	r.lat, r.all, err = b.measure(ctx, engine, func(ctx context.Context, q sbQuery) (int64, error) {
 		req := q.req
 		req.Size = 20
 		res, err := idx.Search(ctx, 1, req)
@@ -299,92 +306,6 @@ func (b *searchBench) runBleve(ctx context.Context) (sbResult, error) {
 			return 0, err
 		}
 		return res.Total, nil
-	})
-	r.rssQuery = sbRSS("self")
-	r.sizeBytes = sbDirSize(path)
-	r.rssNote = "this process"
-	return r, err
-}
-
-func (b *searchBench) runFTS5(ctx context.Context) (sbResult, error) {
-	r := sbResult{engine: "SQLite FTS5 (embedded)"}
-	path := filepath.Join(b.dir, "fts5", "mail.db")
-	_ = os.RemoveAll(filepath.Dir(path))
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return r, err
-	}
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
-	if err != nil {
-		return r, err
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	// unicode61 with remove_diacritics 2 folds accents; '@' and '.' are
-	// separators, so addresses split into words as in the bleve index.
-	// prefix='2 3 4' adds prefix indexes so short prefix queries are lookups.
-	for _, stmt := range []string{
-		`CREATE TABLE messages (id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, mailbox_id INTEGER NOT NULL,
-			contact_id INTEGER, date INTEGER NOT NULL, labels TEXT NOT NULL, has_attachment INTEGER NOT NULL, trash_or_spam INTEGER NOT NULL)`,
-		`CREATE VIRTUAL TABLE mail_fts USING fts5(subject, from_, to_, cc, body, filenames,
-			tokenize = "unicode61 remove_diacritics 2", prefix = '2 3 4')`,
-	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return r, fmt.Errorf("schema: %w", err)
-		}
-	}
-	b.log.Info("fts5: indexing", slog.Int("n", b.n))
-	start := time.Now()
-	err = b.generate(func(docs []search.Document) error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		for _, d := range docs {
-			labels, trash := sbLabels(d)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)`, d.ID, d.TenantID, d.MailboxID,
-				sbFirst(d.ContactIDs), d.Date.Unix(), " "+strings.Join(labels, " ")+" ", d.HasAttachment, trash); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO mail_fts(rowid, subject, from_, to_, cc, body, filenames) VALUES (?,?,?,?,?,?,?)`,
-				d.ID, d.Subject, d.From, strings.Join(d.To, ", "), strings.Join(d.Cc, ", "), d.Body, strings.Join(d.Filenames, " ")); err != nil {
-				return err
-			}
-		}
-		return tx.Commit()
-	})
-	if err != nil {
-		return r, err
-	}
-	for _, stmt := range []string{
-		`CREATE INDEX messages_tenant_date ON messages(tenant_id, date)`,
-		`CREATE INDEX messages_tenant_contact ON messages(tenant_id, contact_id)`,
-		`INSERT INTO mail_fts(mail_fts) VALUES ('optimize')`,
-		`PRAGMA wal_checkpoint(TRUNCATE)`,
-	} {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return r, fmt.Errorf("%s: %w", stmt, err)
-		}
-	}
-	r.indexDur = time.Since(start)
-	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
-	r.rssIndex = sbRSS("self")
-	b.log.Info("fts5: querying")
-	r.lat, r.all, err = b.measure(ctx, "fts5", func(ctx context.Context, q sbQuery) (int64, error) {
-		where := []string{"m.tenant_id = 1", "m.trash_or_spam = 0"}
-		if q.ftsWhere != "" {
-			where = append(where, q.ftsWhere)
-		}
-		var stmt string
-		var args []any
-		if q.fts != "" {
-			stmt = `SELECT m.id, count(*) OVER () FROM mail_fts CROSS JOIN messages m ON m.id = mail_fts.rowid
-				WHERE mail_fts MATCH ? AND ` + strings.Join(where, " AND ") + ` ORDER BY mail_fts.rank LIMIT 20`
-			args = []any{q.fts}
-		} else {
-			stmt = `SELECT m.id, count(*) OVER () FROM messages m WHERE ` + strings.Join(where, " AND ") + ` ORDER BY m.date DESC LIMIT 20`
-		}
-		return sbCount(ctx, db, stmt, args...)
 	})
 	r.rssQuery = sbRSS("self")
 	r.sizeBytes = sbDirSize(filepath.Dir(path))

@@ -57,7 +57,7 @@ func openSyncEnv(ctx context.Context, stderr io.Writer, mod func(*mailsync.Deps)
 		HTTPClient: &http.Client{Timeout: 2 * time.Minute},
 	}
 	if e.index != nil {
-		deps.Indexer = e.index
+		deps.Indexer = search.NewIndexer(a.Store, e.index, logger)
 	}
 	if deps.ClientID == "" && cfg.GmailEndpoint != "" {
 		// The emulator accepts any client.
@@ -77,28 +77,15 @@ func openSyncEnv(ctx context.Context, stderr io.Writer, mod func(*mailsync.Deps)
 	return e, nil
 }
 
-// openIndex opens the search index; a running server may hold the
-// embedded index, in which case the CLI syncs without indexing (and says
-// so: `tidings reindex` catches up).
+// openIndex opens the search index. When another process holds the
+// embedded index (a running `tidings web`), the CLI syncs without it: the
+// changes wait in the search outbox and that process's indexer applies them.
 func openIndex(ctx context.Context, cfg *config.Config, logger *slog.Logger, stderr io.Writer) search.Index {
-	type result struct {
-		idx search.Index
-		err error
+	idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
+	if err == nil {
+		return idx
 	}
-	ch := make(chan result, 1)
-	go func() {
-		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
-		ch <- result{idx, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err == nil {
-			return r.idx
-		}
-		fmt.Fprintf(stderr, "warning: search index unavailable (%v); messages will not be searchable until `tidings reindex`\n", r.err)
-	case <-time.After(5 * time.Second):
-		fmt.Fprintln(stderr, "warning: search index is locked by another process; syncing without indexing (run `tidings reindex` later)")
-	}
+	fmt.Fprintf(stderr, "note: %v\nthe sync's changes are queued for the index and applied by the process that holds it (or the next `tidings reindex --check --repair`)\n", err)
 	return nil
 }
 

@@ -3,9 +3,10 @@
 // the asynq queue on external or embedded Redis, the search index — and
 // tears them down in order; it runs the web server (RunWeb), the worker
 // and scheduler (RunWorker, RunWorkerProcess) and the demo mailbox on the
-// in-process emulator. The three binaries (web, worker, admin CLI) all
-// start here (the first two through Main), so the embedded default and the
-// scale setup run one code path.
+// in-process emulator, and the operators' tools (ops.go: the metrics
+// registry and endpoints, asynqmon). The three binaries (web, worker,
+// admin CLI) all start here (the first two through Main), so the embedded
+// default and the scale setup run one code path.
 package app
 
 import (
@@ -22,12 +23,14 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"tidings/internal/config"
 	"tidings/internal/retry"
 	"tidings/models"
 	"tidings/search"
+	mailsync "tidings/sync"
 )
 
 // App holds the dependencies of a tidings process.
@@ -47,8 +50,15 @@ type App struct {
 	// Index is the search index (Elasticsearch or embedded); nil when the
 	// process did not ask for it.
 	Index search.Index
+	// Registry collects this process's Prometheus metrics (no global
+	// registry); /metrics serves it.
+	Registry *prometheus.Registry
+	// Indexer keeps Index equal to the database (the search outbox); nil
+	// exactly when Index is.
+	Indexer *search.Indexer
 
-	closers []func() error
+	syncCounters *mailsync.Metrics
+	closers      []func() error
 }
 
 // Options select what a process needs.
@@ -65,7 +75,7 @@ type Options struct {
 
 // Open builds the dependencies. On error, whatever was opened is closed.
 func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, Registry: newRegistry()}
 	if err := a.open(ctx, opts); err != nil {
 		_ = a.Close()
 		return nil, err
@@ -100,11 +110,12 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	}
 
 	if opts.Search {
-		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir}, logger)
+		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
 		if err != nil {
 			return fmt.Errorf("open search index: %w", err)
 		}
 		a.Index = idx
+		a.Indexer = search.NewIndexer(a.Store, idx, logger)
 		a.closers = append(a.closers, idx.Close)
 	}
 	if opts.Queue {

@@ -28,10 +28,12 @@ func env(m map[string]string) func(string) string {
 // TestRunWebEmbeddedDefault starts the web process the way the README's run
 // command does — nothing configured but a data dir — and checks that it
 // migrates an embedded database, generates a 0600 key, answers /healthz
-// and /metrics, and shuts down when cancelled.
+// and /metrics (to a scraper with the metrics token), and shuts down when
+// cancelled.
 func TestRunWebEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": dir}))
+	const metricsToken = "scrape-token-0123456789"
+	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": dir, "TIDINGS_METRICS_TOKEN": metricsToken}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,9 @@ func TestRunWebEmbeddedDefault(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || health.Checks["database"] != "ok" || health.Checks["queue"] != "ok" {
 		t.Fatalf("healthz = %d %v", resp.StatusCode, health.Checks)
 	}
-	mresp, err := http.Get(base + "/metrics")
+	mreq, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+metricsToken)
+	mresp, err := http.DefaultClient.Do(mreq)
 	if err != nil {
 		t.Fatal(err)
 	}

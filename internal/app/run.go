@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"tidings/internal/config"
@@ -49,12 +47,11 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := web.NewMetrics(reg)
+	metrics := web.NewMetrics(a.Registry)
+	a.registerStatusMetrics()
 
 	deps := web.Deps{
-		Store: a.Store, Search: a.Index, Sync: syncer, Attachments: syncer, Labels: syncer,
+		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer,
 		Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
 		// Gmail push through a Pub/Sub push subscription: mounted only
 		// when it can be authenticated.
@@ -65,6 +62,9 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		if cfg.PushToken == "" && cfg.PushAudience == "" {
 			logger.Warn("TIDINGS_PUBSUB_TOPIC is set but push cannot be authenticated: set TIDINGS_PUSH_AUDIENCE and TIDINGS_PUSH_SERVICE_ACCOUNT, or TIDINGS_PUSH_TOKEN; /gmail/push is not mounted and mailboxes are polled")
 		}
+	}
+	if a.Indexer != nil {
+		deps.Search = a.Indexer
 	}
 	if cfg.GoogleClientID != "" || cfg.GmailEndpoint != "" {
 		deps.Gmail = gmailConnector{syncer}
@@ -82,7 +82,14 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		"database": web.CheckFunc(a.Store.Ping),
 		"queue":    web.CheckFunc(a.PingRedis),
 	}, logger))
-	mux.Handle("GET /metrics", metrics.Handler())
+	// Operators' tools: /metrics on the web listener unless it has an
+	// address of its own, and asynq's queue UI.
+	if cfg.MetricsListen == "" {
+		mux.Handle("GET /metrics", ui.OperatorsOnly(a.metricsHandler(), cfg.MetricsToken))
+	}
+	if queues := a.queuesUI(); queues != nil {
+		mux.Handle(queuesPath+"/", ui.OperatorsOnly(queues, ""))
+	}
 	mux.Handle("/", ui)
 
 	if ln == nil {
@@ -100,8 +107,14 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return Serve(gctx, srv, ln, logger) })
+	if cfg.MetricsListen != "" {
+		g.Go(func() error { return a.serveMetricsSeparately(gctx) })
+	}
 	if cfg.Embedded() {
 		g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
+	}
+	if a.Indexer != nil {
+		g.Go(func() error { a.Indexer.Run(gctx, indexerInterval); return nil })
 	}
 	if demo != nil {
 		g.Go(func() error {
@@ -133,8 +146,22 @@ func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	return a.RunWorker(ctx, workerOptions(a, syncer))
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.MetricsListen != "" {
+		g.Go(func() error { return a.serveMetricsSeparately(gctx) })
+	}
+	g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
+	if a.Indexer != nil {
+		// With TIDINGS_SEARCH=off the process that owns the index (the
+		// web process) drains the search outbox this worker's writes fill.
+		g.Go(func() error { a.Indexer.Run(gctx, indexerInterval); return nil })
+	}
+	return g.Wait()
 }
+
+// indexerInterval is how often a process that writes the search index
+// applies index work nobody drained (a killed worker, a web-side change).
+const indexerInterval = 2 * time.Second
 
 // NewSyncer builds the Gmail sync engine on the app's store, index and
 // queue. endpoint is a Gmail API emulator's base URL, "" for Google.
@@ -146,9 +173,10 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		RedirectURL: cfg.BaseURL + oauthCallbackPath,
 		PubSubTopic: cfg.PubSubTopic,
 		LeaseTTL:    cfg.SyncLeaseTTL,
+		Metrics:     a.syncMetrics(),
 	}
-	if a.Index != nil {
-		deps.Indexer = a.Index
+	if a.Indexer != nil {
+		deps.Indexer = a.Indexer
 	}
 	if deps.ClientID == "" && endpoint != "" {
 		// The emulator accepts any client.

@@ -34,6 +34,9 @@ type Config struct {
 	// SearchOff (TIDINGS_SEARCH=off) keeps this process away from the
 	// search index entirely.
 	SearchOff bool
+	// SearchEngine is the embedded index's engine: "fts5" (default) or
+	// "bleve" (TIDINGS_SEARCH_ENGINE).
+	SearchEngine string
 	// SecretKey is TIDINGS_SECRET_KEY (comma-separated base64 keys, the
 	// sealing key first); empty means a key file in DataDir.
 	SecretKey string
@@ -53,6 +56,14 @@ type Config struct {
 	// PushToken, when set, must be the push subscription's "token" query
 	// parameter.
 	PushToken string
+	// MetricsToken, when set, lets a scraper read /metrics on the web
+	// listener with "Authorization: Bearer <token>"; operators' browser
+	// sessions always can.
+	MetricsToken string
+	// MetricsListen, when set, serves /metrics (without authentication) on
+	// this separate address instead, in the web and the worker process;
+	// keep it on a private network.
+	MetricsListen string
 	// PushAudience and PushServiceAccount verify Pub/Sub's signed push:
 	// the OIDC token's audience and the service account it is issued to.
 	PushAudience       string
@@ -93,6 +104,8 @@ var Vars = []Var{
 	{"TIDINGS_GMAIL_ENDPOINT", "", "base URL of a Gmail API emulator; all Gmail and OAuth calls go there instead of Google"},
 	{"TIDINGS_PUBSUB_TOPIC", "", "Pub/Sub topic (projects/P/topics/T) Gmail publishes changes to; enables push"},
 	{"TIDINGS_PUSH_TOKEN", "", "shared secret the push subscription sends as ?token= on /gmail/push"},
+	{"TIDINGS_METRICS_TOKEN", "", "bearer token a Prometheus scraper sends for /metrics on the web listener (operators' browser sessions need none)"},
+	{"TIDINGS_METRICS_LISTEN", "", "separate address (e.g. 127.0.0.1:9090) serving /metrics without authentication, in web and worker; /metrics then leaves the web listener"},
 	{"TIDINGS_PUSH_AUDIENCE", "", "audience of the push subscription's OIDC token; with TIDINGS_PUSH_SERVICE_ACCOUNT verifies signed push"},
 	{"TIDINGS_PUSH_SERVICE_ACCOUNT", "", "service account email the push subscription's OIDC token must be issued to"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
@@ -112,6 +125,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		DatabaseURL:        get("DATABASE_URL"),
 		RedisURL:           get("REDIS_URL"),
 		ElasticsearchURL:   get("ELASTICSEARCH_URL"),
+		SearchEngine:       get("TIDINGS_SEARCH_ENGINE"),
 		SecretKey:          get("TIDINGS_SECRET_KEY"),
 		Listen:             get("TIDINGS_LISTEN"),
 		BaseURL:            get("TIDINGS_BASE_URL"),
@@ -121,6 +135,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:          get("TIDINGS_LOG_FORMAT"),
 		PubSubTopic:        get("TIDINGS_PUBSUB_TOPIC"),
 		PushToken:          get("TIDINGS_PUSH_TOKEN"),
+		MetricsToken:       get("TIDINGS_METRICS_TOKEN"),
+		MetricsListen:      get("TIDINGS_METRICS_LISTEN"),
 		PushAudience:       get("TIDINGS_PUSH_AUDIENCE"),
 		PushServiceAccount: get("TIDINGS_PUSH_SERVICE_ACCOUNT"),
 	}
@@ -149,6 +165,13 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad("ELASTICSEARCH_URL", "must be an http:// or https:// URL")
 		}
 	}
+	switch c.SearchEngine {
+	case "":
+		c.SearchEngine = "fts5"
+	case "fts5", "bleve":
+	default:
+		bad("TIDINGS_SEARCH_ENGINE", "must be fts5 or bleve")
+	}
 	if (c.PushAudience == "") != (c.PushServiceAccount == "") {
 		bad("TIDINGS_PUSH_AUDIENCE", "and TIDINGS_PUSH_SERVICE_ACCOUNT must be set together")
 	}
@@ -167,6 +190,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("TIDINGS_LISTEN", "must be host:port (%v)", err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("TIDINGS_METRICS_LISTEN", "must be host:port (%v)", err)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("TIDINGS_METRICS_TOKEN", "must be at least 16 characters")
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Listen

@@ -28,6 +28,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"TIDINGS_LOG_LEVEL":          "loud",
 		"GOOGLE_CLIENT_ID":           "only-the-id",
 		"TIDINGS_PUBSUB_TOPIC":       "my-topic",
+		"TIDINGS_METRICS_LISTEN":     "9090",
+		"TIDINGS_METRICS_TOKEN":      "short",
 		"TIDINGS_MEMORY_LIMIT":       "lots",
 	}
 	for name, value := range cases {

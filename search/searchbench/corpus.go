@@ -1,6 +1,10 @@
-package search
+// Package searchbench owns the benchmark corpus of `tidings bench search`:
+// deterministic generated mail, kept out of the production search package.
+package searchbench
 
 import (
+	"tidings/search"
+
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -63,15 +67,15 @@ func asciiOnly(s string) string {
 func (c *Corpus) Person(i int) string { return c.people[i%len(c.people)] }
 
 // Generate calls fn with batches of n documents in total.
-func (c *Corpus) Generate(n, batchSize int, fn func([]Document) error) error {
-	batch := make([]Document, 0, batchSize)
+func (c *Corpus) Generate(n, batchSize int, fn func([]search.Document) error) error {
+	batch := make([]search.Document, 0, batchSize)
 	for i := 0; i < n; i++ {
 		batch = append(batch, c.Doc(i))
 		if len(batch) == batchSize {
 			if err := fn(batch); err != nil {
 				return err
 			}
-			batch = make([]Document, 0, batchSize)
+			batch = make([]search.Document, 0, batchSize)
 		}
 	}
 	if len(batch) > 0 {
@@ -82,14 +86,14 @@ func (c *Corpus) Generate(n, batchSize int, fn func([]Document) error) error {
 
 // Doc returns the i-th document. It depends only on cfg and i, so
 // documents can be generated in any order or in parallel.
-func (c *Corpus) Doc(i int) Document {
+func (c *Corpus) Doc(i int) search.Document {
 	rng := rand.New(rand.NewPCG(c.cfg.Seed^uint64(i)*0x9e3779b97f4a7c15, uint64(i)))
 	zipf := rand.NewZipf(rng, 1.07, 2, uint64(len(vocabulary)-1))
 	pick := func(list []string) string { return list[rng.IntN(len(list))] }
 	// A few people write most mail, as in real mailboxes.
 	person := func() string { return c.people[int(float64(len(c.people))*rng.Float64()*rng.Float64())] }
 	span := int64(3 * 365 * 24 * time.Hour)
-	d := Document{
+	d := search.Document{
 		ID:        c.cfg.FirstID + int64(i),
 		TenantID:  c.cfg.TenantID,
 		MailboxID: 1 + int64(rng.IntN(max(c.cfg.Mailboxes, 1))),

@@ -9,17 +9,45 @@
 -- SQLite cannot add a constraint to an existing table, so each table is
 -- rebuilt as https://www.sqlite.org/lang_altertable.html#otheralter
 -- describes: create the new table, copy the rows, drop the old one, rename,
--- recreate its indexes and triggers. Tables are rebuilt parents first, so
--- no table is dropped while a rebuilt one refers to it (with foreign_keys
--- on, dropping a referenced table would cascade). Orphans left by earlier
--- releases are not copied (rows) or have their optional link cleared (SET
--- NULL). AUTOINCREMENT counters carry over, so no id is ever handed out
--- twice. The migration runs in one transaction: a failure keeps the old
--- tables.
+-- recreate its indexes. Triggers are dropped before and recreated after
+-- all rebuilds (SQLite checks every trigger's body on a rename). Tables
+-- are rebuilt parents first, so no table is dropped while a rebuilt one
+-- refers to it (with foreign_keys on, dropping a referenced table would
+-- cascade). Orphans left by earlier releases are not copied (rows) or have
+-- their optional link cleared (SET NULL). AUTOINCREMENT counters carry
+-- over, so no id is ever handed out twice. The migration runs in one
+-- transaction: a failure keeps the old tables.
 --
 -- Generated from the schema of the migrations before it by
 -- models/fkmigration_test.go (TIDINGS_WRITE_FK_MIGRATION=1); do not edit
 -- by hand.
+
+DROP TRIGGER search_outbox_account_domains_delete;
+DROP TRIGGER search_outbox_account_domains_insert;
+DROP TRIGGER search_outbox_account_domains_update;
+DROP TRIGGER search_outbox_attachments_delete;
+DROP TRIGGER search_outbox_attachments_insert;
+DROP TRIGGER search_outbox_attachments_update;
+DROP TRIGGER search_outbox_case_messages_delete;
+DROP TRIGGER search_outbox_case_messages_insert;
+DROP TRIGGER search_outbox_case_messages_update;
+DROP TRIGGER search_outbox_contact_emails_delete;
+DROP TRIGGER search_outbox_contact_emails_insert;
+DROP TRIGGER search_outbox_contact_emails_update;
+DROP TRIGGER search_outbox_contacts_delete;
+DROP TRIGGER search_outbox_contacts_update;
+DROP TRIGGER search_outbox_labels_delete;
+DROP TRIGGER search_outbox_labels_insert;
+DROP TRIGGER search_outbox_labels_update;
+DROP TRIGGER search_outbox_message_addresses_delete;
+DROP TRIGGER search_outbox_message_addresses_insert;
+DROP TRIGGER search_outbox_message_addresses_update;
+DROP TRIGGER search_outbox_message_labels_delete;
+DROP TRIGGER search_outbox_message_labels_insert;
+DROP TRIGGER search_outbox_message_labels_update;
+DROP TRIGGER search_outbox_messages_delete;
+DROP TRIGGER search_outbox_messages_insert;
+DROP TRIGGER search_outbox_messages_update;
 
 CREATE TABLE `memberships__new` (`id` integer PRIMARY KEY AUTOINCREMENT,`tenant_id` integer NOT NULL,`user_id` integer NOT NULL,`role` text NOT NULL,`created_at` datetime,FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON DELETE CASCADE,FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON DELETE CASCADE);
 INSERT INTO `memberships__new` (`id`,`tenant_id`,`user_id`,`role`,`created_at`) SELECT `id`,`tenant_id`,`user_id`,`role`,`created_at` FROM `memberships` WHERE `tenant_id` IN (SELECT `id` FROM `tenants`) AND `user_id` IN (SELECT `id` FROM `users`);
@@ -177,3 +205,83 @@ DROP TABLE `case_messages`;
 ALTER TABLE `case_messages__new` RENAME TO `case_messages`;
 CREATE INDEX `idx_case_messages_message_id` ON `case_messages`(`message_id`);
 CREATE INDEX `idx_case_messages_tenant_id` ON `case_messages`(`tenant_id`);
+
+CREATE TRIGGER search_outbox_account_domains_delete AFTER DELETE ON account_domains BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT message_id, tenant_id FROM message_addresses WHERE tenant_id = OLD.tenant_id AND domain = OLD.domain ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_account_domains_insert AFTER INSERT ON account_domains BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT message_id, tenant_id FROM message_addresses WHERE tenant_id = NEW.tenant_id AND domain = NEW.domain ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_account_domains_update AFTER UPDATE ON account_domains BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT message_id, tenant_id FROM message_addresses WHERE tenant_id = OLD.tenant_id AND domain IN (OLD.domain, NEW.domain) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_attachments_delete AFTER DELETE ON attachments BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (OLD.message_id, OLD.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_attachments_insert AFTER INSERT ON attachments BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_attachments_update AFTER UPDATE ON attachments BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_case_messages_delete AFTER DELETE ON case_messages BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (OLD.message_id, OLD.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_case_messages_insert AFTER INSERT ON case_messages BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_case_messages_update AFTER UPDATE ON case_messages BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_contact_emails_delete AFTER DELETE ON contact_emails BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT message_id, tenant_id FROM message_addresses WHERE tenant_id = OLD.tenant_id AND address = OLD.address ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_contact_emails_insert AFTER INSERT ON contact_emails BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT message_id, tenant_id FROM message_addresses WHERE tenant_id = NEW.tenant_id AND address = NEW.address ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_contact_emails_update AFTER UPDATE ON contact_emails BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT message_id, tenant_id FROM message_addresses WHERE tenant_id = OLD.tenant_id AND address IN (OLD.address, NEW.address) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_contacts_delete AFTER DELETE ON contacts BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT ma.message_id, ma.tenant_id FROM contact_emails ce JOIN message_addresses ma ON ma.tenant_id = ce.tenant_id AND ma.address = ce.address WHERE ce.tenant_id = OLD.tenant_id AND ce.contact_id = OLD.id ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_contacts_update AFTER UPDATE OF account_id ON contacts BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT ma.message_id, ma.tenant_id FROM contact_emails ce JOIN message_addresses ma ON ma.tenant_id = ce.tenant_id AND ma.address = ce.address WHERE ce.tenant_id = NEW.tenant_id AND ce.contact_id = NEW.id ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_labels_delete AFTER DELETE ON labels BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT ml.message_id, ml.tenant_id FROM messages m JOIN message_labels ml ON ml.message_id = m.id WHERE m.mailbox_id = OLD.mailbox_id AND ml.label_id = OLD.gmail_id ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_labels_insert AFTER INSERT ON labels BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT ml.message_id, ml.tenant_id FROM messages m JOIN message_labels ml ON ml.message_id = m.id WHERE m.mailbox_id = NEW.mailbox_id AND ml.label_id = NEW.gmail_id ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_labels_update AFTER UPDATE OF name, gmail_id ON labels BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT ml.message_id, ml.tenant_id FROM messages m JOIN message_labels ml ON ml.message_id = m.id WHERE m.mailbox_id = OLD.mailbox_id AND ml.label_id = OLD.gmail_id ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+  INSERT INTO search_outbox (message_id, tenant_id) SELECT ml.message_id, ml.tenant_id FROM messages m JOIN message_labels ml ON ml.message_id = m.id WHERE m.mailbox_id = NEW.mailbox_id AND ml.label_id = NEW.gmail_id ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_message_addresses_delete AFTER DELETE ON message_addresses BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (OLD.message_id, OLD.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_message_addresses_insert AFTER INSERT ON message_addresses BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_message_addresses_update AFTER UPDATE ON message_addresses BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_message_labels_delete AFTER DELETE ON message_labels BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (OLD.message_id, OLD.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_message_labels_insert AFTER INSERT ON message_labels BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_message_labels_update AFTER UPDATE ON message_labels BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.message_id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_messages_delete AFTER DELETE ON messages BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (OLD.id, OLD.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_messages_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;
+CREATE TRIGGER search_outbox_messages_update AFTER UPDATE ON messages BEGIN
+  INSERT INTO search_outbox (message_id, tenant_id) VALUES (NEW.id, NEW.tenant_id) ON CONFLICT (message_id) DO UPDATE SET version = search_outbox.version + 1;
+END;

@@ -1,0 +1,182 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"tidings/models"
+)
+
+// Indexer keeps an Index equal to the database by draining the search
+// outbox (models.SearchOutbox): database triggers mark every message whose
+// document changed, in the transaction of the change, and the indexer
+// rebuilds those documents from the stored rows or deletes them when the
+// message is gone. Marks are removed only after the index write succeeded
+// and only if no newer change arrived meanwhile, so a process killed
+// between the database commit and the index write loses nothing: the next
+// drain, in any process, repeats the work.
+type Indexer struct {
+	store *models.Store
+	index Index
+	log   *slog.Logger
+	batch int
+	mu    sync.Mutex // one drain at a time in this process
+}
+
+// NewIndexer returns an indexer that applies store's outbox to index.
+func NewIndexer(store *models.Store, index Index, logger *slog.Logger) *Indexer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Indexer{store: store, index: index, log: logger, batch: 500}
+}
+
+// Index is the index the indexer writes.
+func (x *Indexer) Index() Index { return x.index }
+
+// Drain applies pending index work until the outbox is empty and returns
+// how many marks it applied.
+func (x *Indexer) Drain(ctx context.Context) (int, error) { return x.drain(ctx, 0) }
+
+// drain applies at most maxPasses batches (0 = until empty).
+func (x *Indexer) drain(ctx context.Context, maxPasses int) (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	done := 0
+	err := x.store.WithIndexLock(ctx, func() error {
+		for pass := 0; maxPasses == 0 || pass < maxPasses; pass++ {
+			work, err := x.store.PendingIndexWork(ctx, x.batch)
+			if err != nil {
+				return err
+			}
+			if len(work) == 0 {
+				return nil
+			}
+			if err := x.apply(ctx, work); err != nil {
+				return err
+			}
+			if err := x.store.CompleteIndexWork(context.WithoutCancel(ctx), work); err != nil {
+				return err
+			}
+			done += len(work)
+			if len(work) < x.batch {
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return done, fmt.Errorf("search: drain index work: %w", err)
+	}
+	return done, nil
+}
+
+// apply rebuilds or deletes the documents of one batch of marks.
+func (x *Indexer) apply(ctx context.Context, work []models.IndexWork) error {
+	byTenant := map[int64][]int64{}
+	for _, w := range work {
+		byTenant[w.TenantID] = append(byTenant[w.TenantID], w.MessageID)
+	}
+	for tenantID, ids := range byTenant {
+		msgs, err := x.store.MessagesByIDs(ctx, tenantID, ids)
+		if err != nil {
+			return err
+		}
+		docs, err := BuildDocuments(ctx, x.store, tenantID, msgs)
+		if err != nil {
+			return err
+		}
+		stored := make(map[int64]bool, len(msgs))
+		for _, m := range msgs {
+			stored[m.ID] = true
+		}
+		gone := slices.DeleteFunc(ids, func(id int64) bool { return stored[id] })
+		if len(docs) > 0 {
+			if err := x.index.Index(ctx, docs); err != nil {
+				return err
+			}
+		}
+		if len(gone) > 0 {
+			if err := x.index.Delete(ctx, tenantID, gone); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Fill queues every message of a tenant whose index holds none of its
+// messages (a new or replaced index, another engine chosen), so a process
+// never answers from an empty index while the database has mail: searches
+// fill in as the indexer drains. It returns how many messages it queued.
+func (x *Indexer) Fill(ctx context.Context) (int, error) {
+	tenants, err := x.store.Tenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for _, t := range tenants {
+		n, err := x.index.Count(ctx, t, 0)
+		if err != nil {
+			return queued, fmt.Errorf("search: fill tenant %d: %w", t, err)
+		}
+		if n > 0 {
+			continue
+		}
+		ids, err := x.store.MessageIDs(ctx, t, 0)
+		if err != nil {
+			return queued, err
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		if err := x.store.MarkForIndex(ctx, t, ids); err != nil {
+			return queued, err
+		}
+		x.log.Info("search: index empty for a tenant with mail; indexing it from the database",
+			slog.Int64("tenant", t), slog.Int("messages", len(ids)))
+		queued += len(ids)
+	}
+	return queued, nil
+}
+
+// Run drains the outbox every interval until ctx ends; it picks up work
+// that no caller drained (a killed worker, a change made by the web
+// process or another tool).
+func (x *Indexer) Run(ctx context.Context, interval time.Duration) {
+	if _, err := x.Fill(ctx); err != nil && ctx.Err() == nil {
+		x.log.Error("search: fill empty index", slog.Any("err", err))
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := x.Drain(ctx); err != nil && ctx.Err() == nil {
+			x.log.Error("search: indexer", slog.Any("err", err))
+		} else if n > 0 {
+			x.log.Debug("search: indexed pending changes", slog.Int("messages", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// searchDrainPasses bounds the work a search does before it runs, so a
+// large backlog (a mailbox being synced) does not hold up an answer.
+const searchDrainPasses = 2
+
+// Search applies pending index work first, so a change the user just made
+// (a case link, a disconnected mailbox) shows in the answer, then searches.
+// A failed drain is logged and the search runs on the index as it is.
+func (x *Indexer) Search(ctx context.Context, tenantID int64, req Request) (*Result, error) {
+	if _, err := x.drain(ctx, searchDrainPasses); err != nil {
+		x.log.Warn("search: index not up to date", slog.Any("err", err))
+	}
+	return x.index.Search(ctx, tenantID, req)
+}

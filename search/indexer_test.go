@@ -1,0 +1,301 @@
+package search_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"tidings/internal/testenv"
+	"tidings/models"
+	"tidings/search"
+)
+
+// fixture is one tenant with two mailboxes in a real database, a real
+// embedded index and the indexer between them.
+type fixture struct {
+	t        *testing.T
+	store    *models.Store
+	idx      *search.BleveIndex
+	ix       *search.Indexer
+	tenantID int64
+	mb1, mb2 int64
+	msgs     []models.Message // mb1: 0..2, mb2: 3
+}
+
+func newFixture(t *testing.T, eng testenv.Engine) *fixture {
+	ctx := context.Background()
+	store := eng.Open(t)
+	tenant, _, err := store.SignUp(ctx, "Acme", "admin@acme.example", "Admin", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, store: store, tenantID: tenant.ID}
+	for i, p := range []*int64{&f.mb1, &f.mb2} {
+		mb := &models.Mailbox{Email: fmt.Sprintf("box%d@acme.example", i)}
+		if err := store.CreateMailbox(ctx, tenant.ID, mb); err != nil {
+			t.Fatal(err)
+		}
+		*p = mb.ID
+	}
+	f.idx, err = search.OpenBleve(t.TempDir()+"/mail.bleve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.idx.Close() })
+	f.ix = search.NewIndexer(store, f.idx, nil)
+	f.msgs = append(f.msgs, f.store1(f.mb1, "m1", "Invoice 1", "jan@tyrell.example")...)
+	f.msgs = append(f.msgs, f.store1(f.mb1, "m2", "Invoice 2", "jan@tyrell.example")...)
+	f.msgs = append(f.msgs, f.store1(f.mb1, "m3", "Roadmap", "eva@wayne.example")...)
+	f.msgs = append(f.msgs, f.store1(f.mb2, "m4", "Invoice 4", "eva@wayne.example")...)
+	f.drain()
+	return f
+}
+
+func (f *fixture) store1(mailboxID int64, gmailID, subject, from string) []models.Message {
+	f.t.Helper()
+	domain := from[slices.Index([]byte(from), '@')+1:]
+	w := models.MessageWrite{
+		Message: models.Message{GmailID: gmailID, GmailThreadID: gmailID, Subject: subject, From: from,
+			FromAddress: from, Date: time.Date(2026, 11, 1, 0, 0, len(f.msgs), 0, time.UTC), Text: "body of " + subject},
+		LabelIDs:  []string{"INBOX"},
+		Addresses: []models.MessageAddress{{Role: "from", Address: from, Domain: domain}},
+	}
+	out, err := f.store.UpsertMessages(context.Background(), f.tenantID, mailboxID, []models.MessageWrite{w})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+func (f *fixture) drain() {
+	f.t.Helper()
+	if _, err := f.ix.Drain(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// find searches through the indexer (which applies pending work first)
+// and returns the hit ids in order.
+func (f *fixture) find(req search.Request) []int64 {
+	f.t.Helper()
+	res, err := f.ix.Search(context.Background(), f.tenantID, req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var ids []int64
+	for _, h := range res.Hits {
+		ids = append(ids, h.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (f *fixture) ids(is ...int) []int64 {
+	var out []int64
+	for _, i := range is {
+		out = append(out, f.msgs[i].ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestIndexerFollowsTheDatabase(t *testing.T) {
+	for _, eng := range testenv.Engines(t) {
+		t.Run(eng.String(), func(t *testing.T) {
+			ctx := context.Background()
+			t.Run("disconnected mailbox is gone from search", func(t *testing.T) {
+				f := newFixture(t, eng)
+				if got := f.find(search.Request{Query: "invo"}); !slices.Equal(got, f.ids(0, 1, 3)) {
+					t.Fatalf("before: %v", got)
+				}
+				if _, err := f.store.DeleteMailbox(ctx, f.tenantID, f.mb1); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{Query: "invo"}); !slices.Equal(got, f.ids(3)) {
+					t.Errorf("after disconnect: %v, want only the other mailbox's %v", got, f.ids(3))
+				}
+				if h, err := f.idx.Hashes(ctx, f.tenantID, f.mb1); err != nil || len(h) != 0 {
+					t.Errorf("index still holds %d documents of the mailbox (%v)", len(h), err)
+				}
+			})
+			t.Run("case link is searchable at once", func(t *testing.T) {
+				f := newFixture(t, eng)
+				c := &models.Case{Subject: "Billing"}
+				if err := f.store.CreateCase(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.store.LinkMessage(ctx, f.tenantID, c.ID, f.msgs[2].ID); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{CaseIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(2)) {
+					t.Errorf("case_id filter = %v, want %v", got, f.ids(2))
+				}
+			})
+			t.Run("contact moved to another account", func(t *testing.T) {
+				f := newFixture(t, eng)
+				a, b := &models.Account{Name: "Tyrell"}, &models.Account{Name: "Wayne"}
+				for _, acc := range []*models.Account{a, b} {
+					if err := f.store.CreateAccount(ctx, f.tenantID, acc); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c := &models.Contact{FirstName: "Jan", AccountID: &a.ID, Emails: []models.ContactEmail{{Address: "jan@tyrell.example"}}}
+				if err := f.store.CreateContact(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{ContactIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(0, 1)) {
+					t.Errorf("contact filter = %v, want %v", got, f.ids(0, 1))
+				}
+				if got := f.find(search.Request{AccountIDs: []int64{a.ID}}); !slices.Equal(got, f.ids(0, 1)) {
+					t.Errorf("account filter = %v, want %v", got, f.ids(0, 1))
+				}
+				c.AccountID = &b.ID
+				c.LastName = "Renamed"
+				if err := f.store.UpdateContact(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{AccountIDs: []int64{b.ID}}); !slices.Equal(got, f.ids(0, 1)) {
+					t.Errorf("new account filter = %v, want %v", got, f.ids(0, 1))
+				}
+				if got := f.find(search.Request{AccountIDs: []int64{a.ID}}); len(got) != 0 {
+					t.Errorf("old account filter still finds %v", got)
+				}
+				// The contact's address changes: its link follows.
+				c.Emails = []models.ContactEmail{{Address: "eva@wayne.example"}}
+				if err := f.store.UpdateContact(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{ContactIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(2, 3)) {
+					t.Errorf("contact filter after address change = %v, want %v", got, f.ids(2, 3))
+				}
+			})
+			t.Run("crash between commit and index write", func(t *testing.T) {
+				f := newFixture(t, eng)
+				// A worker stores and deletes, then dies before touching the index.
+				added := f.store1(f.mb1, "m5", "Invoice 5", "jan@tyrell.example")
+				if _, err := f.store.DeleteMessages(ctx, f.tenantID, f.mb1, []string{"m1"}); err != nil {
+					t.Fatal(err)
+				}
+				// An index write that fails half-way leaves the work queued too.
+				failing := search.NewIndexer(f.store, failingIndex{f.idx}, nil)
+				if _, err := failing.Drain(ctx); err == nil {
+					t.Fatal("drain into a failing index reported success")
+				}
+				if n, err := f.store.CountIndexWork(ctx, f.tenantID); err != nil || n != 2 {
+					t.Fatalf("queued index work = %d (%v), want 2", n, err)
+				}
+				// The next pass, by any process, repairs the index.
+				f.drain()
+				res, err := f.idx.Search(ctx, f.tenantID, search.Request{Query: "invo"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []int64
+				for _, h := range res.Hits {
+					got = append(got, h.ID)
+				}
+				slices.Sort(got)
+				want := []int64{f.msgs[1].ID, f.msgs[3].ID, added[0].ID}
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("after repair: %v, want %v (added one found, deleted one gone)", got, want)
+				}
+				if n, _ := f.store.CountIndexWork(ctx, f.tenantID); n != 0 {
+					t.Errorf("%d marks left after a successful drain", n)
+				}
+			})
+			t.Run("check reports changed content", func(t *testing.T) {
+				f := newFixture(t, eng)
+				src := search.StoreSource{Store: f.store, MailboxID: f.mb1}
+				d, err := search.Check(ctx, f.idx, f.tenantID, f.mb1, src, nil)
+				if err != nil || !d.InSync() || d.DBCount != 3 || d.IndexCount != 3 {
+					t.Fatalf("fresh index: %+v, %v", d, err)
+				}
+				// The index holds an old version of message 2.
+				stale := f.msgs[1]
+				docs, err := search.BuildDocuments(ctx, f.store, f.tenantID, []models.Message{stale})
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs[0].Subject = "Invoice 2 (old)"
+				if err := f.idx.Index(ctx, docs); err != nil {
+					t.Fatal(err)
+				}
+				d, err = search.Check(ctx, f.idx, f.tenantID, f.mb1, src, func(ids []int64) error {
+					if err := f.store.MarkForIndex(ctx, f.tenantID, ids); err != nil {
+						return err
+					}
+					_, err := f.ix.Drain(ctx)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(d.Changed, f.ids(1)) || len(d.Missing)+len(d.Extra) != 0 || !d.Repaired {
+					t.Errorf("Check = %+v, want message %d changed and repaired", d, f.msgs[1].ID)
+				}
+				if d, _ := search.Check(ctx, f.idx, f.tenantID, f.mb1, src, nil); !d.InSync() {
+					t.Errorf("after repair: %+v", d)
+				}
+			})
+		})
+	}
+}
+
+// failingIndex fails every write, as a crashed or unreachable index would.
+type failingIndex struct{ inner search.Index }
+
+func (x failingIndex) Search(ctx context.Context, tenantID int64, req search.Request) (*search.Result, error) {
+	return x.inner.Search(ctx, tenantID, req)
+}
+
+func (x failingIndex) Count(ctx context.Context, tenantID, mailboxID int64) (int64, error) {
+	return x.inner.Count(ctx, tenantID, mailboxID)
+}
+
+func (x failingIndex) Hashes(ctx context.Context, tenantID, mailboxID int64) (map[int64]string, error) {
+	return x.inner.Hashes(ctx, tenantID, mailboxID)
+}
+
+func (x failingIndex) UpdateLabels(context.Context, int64, int64, []string, []string) error {
+	return errors.New("injected: index write failed")
+}
+
+func (x failingIndex) Close() error { return nil }
+
+func (failingIndex) Index(context.Context, []search.Document) error {
+	return errors.New("injected: index write failed")
+}
+
+func (failingIndex) Delete(context.Context, int64, []int64) error {
+	return errors.New("injected: index delete failed")
+}
+
+// TestIndexerFillsAnEmptyIndex: a new index (another engine, a lost
+// directory) is filled from the database instead of answering empty.
+func TestIndexerFillsAnEmptyIndex(t *testing.T) {
+	eng := testenv.Engines(t)[0]
+	f := newFixture(t, eng)
+	ctx := context.Background()
+	fresh, err := search.OpenFTS(t.TempDir()+"/mail.fts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	ix := search.NewIndexer(f.store, fresh, nil)
+	if n, err := ix.Fill(ctx); err != nil || n != 4 {
+		t.Fatalf("Fill = %d, %v; want 4 messages queued", n, err)
+	}
+	if _, err := ix.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fresh.Count(ctx, f.tenantID, 0); err != nil || n != 4 {
+		t.Errorf("filled index holds %d (%v), want 4", n, err)
+	}
+	if n, err := ix.Fill(ctx); err != nil || n != 0 {
+		t.Errorf("second Fill = %d, %v; want nothing queued", n, err)
+	}
+}
