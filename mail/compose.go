@@ -191,7 +191,7 @@ func (c *Composition) writeBody(mw *gomail.Writer) error {
 }
 
 // writeAttachment writes one attachment part. The file name goes in RFC
-// 2231 parameter form (filename*=utf-8''...) when it is not plain ASCII:
+// 2231 parameter form (filename*=utf-8”...) when it is not plain ASCII:
 // go-message's SetFilename would put an RFC 2047 encoded-word inside the
 // quoted parameter, which RFC 2047 section 5 forbids.
 func writeAttachment(mw *gomail.Writer, a OutgoingAttachment) error {
