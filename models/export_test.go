@@ -15,7 +15,7 @@ func modelTables() []any {
 		&Tenant{}, &User{}, &Membership{}, &Account{}, &AccountDomain{},
 		&Contact{}, &ContactEmail{}, &Case{}, &CaseMessage{}, &Mailbox{},
 		&Thread{}, &Message{}, &RawMessage{}, &MessageAddress{}, &Label{},
-		&MessageLabel{}, &Attachment{}, &APIToken{},
+		&MessageLabel{}, &Attachment{}, &APIToken{}, &OutboxItem{}, &OutboxChunk{},
 	}
 }
 
