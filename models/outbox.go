@@ -19,6 +19,9 @@ type OutboxState string
 // ends failed (LastError says why, in words a person can act on) or
 // cancelled (only before sending starts).
 const (
+	// OutboxPreparing: the request is still storing attachments; no
+	// worker touches the item until it moves on.
+	OutboxPreparing OutboxState = "preparing"
 	OutboxScheduled OutboxState = "scheduled" // waits for SendAt (scheduled send or the undo window)
 	OutboxQueued    OutboxState = "queued"    // due; a worker will pick it up
 	OutboxSending   OutboxState = "sending"   // a worker is carrying it out
@@ -83,8 +86,11 @@ type OutboxItem struct {
 	Size         int64
 	Composed     bool
 	SentAt       *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// LeaseUntil is when the worker carrying the item out is presumed
+	// dead; until then no other worker may claim it.
+	LeaseUntil *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (o OutboxItem) tenant() int64 { return o.TenantID }
@@ -194,6 +200,29 @@ func (s *Store) TransitionOutbox(ctx context.Context, tenantID, id int64, from [
 		return ErrOutboxState
 	}
 	return nil
+}
+
+// ClaimOutbox makes the caller the one worker carrying out the item until
+// now+lease: it succeeds for a due scheduled or queued item, and for a
+// sending item whose previous worker's lease ran out (it died). Returns
+// ErrOutboxState when someone else holds it, it is not due or it is done.
+func (s *Store) ClaimOutbox(ctx context.Context, tenantID, id int64, now time.Time, lease time.Duration) (*OutboxItem, error) {
+	until := now.Add(lease).UTC()
+	res := s.scoped(ctx, tenantID).Model(&OutboxItem{}).
+		Where("id = ? AND ((state IN ? AND send_at <= ?) OR (state = ? AND (lease_until IS NULL OR lease_until < ?)))",
+			id, []OutboxState{OutboxScheduled, OutboxQueued}, now.UTC(), OutboxSending, now.UTC()).
+		Updates(map[string]any{"state": OutboxSending, "lease_until": until, "updated_at": now.UTC()})
+	if res.Error != nil {
+		return nil, fmt.Errorf("models: claim outbox %d: %w", id, res.Error)
+	}
+	it, err := s.GetOutboxItem(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if res.RowsAffected == 0 {
+		return it, ErrOutboxState
+	}
+	return it, nil
 }
 
 // UpdateOutboxItem writes columns of an item regardless of its state

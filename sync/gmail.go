@@ -51,6 +51,8 @@ var (
 // and an adaptive concurrency limit.
 type gmailClient struct {
 	svc       *gmail.Service
+	hc        *http.Client // authorized; for the resumable upload protocol
+	baseURL   string       // Gmail API root, for the same
 	tokens    *tokenSource
 	limiter   *rate.Limiter // nil: no client-side quota
 	gate      *bigGate
@@ -90,8 +92,12 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		return nil, err
 	}
 	lim := s.limiters.get(mb.ID, s.quota)
+	baseURL := "https://gmail.googleapis.com"
+	if s.endpoint != "" {
+		baseURL = s.endpoint
+	}
 	return &gmailClient{
-		svc: svc, tokens: ts, limiter: lim.rate, conc: lim.conc, gate: s.gate,
+		svc: svc, hc: hc, baseURL: baseURL, tokens: ts, limiter: lim.rate, conc: lim.conc, gate: s.gate,
 		quotaUser: fmt.Sprintf("tidings-%d-%d", mb.TenantID, mb.ID),
 		retry:     s.retry, log: s.log.With(slog.Int64("mailbox", mb.ID)),
 	}, nil

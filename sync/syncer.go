@@ -62,6 +62,10 @@ type Deps struct {
 	// PubSubTopic ("projects/P/topics/T") enables users.watch; empty means
 	// polling only.
 	PubSubTopic string
+	// OutboxLease is how long a worker holds an outbox item without
+	// renewing it (default 2 min): a killed worker's item is taken over
+	// after it.
+	OutboxLease time.Duration
 }
 
 // Syncer synchronizes Gmail mailboxes into the store and the index.
@@ -83,6 +87,8 @@ type Syncer struct {
 	topic    string
 	limiters limiterSet
 	gate     *bigGate
+
+	outboxLeaseTTL time.Duration
 }
 
 // Scopes are the OAuth scopes tidings asks for. gmail.modify is the
@@ -104,7 +110,7 @@ func New(d Deps) (*Syncer, error) {
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
 		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, pushTok: d.PushToken, topic: d.PubSubTopic,
-		gate: newBigGate(),
+		gate: newBigGate(), outboxLeaseTTL: d.OutboxLease,
 	}
 	if s.http == nil {
 		s.http = &http.Client{Timeout: 2 * time.Minute}

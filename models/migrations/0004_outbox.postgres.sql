@@ -28,6 +28,7 @@ CREATE TABLE outbox_items (
     size bigint,
     composed boolean,
     sent_at timestamp with time zone,
+    lease_until timestamp with time zone,
     created_at timestamp with time zone,
     updated_at timestamp with time zone,
     PRIMARY KEY (id)

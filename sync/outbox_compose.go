@@ -1,0 +1,244 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	netmail "net/mail"
+	"strings"
+
+	"google.golang.org/api/gmail/v1"
+
+	"tidings/mail"
+	"tidings/models"
+)
+
+// SendSpec is the JSON in OutboxItem.Spec of send and draft items: what
+// the user wrote. Threading, quoting and forwarded attachments are added
+// by the worker from the original message.
+type SendSpec struct {
+	To      string `json:"to,omitempty"`
+	Cc      string `json:"cc,omitempty"`
+	Bcc     string `json:"bcc,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+	// ReplyTo is the stored message answered (reply or reply-all);
+	// Forward the stored message forwarded. At most one is set.
+	ReplyTo  int64 `json:"reply_to,omitempty"`
+	ReplyAll bool  `json:"reply_all,omitempty"`
+	Forward  int64 `json:"forward,omitempty"`
+	// NoQuote leaves the original out of a reply's body.
+	NoQuote     bool             `json:"no_quote,omitempty"`
+	Attachments []SpecAttachment `json:"attachments,omitempty"`
+	// DraftGmailID is the Gmail message id of the draft being edited or
+	// sent (a draft that may have been made in Gmail).
+	DraftGmailID string `json:"draft_gmail_id,omitempty"`
+}
+
+// SpecAttachment is an uploaded file, stored in the item's stream Stream.
+type SpecAttachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Stream      string `json:"stream"`
+}
+
+// ParseSendSpec decodes an item's spec.
+func ParseSendSpec(s string) (SendSpec, error) {
+	var sp SendSpec
+	if err := json.Unmarshal([]byte(s), &sp); err != nil {
+		return sp, fmt.Errorf("sync: outbox spec: %w", err)
+	}
+	return sp, nil
+}
+
+// compose builds the message once and stores its bytes (stream
+// "message"); its Message-ID was fixed when the item was created, so every
+// attempt sends identical bytes.
+func (o *outboxRun) compose(ctx context.Context) error {
+	sp, err := ParseSendSpec(o.it.Spec)
+	if err != nil {
+		return permanent("the message could not be read back: %v", err)
+	}
+	c, threadID, err := o.composition(ctx, sp)
+	if err != nil {
+		return err
+	}
+	w, err := o.s.store.WriteOutboxStream(ctx, o.it.TenantID, o.it.ID, "message")
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(w); err != nil {
+		if errors.Is(err, mail.ErrNoRecipients) {
+			return permanent("the message has no recipients")
+		}
+		return fmt.Errorf("sync: outbox: compose: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	o.it.Composed, o.it.Size, o.it.GmailThreadID = true, w.Size(), threadID
+	return o.save(ctx, map[string]any{"composed": true, "size": w.Size(), "gmail_thread_id": threadID})
+}
+
+func (o *outboxRun) composition(ctx context.Context, sp SendSpec) (*mail.Composition, string, error) {
+	c := &mail.Composition{
+		From: netmail.Address{Address: o.mb.Email}, Subject: sp.Subject, Text: sp.Text, HTML: sp.HTML,
+		MessageID: o.it.RFCMessageID, Date: o.s.now(),
+	}
+	var err error
+	for _, f := range []struct {
+		dst *[]netmail.Address
+		v   string
+	}{{&c.To, sp.To}, {&c.Cc, sp.Cc}, {&c.Bcc, sp.Bcc}} {
+		if *f.dst, err = mail.ParseAddressList(f.v); err != nil {
+			return nil, "", permanent("%v", err)
+		}
+	}
+	if u, err := o.s.store.GetUser(ctx, o.it.UserID); err == nil {
+		c.From.Name = u.Name
+	}
+	for _, a := range sp.Attachments {
+		stream := a.Stream
+		c.Attachments = append(c.Attachments, mail.OutgoingAttachment{Filename: a.Filename, ContentType: a.ContentType,
+			Open: func() (io.ReadCloser, error) {
+				return io.NopCloser(o.s.store.OpenOutboxStream(ctx, o.it.TenantID, o.it.ID, stream, 0)), nil
+			}})
+	}
+	threadID := o.it.GmailThreadID
+	origID := sp.ReplyTo
+	if origID == 0 {
+		origID = sp.Forward
+	}
+	if origID == 0 {
+		return c, threadID, nil
+	}
+	stored, orig, err := o.original(ctx, origID)
+	if err != nil {
+		return nil, "", err
+	}
+	auto := &mail.Composition{Text: sp.Text}
+	if sp.ReplyTo != 0 {
+		auto.Reply(orig, []string{o.mb.Email}, sp.ReplyAll)
+		if len(c.To)+len(c.Cc)+len(c.Bcc) == 0 {
+			c.To, c.Cc = auto.To, auto.Cc
+		}
+		c.InReplyTo = auto.InReplyTo
+	} else {
+		auto.Forward(orig)
+		c.Attachments = append(o.forwardedAttachments(ctx, stored), c.Attachments...)
+	}
+	if c.Subject == "" {
+		c.Subject = auto.Subject
+	}
+	c.References = auto.References
+	if !sp.NoQuote {
+		c.Text = auto.Text
+	}
+	return c, stored.GmailThreadID, nil
+}
+
+// original loads the answered message: the stored copy, plus the headers
+// the CRM does not keep (References, Reply-To) from Gmail.
+func (o *outboxRun) original(ctx context.Context, id int64) (*models.Message, mail.Original, error) {
+	m, err := o.s.store.GetMessage(ctx, o.it.TenantID, id)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, mail.Original{}, permanent("the message being answered no longer exists")
+	}
+	if err != nil {
+		return nil, mail.Original{}, err
+	}
+	if m.MailboxID != o.it.MailboxID {
+		return nil, mail.Original{}, permanent("the message being answered belongs to another mailbox")
+	}
+	orig := mail.Original{MessageID: m.RFCMessageID, InReplyTo: m.InReplyTo, Subject: m.Subject, Date: m.Date, Text: m.Text}
+	if a, err := netmail.ParseAddress(m.From); err == nil {
+		orig.From = *a
+	} else {
+		orig.From = netmail.Address{Address: m.FromAddress}
+	}
+	orig.To, orig.Cc = parseStored(m.To), parseStored(m.Cc)
+	var g *gmail.Message
+	err = o.api.call(ctx, costMessagesGet, func(opt ...gmailCallOption) (err error) {
+		g, err = o.api.svc.Users.Messages.Get("me", m.GmailID).Format("metadata").
+			MetadataHeaders("References", "Reply-To", "Message-ID").Context(ctx).Do(opt...)
+		return err
+	})
+	if errors.Is(err, errGone) {
+		return nil, mail.Original{}, permanent("the message being answered was deleted in Gmail")
+	}
+	if err != nil {
+		return nil, mail.Original{}, err
+	}
+	for _, h := range g.Payload.Headers {
+		switch strings.ToLower(h.Name) {
+		case "references":
+			orig.References = strings.Fields(h.Value)
+		case "reply-to":
+			if l, err := mail.ParseAddressList(h.Value); err == nil {
+				orig.ReplyTo = l
+			}
+		case "message-id":
+			if orig.MessageID == "" {
+				orig.MessageID = strings.Trim(strings.TrimSpace(h.Value), "<>")
+			}
+		}
+	}
+	return m, orig, nil
+}
+
+func parseStored(l models.StringList) []netmail.Address {
+	var out []netmail.Address
+	for _, s := range l {
+		if a, err := netmail.ParseAddress(s); err == nil {
+			out = append(out, *a)
+		}
+	}
+	return out
+}
+
+// forwardedAttachments streams the original's attachments from Gmail
+// (users.messages.attachments.get) into the forward, byte for byte.
+func (o *outboxRun) forwardedAttachments(ctx context.Context, m *models.Message) []mail.OutgoingAttachment {
+	var out []mail.OutgoingAttachment
+	for i := range m.Attachments {
+		a := m.Attachments[i]
+		if a.Inline && a.Filename == "" {
+			continue
+		}
+		out = append(out, mail.OutgoingAttachment{Filename: a.Filename, ContentType: a.ContentType,
+			Open: func() (io.ReadCloser, error) { return o.s.FetchAttachment(ctx, o.it.TenantID, &a) }})
+	}
+	return out
+}
+
+// storeGmailMessage fetches a message just sent or saved and stores it like
+// sync does (same upsert on the Gmail id, so the next sync finds it there),
+// links it to the item's case, and returns its id (0 when that failed: the
+// next sync stores it anyway).
+func (o *outboxRun) storeGmailMessage(ctx context.Context, gmailID string) int64 {
+	log := o.s.log.With(slog.Int64("outbox", o.it.ID))
+	r := &run{s: o.s, tenantID: o.it.TenantID, mb: o.mb, api: o.api, log: log, progress: func(int64, int64) {}}
+	err := r.fetch(ctx, []string{gmailID}, "raw", func(fs []fetched) error {
+		return r.storeMessages(ctx, writesOf(fs))
+	})
+	if err != nil {
+		log.Warn("sync: outbox: store sent message (sync will)", slog.Any("err", err))
+		return 0
+	}
+	ids, err := o.s.store.MessageIDsByGmailID(ctx, o.it.TenantID, o.mb.ID, []string{gmailID})
+	if err != nil || ids[gmailID] == 0 {
+		return 0
+	}
+	id := ids[gmailID]
+	if o.it.CaseID != nil {
+		if err := o.s.store.LinkMessage(ctx, o.it.TenantID, *o.it.CaseID, id); err != nil {
+			log.Warn("sync: outbox: link sent message to case", slog.Any("err", err))
+		}
+	}
+	return id
+}
