@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"errors"
 	"strings"
@@ -82,3 +83,5 @@ func isPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
 }
+
+func encodeRaw(b []byte) string { return base64.URLEncoding.EncodeToString(b) }
