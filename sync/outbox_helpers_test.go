@@ -2,8 +2,8 @@ package sync
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
