@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -47,10 +48,10 @@ func TestSendChaos(t *testing.T) {
 		var items []*models.OutboxItem
 		for i := range small + big {
 			sp := SendSpec{To: fmt.Sprintf("peer%d@customer.example", i), Bcc: "audit@tidings.example", Subject: fmt.Sprintf("chaos %d", i), Text: "hello"}
-			var files []Upload
+			var files iter.Seq2[Upload, error]
 			if i >= small {
 				// 4-7 MB: both simple (≤ 5 MiB) and resumable uploads.
-				files = []Upload{{Filename: "f.bin", Body: bytes.NewReader(bytes.Repeat([]byte{byte(i)}, (3+rng.IntN(3))<<20))}}
+				files = Uploads(Upload{Filename: "f.bin", Body: bytes.NewReader(bytes.Repeat([]byte{byte(i)}, (3+rng.IntN(3))<<20))})
 			}
 			items = append(items, e.submit(s, Submission{Spec: sp, Files: files}))
 		}

@@ -64,7 +64,7 @@ func TestResumableSendSurvivesWorkerKill(t *testing.T) {
 			payload[i] = byte(rng.UintN(256))
 		}
 		it := e.submit(s, Submission{Spec: SendSpec{To: "ann@customer.example", Subject: "big", Text: "see attached"},
-			Files: []Upload{{Filename: "data.bin", ContentType: "application/octet-stream", Body: bytes.NewReader(payload)}}})
+			Files: Uploads(Upload{Filename: "data.bin", ContentType: "application/octet-stream", Body: bytes.NewReader(payload)})})
 		ctx, cancel := context.WithCancel(context.Background())
 		uw.kill.Store(&cancel)
 		if err := s.ProcessOutbox(ctx, e.tenantID, it.ID); !errors.Is(err, context.Canceled) {
@@ -140,7 +140,7 @@ func TestDraftsSyncBothWaysWithoutLoss(t *testing.T) {
 		}
 		spec := SendSpec{To: "ann@customer.example", Cc: "carl@customer.example", Bcc: "boss@tidings.example", Subject: "Draft", Text: "first body"}
 		it := e.process(s, e.submit(s, Submission{Kind: models.OutboxDraftSave, Spec: spec,
-			Files: []Upload{{Filename: "a.txt", Body: strings.NewReader("attached")}}}).ID, 3)
+			Files: Uploads(Upload{Filename: "a.txt", Body: strings.NewReader("attached")})}).ID, 3)
 		if it.State != models.OutboxSent || it.GmailDraftID == "" {
 			t.Fatalf("draft save: %s %q", it.State, it.LastError)
 		}

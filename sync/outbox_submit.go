@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"time"
 
@@ -24,12 +25,25 @@ type Upload struct {
 	Body        io.Reader
 }
 
+// Uploads lists files for Submission.Files.
+func Uploads(ups ...Upload) iter.Seq2[Upload, error] {
+	return func(yield func(Upload, error) bool) {
+		for _, u := range ups {
+			if !yield(u, nil) {
+				return
+			}
+		}
+	}
+}
+
 // Submission is a request for an outbox item.
 type Submission struct {
 	TenantID, UserID, MailboxID int64
 	Kind                        models.OutboxKind
 	Spec                        SendSpec
-	Files                       []Upload
+	// Files are read in order, each once, while the item is stored (a
+	// multipart request body streams straight into the outbox).
+	Files iter.Seq2[Upload, error]
 	// SendAt is when to carry it out (zero: now). The undo window is
 	// SendAt = now + window.
 	SendAt         time.Time
@@ -90,7 +104,16 @@ func (s *Syncer) Submit(ctx context.Context, sub Submission) (*models.OutboxItem
 		return it, false, err
 	}
 	var total int64
-	for i, f := range sub.Files {
+	i := -1
+	files := sub.Files
+	if files == nil {
+		files = Uploads()
+	}
+	for f, err := range files {
+		i++
+		if err != nil {
+			return nil, false, s.abandon(ctx, it, fmt.Errorf("sync: read attachment: %w", err))
+		}
 		stream := "a" + strconv.Itoa(i)
 		w, err := s.store.WriteOutboxStream(ctx, sub.TenantID, it.ID, stream)
 		if err != nil {

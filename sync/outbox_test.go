@@ -112,7 +112,7 @@ func TestSendReplyReplyAllForwardAsGmailReceivesThem(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				it := e.submit(s, Submission{Spec: c.spec, Files: c.files, CaseID: &cs.ID})
+				it := e.submit(s, Submission{Spec: c.spec, Files: Uploads(c.files...), CaseID: &cs.ID})
 				it = e.process(s, it.ID, 3)
 				if it.State != models.OutboxSent || it.MessageID == nil {
 					t.Fatalf("state %s, stored message %v, error %q", it.State, it.MessageID, it.LastError)
@@ -233,7 +233,7 @@ func TestTooLargeIsRefusedBeforeSending(t *testing.T) {
 		s := e.syncer()
 		big := bytes.NewReader(make([]byte, mail.MaxSendBytes*3/4+10))
 		_, _, err := s.Submit(context.Background(), Submission{TenantID: e.tenantID, MailboxID: e.mailboxID, UserID: 1, Kind: models.OutboxSend,
-			Spec: SendSpec{To: "a@b.example", Text: "big"}, Files: []Upload{{Filename: "big.bin", Body: big}}})
+			Spec: SendSpec{To: "a@b.example", Text: "big"}, Files: Uploads(Upload{Filename: "big.bin", Body: big})})
 		if !errors.Is(err, mail.ErrTooLarge) {
 			t.Fatalf("err = %v, want ErrTooLarge", err)
 		}

@@ -33,6 +33,7 @@ func (s *Server) registerMailAPI() {
 	s.handle("GET", "/api/tokens", s.api(s.listTokens))
 	s.handle("POST", "/api/tokens", s.api(s.createToken))
 	s.handle("DELETE", "/api/tokens/{id}", s.api(s.deleteToken))
+	s.registerOutboxAPI()
 }
 
 // Mailbox representation: the sync state and progress are part of it so a

@@ -73,6 +73,11 @@ type Deps struct {
 	Demo        DemoConnector
 	Attachments AttachmentFetcher
 	Labels      LabelChanger
+	// Outbox sends mail and carries out mailbox actions (api_outbox.go).
+	Outbox Outbox
+	// UndoWindow is how long a sent message waits so it can be undone;
+	// zero means 10 s.
+	UndoWindow time.Duration
 	// Metrics, when set, records every request of this server by route
 	// pattern. Leave it nil when the caller already wraps its root handler
 	// with Metrics.Instrument.
