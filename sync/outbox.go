@@ -110,7 +110,24 @@ func (s *Syncer) handleOutboxSweep(ctx context.Context, _ *asynq.Task) error {
 	return errors.Join(errs...)
 }
 
-// errProvenUndelivered marks a failure after which Gmail certainly has not
+// ProcessDue carries out every item that is due now, in this goroutine:
+// what the sweep and the tasks do, for a process without a queue worker
+// (tests, the CLI). It returns how many items it looked at.
+func (s *Syncer) ProcessDue(ctx context.Context) (int, error) {
+	due, err := s.store.DueOutboxItems(ctx, s.now(), s.outboxLease(), 100)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, it := range due {
+		if err := s.ProcessOutbox(ctx, it.TenantID, it.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(due), errors.Join(errs...)
+}
+
+// permanentError marks a failure after which Gmail certainly has not
 // delivered anything (a 4xx on the request): the item fails with this
 // reason, it is not retried.
 type permanentError struct{ reason string }

@@ -310,6 +310,11 @@ func (o *outboxRun) sendDraft(ctx context.Context) (outcome, error) {
 	if draftID == "" {
 		return outcome{}, permanent("the draft no longer exists in Gmail (sent or deleted there)")
 	}
+	if sp.WithContent && !o.it.Composed {
+		if err := o.compose(ctx); err != nil {
+			return outcome{}, err
+		}
+	}
 	o.it.InFlight = true
 	if err := o.save(ctx, map[string]any{"in_flight": true, "gmail_draft_id": draftID}); err != nil {
 		return outcome{}, err
@@ -317,7 +322,13 @@ func (o *outboxRun) sendDraft(ctx context.Context) (outcome, error) {
 	if err := o.waitQuota(ctx, costDraftsSend); err != nil {
 		return outcome{}, err
 	}
-	msg, err := o.api.svc.Users.Drafts.Send("me", &gmail.Draft{Id: draftID}).Context(ctx).Do(googleapi.QuotaUser(o.api.quotaUser))
+	call := o.api.svc.Users.Drafts.Send("me", &gmail.Draft{Id: draftID, Message: &gmail.Message{ThreadId: o.it.GmailThreadID}})
+	if sp.WithContent {
+		// Edited and sent in one step: drafts.send with the new content
+		// replaces the draft's message as it sends it.
+		call.Media(o.s.store.OpenOutboxStream(ctx, o.it.TenantID, o.it.ID, "message", 0), googleapi.ContentType("message/rfc822"), googleapi.ChunkSize(0))
+	}
+	msg, err := call.Context(ctx).Do(googleapi.QuotaUser(o.api.quotaUser))
 	if err != nil {
 		return outcome{}, o.sendOutcome(ctx, err)
 	}

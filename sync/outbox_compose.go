@@ -37,6 +37,13 @@ type SendSpec struct {
 	// DraftGmailID is the Gmail message id of the draft being edited or
 	// sent (a draft that may have been made in Gmail).
 	DraftGmailID string `json:"draft_gmail_id,omitempty"`
+	// KeepAttachmentsFrom is a stored message (the draft being edited)
+	// whose attachments go along, streamed from Gmail: editing a draft
+	// never drops its files.
+	KeepAttachmentsFrom int64 `json:"keep_attachments_from,omitempty"`
+	// WithContent makes a draft send replace the draft's content with
+	// this spec first (edit and send in one step).
+	WithContent bool `json:"with_content,omitempty"`
 }
 
 // SpecAttachment is an uploaded file, stored in the item's stream Stream.
@@ -108,6 +115,12 @@ func (o *outboxRun) composition(ctx context.Context, sp SendSpec) (*mail.Composi
 			Open: func() (io.ReadCloser, error) {
 				return io.NopCloser(o.s.store.OpenOutboxStream(ctx, o.it.TenantID, o.it.ID, stream, 0)), nil
 			}})
+	}
+	if sp.KeepAttachmentsFrom != 0 {
+		kept, err := o.s.store.GetMessage(ctx, o.it.TenantID, sp.KeepAttachmentsFrom)
+		if err == nil && kept.MailboxID == o.it.MailboxID {
+			c.Attachments = append(o.forwardedAttachments(ctx, kept), c.Attachments...)
+		}
 	}
 	threadID := o.it.GmailThreadID
 	origID := sp.ReplyTo

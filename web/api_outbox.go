@@ -293,6 +293,10 @@ func (s *Server) outboxTransitionAPI(cancel bool) apiHandler {
 			s.apiNotFound(w, r)
 			return
 		}
+		if _, err := s.d.Store.GetOutboxItem(r.Context(), p.TenantID, id); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
 		if s.d.Outbox == nil {
 			s.notConfigured(w, r, "Sending mail")
 			return

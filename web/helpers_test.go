@@ -174,7 +174,7 @@ type tenantFix struct {
 	Email, Password, Token                        string
 	AccountID, ContactID, CaseID, MailboxID       int64
 	ThreadID, MessageID, AttachmentID, APITokenID int64
-	OtherMessageID                                int64
+	OtherMessageID, OutboxID                      int64
 	MessageSubject, AccountName                   string
 }
 
@@ -223,6 +223,11 @@ func seedTenant(t testing.TB, s *models.Store, name string) tenantFix {
 	}
 	f.ThreadID = threads[0].ID
 	must(t, s.LinkMessage(ctx, f.TenantID, cs.ID, f.MessageID))
+	ob := &models.OutboxItem{MailboxID: mb.ID, UserID: u.ID, Kind: models.OutboxSend, State: models.OutboxFailed, Subject: "Sent by " + name, LastError: "test"}
+	if _, err := s.CreateOutboxItem(ctx, f.TenantID, ob); err != nil {
+		t.Fatal(err)
+	}
+	f.OutboxID = ob.ID
 	plain, tok, err := s.CreateAPIToken(ctx, f.TenantID, u.ID, "test")
 	if err != nil {
 		t.Fatal(err)

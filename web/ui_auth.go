@@ -24,6 +24,7 @@ func (s *Server) registerUI() {
 	s.handle("POST", "/settings/tokens/{id}/delete", s.page(s.deleteTokenUI))
 	s.registerCRMUI()
 	s.registerMailUI()
+	s.registerComposeUI()
 }
 
 // serveStatic serves the embedded assets (no directory listings). They
