@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"fmt"
 	"io"
@@ -176,3 +177,5 @@ func gmailCopies(t *testing.T, emu *emulator.Server, f tenantFix, msgID string) 
 	}
 	return out
 }
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
