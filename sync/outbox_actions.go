@@ -271,7 +271,7 @@ func (o *outboxRun) draftSaved(ctx context.Context, d *gmail.Draft, sp SendSpec)
 	if d.Message != nil {
 		fields["gmail_message_id"] = d.Message.Id
 		fields["gmail_thread_id"] = d.Message.ThreadId
-		if id := o.storeGmailMessage(ctx, d.Message.Id); id != 0 {
+		if id := o.storeGmailMessage(ctx, d.Message); id != 0 {
 			fields["message_id"] = id
 		}
 		if sp.DraftGmailID != "" && sp.DraftGmailID != d.Message.Id {

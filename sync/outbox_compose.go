@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +76,19 @@ func (o *outboxRun) compose(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Count each attachment's bytes as it streams by: the shadow copy
+	// below records them.
+	sizes := make([]int64, len(c.Attachments))
+	for i := range c.Attachments {
+		open := c.Attachments[i].Open
+		c.Attachments[i].Open = func() (io.ReadCloser, error) {
+			rc, err := open()
+			if err != nil {
+				return nil, err
+			}
+			return &countingReadCloser{ReadCloser: rc, n: &sizes[i]}, nil
+		}
+	}
 	w, err := o.s.store.WriteOutboxStream(ctx, o.it.TenantID, o.it.ID, "message")
 	if err != nil {
 		return err
@@ -86,6 +100,9 @@ func (o *outboxRun) compose(ctx context.Context) error {
 		return fmt.Errorf("sync: outbox: compose: %w", err)
 	}
 	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := o.writeShadow(ctx, c, sizes); err != nil {
 		return err
 	}
 	o.it.Composed, o.it.Size, o.it.GmailThreadID = true, w.Size(), threadID
@@ -233,25 +250,118 @@ func (o *outboxRun) forwardedAttachments(ctx context.Context, m *models.Message)
 // sync does (same upsert on the Gmail id, so the next sync finds it there),
 // links it to the item's case, and returns its id (0 when that failed: the
 // next sync stores it anyway).
-func (o *outboxRun) storeGmailMessage(ctx context.Context, gmailID string) int64 {
+func (o *outboxRun) storeGmailMessage(ctx context.Context, msg *gmail.Message) int64 {
 	log := o.s.log.With(slog.Int64("outbox", o.it.ID))
-	r := &run{s: o.s, tenantID: o.it.TenantID, mb: o.mb, api: o.api, log: log, progress: func(int64, int64) {}}
-	err := r.fetch(ctx, []string{gmailID}, "raw", func(fs []fetched) error {
-		return r.storeMessages(ctx, writesOf(fs))
-	})
-	if err != nil {
-		log.Warn("sync: outbox: store sent message (sync will)", slog.Any("err", err))
+	var id int64
+	if o.it.Size > bigMessageBytes && o.it.Kind == models.OutboxSend {
+		// Fetching a big message back would cost its size several times
+		// over in memory; the shadow copy has all the CRM keeps.
+		var err error
+		if id, err = o.storeFromShadow(ctx, msg); err != nil {
+			log.Warn("sync: outbox: store sent message (sync will)", slog.Any("err", err))
+			return 0
+		}
+	} else {
+		r := &run{s: o.s, tenantID: o.it.TenantID, mb: o.mb, api: o.api, log: log, progress: func(int64, int64) {}}
+		err := r.fetch(ctx, []string{msg.Id}, "raw", func(fs []fetched) error {
+			return r.storeMessages(ctx, writesOf(fs))
+		})
+		if err != nil {
+			log.Warn("sync: outbox: store sent message (sync will)", slog.Any("err", err))
+			return 0
+		}
+		ids, err := o.s.store.MessageIDsByGmailID(ctx, o.it.TenantID, o.mb.ID, []string{msg.Id})
+		if err != nil {
+			return 0
+		}
+		id = ids[msg.Id]
+	}
+	if id == 0 {
 		return 0
 	}
-	ids, err := o.s.store.MessageIDsByGmailID(ctx, o.it.TenantID, o.mb.ID, []string{gmailID})
-	if err != nil || ids[gmailID] == 0 {
-		return 0
-	}
-	id := ids[gmailID]
 	if o.it.CaseID != nil {
 		if err := o.s.store.LinkMessage(ctx, o.it.TenantID, *o.it.CaseID, id); err != nil {
 			log.Warn("sync: outbox: link sent message to case", slog.Any("err", err))
 		}
 	}
 	return id
+}
+
+type countingReadCloser struct {
+	io.ReadCloser
+	n *int64
+}
+
+func (c *countingReadCloser) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// shadow is the composed message without attachment bytes (same headers,
+// text and MIME structure, so the same part ids), plus the attachment
+// sizes: what the CRM stores for a big sent message without fetching
+// 35 MB back from Gmail.
+type shadow struct {
+	Raw   []byte  `json:"raw"`
+	Sizes []int64 `json:"sizes"`
+}
+
+func (o *outboxRun) writeShadow(ctx context.Context, c *mail.Composition, sizes []int64) error {
+	empty := *c
+	empty.Attachments = make([]mail.OutgoingAttachment, len(c.Attachments))
+	for i, a := range c.Attachments {
+		a.Open = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }
+		empty.Attachments[i] = a
+	}
+	var raw strings.Builder
+	if _, err := empty.WriteTo(&raw); err != nil {
+		return fmt.Errorf("sync: outbox: shadow copy: %w", err)
+	}
+	b, err := json.Marshal(shadow{Raw: []byte(raw.String()), Sizes: sizes})
+	if err != nil {
+		return err
+	}
+	w, err := o.s.store.WriteOutboxStream(ctx, o.it.TenantID, o.it.ID, "shadow")
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// storeFromShadow stores a sent message from its shadow copy, with the
+// real attachment sizes, as sync would store it after fetching it.
+func (o *outboxRun) storeFromShadow(ctx context.Context, msg *gmail.Message) (int64, error) {
+	b, err := io.ReadAll(o.s.store.OpenOutboxStream(ctx, o.it.TenantID, o.it.ID, "shadow", 0))
+	if err != nil {
+		return 0, err
+	}
+	var sh shadow
+	if err := json.Unmarshal(b, &sh); err != nil {
+		return 0, fmt.Errorf("sync: outbox: shadow copy: %w", err)
+	}
+	labels := msg.LabelIds
+	if len(labels) == 0 {
+		labels = []string{"SENT"}
+	}
+	w := o.s.buildWrite(&gmail.Message{Id: msg.Id, ThreadId: msg.ThreadId, LabelIds: labels,
+		InternalDate: o.s.now().UnixMilli(), SizeEstimate: o.it.Size, Raw: base64.URLEncoding.EncodeToString(sh.Raw)})
+	for i := range w.Attachments {
+		if i < len(sh.Sizes) {
+			w.Attachments[i].Size = sh.Sizes[i]
+		}
+	}
+	w.Raw = nil
+	r := &run{s: o.s, tenantID: o.it.TenantID, mb: o.mb, api: o.api, log: o.s.log, progress: func(int64, int64) {}}
+	if err := r.storeMessages(ctx, []models.MessageWrite{w}); err != nil {
+		return 0, err
+	}
+	ids, err := o.s.store.MessageIDsByGmailID(ctx, o.it.TenantID, o.mb.ID, []string{msg.Id})
+	if err != nil {
+		return 0, err
+	}
+	return ids[msg.Id], nil
 }

@@ -95,6 +95,20 @@ func TestResumableSendSurvivesWorkerKill(t *testing.T) {
 		if len(env.Attachments) != 1 || !bytes.Equal(env.Attachments[0].Content, payload) {
 			t.Error("attachment bytes differ after resume")
 		}
+		// In the CRM at once, from the shadow copy (not fetched back).
+		if done.MessageID == nil {
+			t.Fatal("sent message not stored")
+		}
+		m, err := store.GetMessage(context.Background(), e.tenantID, *done.MessageID)
+		if err != nil || m.Subject != "big" || len(m.Attachments) != 1 || m.Attachments[0].Size != int64(len(payload)) ||
+			m.Attachments[0].Filename != "data.bin" || m.RFCMessageID != it.RFCMessageID || !strings.Contains(m.Text, "see attached") {
+			t.Fatalf("stored sent message: %+v %v", m, err)
+		}
+		// The next sync reconciles it without a duplicate.
+		if err := e.run(e.syncer(), false); err != nil {
+			t.Fatal(err)
+		}
+		e.assertExact()
 	})
 }
 

@@ -340,7 +340,7 @@ func rangeEnd(h string) int64 {
 func (o *outboxRun) delivered(ctx context.Context, msg *gmail.Message) (outcome, error) {
 	fields := map[string]any{"gmail_message_id": msg.Id, "gmail_thread_id": msg.ThreadId, "upload_uri": "", "in_flight": false}
 	o.it.GmailMessageID = msg.Id
-	if id := o.storeGmailMessage(ctx, msg.Id); id != 0 {
+	if id := o.storeGmailMessage(ctx, msg); id != 0 {
 		fields["message_id"] = id
 	}
 	return outcome{fields: fields}, nil
