@@ -82,6 +82,11 @@ func (s *Syncer) Submit(ctx context.Context, sub Submission) (*models.OutboxItem
 			return nil, false, fmt.Errorf("%w: message %d is not in this mailbox", ErrInvalidSend, ref)
 		}
 	}
+	if sub.CaseID != nil {
+		if _, err := s.store.GetCase(ctx, sub.TenantID, *sub.CaseID); err != nil {
+			return nil, false, fmt.Errorf("%w: case %d does not exist", ErrInvalidSend, *sub.CaseID)
+		}
+	}
 	if sub.RFCMessageID == "" {
 		sub.RFCMessageID = mail.NewMessageID(mb.Email)
 	}

@@ -135,6 +135,7 @@ func TestOutboxAPI(t *testing.T) {
 			{base, `{"to":"not an address <","text":"x"}`, 422},
 			{base, `{"text":"nobody"}`, 422},
 			{base, `{"to":"a@b.example","reply_to":999999}`, 422},
+			{base, `{"to":"a@b.example","case_id":999999}`, 422},
 			{base, `{"to":"a@b.example","bogus":1}`, 400},
 			{fmt.Sprintf("/api/messages/%d/actions", f.MessageID), `{"action":"label","label":"No such label"}`, 422},
 			{fmt.Sprintf("/api/messages/%d/actions", f.MessageID), `{"action":"explode"}`, 422},
