@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,83 +15,124 @@ import (
 	"gorm.io/gorm"
 )
 
-// SignUp creates a tenant with its first user as admin. The email must not
-// be in use yet.
+// ErrSignUpRefused is returned by SignUp for an address that already has
+// an account when the password is not that account's: the caller shows
+// one answer for it (see web), never "this address has an account".
+var ErrSignUpRefused = errors.New("models: sign-up refused")
+
+// SignUp creates a tenant with the signing-up user as its admin. A new
+// address creates the user; an address that has an account with this very
+// password adds a new organization to that account (the owner proved who
+// they are). Either path costs exactly one password hash, so the answer
+// time does not tell the two apart.
 func (s *Store) SignUp(ctx context.Context, orgName, email, name, password string) (*Tenant, *User, error) {
 	email = NormalizeAddress(email)
-	if strings.TrimSpace(orgName) == "" {
-		return nil, nil, errors.New("models: organization name is required")
+	var v validator
+	orgName, name = strings.TrimSpace(orgName), strings.TrimSpace(name)
+	if orgName == "" {
+		v.add("org", "is required")
 	}
-	if !strings.Contains(email, "@") {
-		return nil, nil, errors.New("models: a valid email address is required")
+	v.text("org", orgName, MaxNameLen)
+	v.text("name", name, MaxNameLen)
+	if err := CheckAddress(email); err != nil {
+		v.add("email", "%s", err.Error())
 	}
-	if len(password) < 10 {
-		return nil, nil, errors.New("models: password must be at least 10 characters")
+	if err := checkPassword("password", password); err != nil {
+		v.errs = append(v.errs, err.(ValidationErrors)...)
 	}
-	hash, err := HashPassword(password)
-	if err != nil {
+	if err := v.err(); err != nil {
 		return nil, nil, err
 	}
-	t := &Tenant{Name: strings.TrimSpace(orgName)}
-	if dom := email[strings.LastIndex(email, "@")+1:]; dom != "" {
+	var existing User
+	err := s.db.WithContext(ctx).Where("email = ?", email).First(&existing).Error
+	var u *User
+	switch {
+	case err == nil:
+		if CheckPassword(existing.PasswordHash, password) != nil {
+			return nil, nil, ErrSignUpRefused
+		}
+		u = &existing
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		hash, err := HashPassword(password)
+		if err != nil {
+			return nil, nil, err
+		}
+		u = &User{Email: email, Name: name, PasswordHash: hash}
+	default:
+		return nil, nil, fmt.Errorf("models: find user: %w", err)
+	}
+	t, err := s.createTenantWithAdmin(ctx, orgName, u)
+	if errors.Is(err, ErrConflict) {
+		// The same address signed up concurrently.
+		return nil, nil, ErrSignUpRefused
+	}
+	return t, u, err
+}
+
+// CreateOrganization is the admin CLI's headless set-up: a tenant and its
+// first admin. The admin user is created with password when the address
+// has no account yet; an existing account is made admin as it is (the
+// operator of the server vouches for it) and password is ignored.
+func (s *Store) CreateOrganization(ctx context.Context, orgName, email, name, password string) (*Tenant, *User, bool, error) {
+	email = NormalizeAddress(email)
+	var v validator
+	orgName = strings.TrimSpace(orgName)
+	if orgName == "" {
+		v.add("org", "is required")
+	}
+	v.text("org", orgName, MaxNameLen)
+	if err := CheckAddress(email); err != nil {
+		v.add("email", "%s", err.Error())
+	}
+	if err := v.err(); err != nil {
+		return nil, nil, false, err
+	}
+	var u User
+	created := false
+	err := s.db.WithContext(ctx).Where("email = ?", email).First(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if err := checkPassword("password", password); err != nil {
+			return nil, nil, false, err
+		}
+		hash, err := HashPassword(password)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		u, created = User{Email: email, Name: strings.TrimSpace(name), PasswordHash: hash}, true
+	} else if err != nil {
+		return nil, nil, false, fmt.Errorf("models: find user: %w", err)
+	}
+	t, err := s.createTenantWithAdmin(ctx, orgName, &u)
+	return t, &u, created, err
+}
+
+// createTenantWithAdmin creates the tenant, the user when u.ID is 0, and
+// the admin membership in one transaction.
+func (s *Store) createTenantWithAdmin(ctx context.Context, orgName string, u *User) (*Tenant, error) {
+	t := &Tenant{Name: orgName}
+	if dom := u.Email[strings.LastIndex(u.Email, "@")+1:]; dom != "" {
 		t.Domains = StringList{dom}
 	}
-	u := &User{Email: email, Name: strings.TrimSpace(name), PasswordHash: hash}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(t).Error; err != nil {
 			return fmt.Errorf("models: create tenant: %w", err)
 		}
-		if err := tx.Create(u).Error; err != nil {
-			return fmt.Errorf("models: create user: %w", conflict(err))
+		if u.ID == 0 {
+			if err := tx.Create(u).Error; err != nil {
+				return fmt.Errorf("models: create user: %w", conflict(err))
+			}
 		}
 		return tx.Create(&Membership{TenantID: t.ID, UserID: u.ID, Role: RoleAdmin}).Error
 	})
 	if err != nil {
-		return nil, nil, err
-	}
-	return t, u, nil
-}
-
-// AddUser creates a user inside an existing tenant (an admin inviting a
-// colleague), or adds an existing user to the tenant.
-func (s *Store) AddUser(ctx context.Context, tenantID int64, email, name, password string, role Role) (*User, error) {
-	email = NormalizeAddress(email)
-	if role != RoleAdmin && role != RoleMember {
-		return nil, fmt.Errorf("models: unknown role %q", role)
-	}
-	var u User
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Where("email = ?", email).First(&u).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			if len(password) < 10 {
-				return errors.New("models: password must be at least 10 characters")
-			}
-			hash, err := HashPassword(password)
-			if err != nil {
-				return err
-			}
-			u = User{Email: email, Name: name, PasswordHash: hash}
-			if err := tx.Create(&u).Error; err != nil {
-				return fmt.Errorf("models: create user: %w", conflict(err))
-			}
-		} else if err != nil {
-			return fmt.Errorf("models: find user: %w", err)
-		}
-		m := Membership{TenantID: tenantID, UserID: u.ID, Role: role}
-		if err := tx.Create(&m).Error; err != nil {
-			return fmt.Errorf("models: user is already a member: %w", conflict(err))
-		}
-		return nil
-	})
-	if err != nil {
 		return nil, err
 	}
-	return &u, nil
+	return t, nil
 }
 
 // Authenticate checks a login. It returns ErrNotFound for an unknown email
 // and ErrPasswordMismatch for a wrong password; callers must not tell the
-// two apart to the user.
+// two apart to the user. Both cost one password hash.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	var u User
 	if err := s.db.WithContext(ctx).Where("email = ?", NormalizeAddress(email)).First(&u).Error; err != nil {
@@ -105,6 +147,185 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 		return nil, err
 	}
 	return &u, nil
+}
+
+// LoginTenant picks the tenant a login lands in: the one the user worked
+// in last while they are still a member, else their oldest membership.
+// ErrNotFound when the user belongs to no tenant.
+func (s *Store) LoginTenant(ctx context.Context, u *User) (int64, error) {
+	ms, err := s.Memberships(ctx, u.ID)
+	if err != nil {
+		return 0, err
+	}
+	if len(ms) == 0 {
+		return 0, ErrNotFound
+	}
+	if u.LastTenantID != nil {
+		for _, m := range ms {
+			if m.TenantID == *u.LastTenantID {
+				return m.TenantID, nil
+			}
+		}
+	}
+	return ms[0].TenantID, nil
+}
+
+// ChangePassword sets a user's own password after checking the current
+// one, and ends every other session of the user.
+func (s *Store) ChangePassword(ctx context.Context, userID int64, current, next string, keepSessionID int64) error {
+	u, err := s.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := checkPassword("new_password", next); err != nil {
+		return err
+	}
+	if CheckPassword(u.PasswordHash, current) != nil {
+		return ValidationErrors{{Field: "current_password", Reason: "is not your current password"}}
+	}
+	return s.setPassword(ctx, userID, next, keepSessionID)
+}
+
+// ErrSharedAccount is returned when an admin tries to reset the password
+// of a user who also belongs to other organizations: that would let one
+// organization's admin take over an account another organization trusts.
+var ErrSharedAccount = errors.New("models: the user belongs to other organizations too")
+
+// ResetPassword is an admin of tenantID setting a member's password. It is
+// refused for users who belong to any other tenant. All of the user's
+// sessions end.
+func (s *Store) ResetPassword(ctx context.Context, tenantID, userID int64, next string) error {
+	ms, err := s.Memberships(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(ms, func(m Membership) bool { return m.TenantID == tenantID }) {
+		return ErrNotFound
+	}
+	if len(ms) > 1 {
+		return ErrSharedAccount
+	}
+	if err := checkPassword("password", next); err != nil {
+		return err
+	}
+	return s.setPassword(ctx, userID, next, 0)
+}
+
+// SetPasswordByEmail is the admin CLI's password reset (the operator of
+// the server may reset anyone). All of the user's sessions end.
+func (s *Store) SetPasswordByEmail(ctx context.Context, email, next string) (*User, error) {
+	if err := checkPassword("password", next); err != nil {
+		return nil, err
+	}
+	var u User
+	if err := s.db.WithContext(ctx).Where("email = ?", NormalizeAddress(email)).First(&u).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &u, s.setPassword(ctx, u.ID, next, 0)
+}
+
+func (s *Store) setPassword(ctx context.Context, userID int64, next string, keepSessionID int64) error {
+	hash, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC()}).Error; err != nil {
+			return fmt.Errorf("models: set password: %w", err)
+		}
+		return endUserSessions(tx, userID, 0, keepSessionID)
+	})
+}
+
+// ErrLastAdmin is returned when a change would leave a tenant without an
+// admin.
+var ErrLastAdmin = errors.New("models: an organization needs at least one admin")
+
+// SetRole changes a member's role. The member's sessions in the tenant end
+// so the new role applies at once everywhere.
+func (s *Store) SetRole(ctx context.Context, tenantID, userID int64, role Role) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var m Membership
+		if err := tx.Where("tenant_id = ? AND user_id = ?", tenantID, userID).First(&m).Error; err != nil {
+			return notFound(err)
+		}
+		if role != RoleAdmin && role != RoleMember {
+			return ValidationErrors{{Field: "role", Reason: "must be admin or member"}}
+		}
+		if m.Role == role {
+			return nil
+		}
+		if m.Role == RoleAdmin {
+			if err := lastAdminCheck(tx, tenantID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Model(&m).Update("role", role).Error; err != nil {
+			return fmt.Errorf("models: set role: %w", err)
+		}
+		return endUserSessions(tx, userID, tenantID, 0)
+	})
+}
+
+// RemoveMember takes a user out of a tenant: the membership, the user's
+// sessions and API tokens in that tenant go. The user account stays (it
+// may belong to other tenants).
+func (s *Store) RemoveMember(ctx context.Context, tenantID, userID int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var m Membership
+		if err := tx.Where("tenant_id = ? AND user_id = ?", tenantID, userID).First(&m).Error; err != nil {
+			return notFound(err)
+		}
+		if m.Role == RoleAdmin {
+			if err := lastAdminCheck(tx, tenantID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Delete(&m).Error; err != nil {
+			return fmt.Errorf("models: remove member: %w", err)
+		}
+		if err := tx.Where("tenant_id = ? AND user_id = ?", tenantID, userID).Delete(&APIToken{}).Error; err != nil {
+			return fmt.Errorf("models: remove member tokens: %w", err)
+		}
+		return endUserSessions(tx, userID, tenantID, 0)
+	})
+}
+
+func lastAdminCheck(tx *gorm.DB, tenantID int64) error {
+	var admins int64
+	if err := tx.Model(&Membership{}).Where("tenant_id = ? AND role = ?", tenantID, RoleAdmin).Count(&admins).Error; err != nil {
+		return fmt.Errorf("models: count admins: %w", err)
+	}
+	if admins <= 1 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// UserByEmail finds a user by address.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	var u User
+	if err := s.db.WithContext(ctx).Where("email = ?", NormalizeAddress(email)).First(&u).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+// ListUsers lists every user with their memberships (admin CLI).
+func (s *Store) ListUsers(ctx context.Context) ([]User, map[int64][]Membership, error) {
+	var us []User
+	if err := s.db.WithContext(ctx).Order("id").Find(&us).Error; err != nil {
+		return nil, nil, fmt.Errorf("models: users: %w", err)
+	}
+	var ms []Membership
+	if err := s.db.WithContext(ctx).Order("tenant_id").Find(&ms).Error; err != nil {
+		return nil, nil, fmt.Errorf("models: memberships: %w", err)
+	}
+	by := map[int64][]Membership{}
+	for _, m := range ms {
+		by[m.UserID] = append(by[m.UserID], m)
+	}
+	return us, by, nil
 }
 
 // dummyHash is computed on first use, not at start-up: argon2id costs
@@ -206,9 +427,15 @@ func (s *Store) CreateAPIToken(ctx context.Context, tenantID, userID int64, name
 	return plain, t, nil
 }
 
-// APITokenByPlaintext resolves a presented token and records its use.
+// tokenTouchEvery bounds how often a token's last_used_at is written.
+const tokenTouchEvery = time.Minute
+
+// APITokenByPlaintext resolves a presented token. Its last use is recorded
+// at most once a minute per token and in the background: on SQLite every
+// write competes with the sync for the single writer, and an API read must
+// not wait for it.
 func (s *Store) APITokenByPlaintext(ctx context.Context, plain string) (*APIToken, error) {
-	if !strings.HasPrefix(plain, apiTokenPrefix) {
+	if !strings.HasPrefix(plain, apiTokenPrefix) || len(plain) > 100 {
 		return nil, ErrNotFound
 	}
 	sum := sha256.Sum256([]byte(plain))
@@ -216,10 +443,33 @@ func (s *Store) APITokenByPlaintext(ctx context.Context, plain string) (*APIToke
 	if err := s.db.WithContext(ctx).Where("hash = ?", sum[:]).First(&t).Error; err != nil {
 		return nil, notFound(err)
 	}
-	now := time.Now().UTC()
-	s.db.WithContext(ctx).Model(&t).Update("last_used_at", now)
+	s.touchToken(t.ID, t.LastUsedAt)
 	return &t, nil
 }
+
+func (s *Store) touchToken(id int64, last *time.Time) {
+	now := time.Now().UTC()
+	if last != nil && now.Sub(*last) < tokenTouchEvery {
+		return
+	}
+	// Concurrent requests all read the old value: only the first of them
+	// in a minute schedules the write.
+	if prev, loaded := s.tokenTouched.LoadOrStore(id, now); loaded {
+		if now.Sub(prev.(time.Time)) < tokenTouchEvery || !s.tokenTouched.CompareAndSwap(id, prev, now) {
+			return
+		}
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", id).Update("last_used_at", now).Error
+	}()
+}
+
+// WaitBackground waits for background writes (last-use stamps) to finish.
+func (s *Store) WaitBackground() { s.background.Wait() }
 
 // ListAPITokens lists a user's tokens in a tenant (hashes only).
 func (s *Store) ListAPITokens(ctx context.Context, tenantID, userID int64) ([]APIToken, error) {

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -23,8 +22,8 @@ func NormalizeAddress(a string) string { return strings.ToLower(strings.TrimSpac
 // CreateAccount stores a new account with its domains.
 func (s *Store) CreateAccount(ctx context.Context, tenantID int64, a *Account) error {
 	a.ID, a.TenantID = 0, tenantID
-	if strings.TrimSpace(a.Name) == "" {
-		return errors.New("models: account name is required")
+	if err := a.Validate(); err != nil {
+		return err
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		domains := a.Domains
@@ -74,6 +73,9 @@ func (s *Store) ListAccounts(ctx context.Context, tenantID int64, p Page) ([]Acc
 // UpdateAccount writes name, website and domains of an existing account.
 func (s *Store) UpdateAccount(ctx context.Context, tenantID int64, a *Account) error {
 	a.TenantID = tenantID
+	if err := a.Validate(); err != nil {
+		return err
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := updateByID(ctx, tx, tenantID, a.ID, a, "name", "website", "updated_at"); err != nil {
 			return err
@@ -110,8 +112,8 @@ func (s *Store) AccountByDomain(ctx context.Context, tenantID int64, domain stri
 // CreateContact stores a new contact with its addresses.
 func (s *Store) CreateContact(ctx context.Context, tenantID int64, c *Contact) error {
 	c.ID, c.TenantID = 0, tenantID
-	if strings.TrimSpace(c.FirstName+c.LastName) == "" && len(c.Emails) == 0 {
-		return errors.New("models: a contact needs a name or an email address")
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
 		return err
@@ -138,8 +140,8 @@ func setContactEmails(tx *gorm.DB, c *Contact) error {
 		if addr == "" || seen[addr] {
 			continue
 		}
-		if !strings.Contains(addr, "@") {
-			return fmt.Errorf("models: %q is not an email address", e.Address)
+		if err := CheckAddress(addr); err != nil {
+			return ValidationErrors{{Field: "emails", Reason: err.Error()}}
 		}
 		seen[addr] = true
 		rows = append(rows, ContactEmail{TenantID: c.TenantID, Address: addr, ContactID: c.ID})
@@ -188,6 +190,9 @@ func (s *Store) ContactsOfAccount(ctx context.Context, tenantID, accountID int64
 // UpdateContact writes names, account and addresses of an existing contact.
 func (s *Store) UpdateContact(ctx context.Context, tenantID int64, c *Contact) error {
 	c.TenantID = tenantID
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
 		return err
 	}
@@ -234,20 +239,8 @@ func (s *Store) CreateCase(ctx context.Context, tenantID int64, c *Case) error {
 }
 
 func (s *Store) validateCase(ctx context.Context, tenantID int64, c *Case) error {
-	if strings.TrimSpace(c.Subject) == "" {
-		return errors.New("models: case subject is required")
-	}
-	if c.Status == "" {
-		c.Status = CaseNew
-	}
-	if c.Priority == "" {
-		c.Priority = PriorityNormal
-	}
-	if !c.Status.Valid() {
-		return fmt.Errorf("models: unknown case status %q", c.Status)
-	}
-	if !c.Priority.Valid() {
-		return fmt.Errorf("models: unknown case priority %q", c.Priority)
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	if err := s.checkAccount(ctx, tenantID, c.AccountID); err != nil {
 		return err

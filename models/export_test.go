@@ -15,7 +15,8 @@ func modelTables() []any {
 		&Tenant{}, &User{}, &Membership{}, &Account{}, &AccountDomain{},
 		&Contact{}, &ContactEmail{}, &Case{}, &CaseMessage{}, &Mailbox{},
 		&Thread{}, &Message{}, &RawMessage{}, &MessageAddress{}, &Label{},
-		&MessageLabel{}, &Attachment{}, &APIToken{}, &OutboxItem{}, &OutboxChunk{},
+		&MessageLabel{}, &Attachment{}, &APIToken{}, &Session{}, &Invitation{},
+		&OutboxItem{}, &OutboxChunk{},
 	}
 }
 

@@ -26,6 +26,10 @@ var ErrNotFound = errors.New("models: not found")
 // caller can fix (an address already used by another contact, say).
 var ErrConflict = errors.New("models: conflict")
 
+// ErrNeedsReauth is returned when a mailbox's OAuth grant was revoked or
+// expired: nothing can be fetched from Gmail until the user reconnects.
+var ErrNeedsReauth = errors.New("models: mailbox needs re-authorization")
+
 // Tenanted is implemented by every tenant-owned row.
 type Tenanted interface {
 	tenant() int64
@@ -57,6 +61,9 @@ type User struct {
 	Name  string
 	// PasswordHash is a PHC-style argon2id string (see HashPassword).
 	PasswordHash string `json:"-"`
+	// LastTenantID is the organization the user worked in last; their
+	// next login lands there.
+	LastTenantID *int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

@@ -477,8 +477,8 @@ func TestPasswordHashAndAuthenticate(t *testing.T) {
 		if _, err := s.Authenticate(ctx, "nobody@own.example", "whatever123"); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("unknown user: %v", err)
 		}
-		if _, _, err := s.SignUp(ctx, "Again", "login@own.example", "x", "another password"); !errors.Is(err, models.ErrConflict) {
-			t.Fatalf("duplicate sign-up: %v", err)
+		if _, _, err := s.SignUp(ctx, "Again", "login@own.example", "x", "another password"); !errors.Is(err, models.ErrSignUpRefused) {
+			t.Fatalf("sign-up with a taken address and another password: %v", err)
 		}
 		plain, _, err := s.CreateAPIToken(ctx, tid, u.ID, "ci")
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -17,6 +18,11 @@ type Store struct {
 	db     *gorm.DB
 	engine Engine
 	cipher *Cipher
+
+	// tokenTouched remembers when each API token's last use was last
+	// written (see APITokenByPlaintext); background tracks those writes.
+	tokenTouched sync.Map
+	background   sync.WaitGroup
 }
 
 // NewStore wraps an open, migrated database. cipher seals OAuth tokens.
@@ -38,6 +44,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database connection pool.
 func (s *Store) Close() error {
+	s.background.Wait()
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return fmt.Errorf("models: %w", err)

@@ -611,6 +611,16 @@ func normLabel(s string) string {
 // parseDate accepts YYYY/MM/DD and YYYY-MM-DD (midnight UTC) and, as Gmail
 // does, seconds since the Unix epoch.
 func parseDate(v string) (time.Time, error) {
+	t, err := parseDateValue(v)
+	// Index backends store dates as nanoseconds since 1970 in an int64,
+	// which ends in 2262: a date beyond the range is the client's mistake.
+	if err == nil && (t.Year() < 1900 || t.Year() > 2200) {
+		return time.Time{}, fmt.Errorf("date %q is out of range (years 1900 to 2200)", v)
+	}
+	return t, err
+}
+
+func parseDateValue(v string) (time.Time, error) {
 	if v != "" && strings.Trim(v, "0123456789") == "" && len(v) <= 11 {
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err == nil {

@@ -193,7 +193,14 @@ func (r *run) applyContactPolicy(ctx context.Context, writes []models.MessageWri
 		first, last := splitName(c.name)
 		ct := &models.Contact{FirstName: first, LastName: last, AccountID: accID, AutoCreated: true,
 			Emails: []models.ContactEmail{{Address: c.addr}}}
-		if err := r.s.store.CreateContact(ctx, r.tenantID, ct); err != nil && !errors.Is(err, models.ErrConflict) {
+		err = r.s.store.CreateContact(ctx, r.tenantID, ct)
+		if _, invalid := models.AsValidation(err); invalid {
+			// An address or name the CRM does not accept (no valid
+			// domain, control characters): the mail is stored all the
+			// same, only no contact is created for it.
+			continue
+		}
+		if err != nil && !errors.Is(err, models.ErrConflict) {
 			return fmt.Errorf("sync: create contact: %w", err)
 		}
 	}
@@ -211,6 +218,9 @@ func (r *run) accountFor(ctx context.Context, domain string, known map[string]in
 	}
 	a := &models.Account{Name: domain, Website: "https://" + domain, Domains: []models.AccountDomain{{Domain: domain}}}
 	err := r.s.store.CreateAccount(ctx, r.tenantID, a)
+	if _, invalid := models.AsValidation(err); invalid {
+		return nil, nil // not a domain the CRM accepts: no account
+	}
 	if errors.Is(err, models.ErrConflict) {
 		// Another worker created it meanwhile.
 		got, err := r.s.store.AccountsByDomains(ctx, r.tenantID, []string{domain})

@@ -2,12 +2,8 @@ package sync
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
-
-	"tidings/internal/testenv"
 )
 
 func FuzzRetryAfter(f *testing.F) {
@@ -34,24 +30,4 @@ func TestRetryAfter(t *testing.T) {
 			t.Errorf("retryAfter(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
-}
-
-// FuzzPushHandler: any body gets a 2xx/4xx answer, never a panic or 5xx.
-func FuzzPushHandler(f *testing.F) {
-	store := testenv.OpenSQLite(f)
-	s, err := New(Deps{Store: store})
-	if err != nil {
-		f.Fatal(err)
-	}
-	h := s.PushHandler()
-	for _, b := range []string{`{"message":{"data":"eyJlbWFpbEFkZHJlc3MiOiJhQGIuYyIsImhpc3RvcnlJZCI6MX0="}}`, "{", "", `{"message":{"data":"!!"}}`, "null"} {
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, body string) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/push", strings.NewReader(body)))
-		if rec.Code >= 500 {
-			t.Errorf("status %d for %q", rec.Code, body)
-		}
-	})
 }

@@ -37,7 +37,9 @@ const (
 var (
 	// ErrNeedsReauth: the OAuth grant was revoked or expired
 	// (invalid_grant); the mailbox waits for the user to connect again.
-	ErrNeedsReauth = errors.New("sync: mailbox needs re-authorization")
+	// It is models.ErrNeedsReauth so that callers outside sync (web) can
+	// recognise it without importing sync.
+	ErrNeedsReauth = models.ErrNeedsReauth
 	// ErrBusy: another worker holds the mailbox's sync lease.
 	ErrBusy = errors.New("sync: mailbox is being synced by another worker")
 	// ErrHistoryExpired: history.list answered 404 for the stored cursor.

@@ -56,9 +56,6 @@ type Deps struct {
 	// (default 5 min). The holder renews it every LeaseTTL/3.
 	LeaseTTL time.Duration
 
-	// PushToken, when set, must be the "token" query parameter of Pub/Sub
-	// push requests.
-	PushToken string
 	// PubSubTopic ("projects/P/topics/T") enables users.watch; empty means
 	// polling only.
 	PubSubTopic string
@@ -83,7 +80,6 @@ type Syncer struct {
 	retry    Retry
 	pageSize int64
 	leaseTTL time.Duration
-	pushTok  string
 	topic    string
 	limiters limiterSet
 	gate     *bigGate
@@ -109,7 +105,7 @@ func New(d Deps) (*Syncer, error) {
 		endpoint: strings.TrimRight(d.GmailEndpoint, "/"),
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
-		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, pushTok: d.PushToken, topic: d.PubSubTopic,
+		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, topic: d.PubSubTopic,
 		gate: newBigGate(), outboxLeaseTTL: d.OutboxLease,
 	}
 	if s.http == nil {

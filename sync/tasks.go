@@ -2,14 +2,9 @@ package sync
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -262,66 +257,28 @@ func (s *Syncer) RenewWatch(ctx context.Context, tenantID, mailboxID int64) erro
 	return s.store.UpdateMailbox(ctx, tenantID, mailboxID, map[string]any{"watch_expiration": &exp})
 }
 
-// pushMessage is a Pub/Sub push request body
-// (https://cloud.google.com/pubsub/docs/push#receive_push).
-type pushMessage struct {
-	Message struct {
-		Data      string `json:"data"`
-		MessageID string `json:"messageId"`
-	} `json:"message"`
-	Subscription string `json:"subscription"`
-}
+// ErrBadNotification is returned by HandlePush for a notification that
+// names no mailbox address.
+var ErrBadNotification = errors.New("sync: notification has no email address")
 
-// gmailNotification is the data of a Gmail push notification
-// (https://developers.google.com/gmail/api/guides/push#receiving_notifications).
-type gmailNotification struct {
-	EmailAddress string `json:"emailAddress"`
-	HistoryID    uint64 `json:"historyId"`
-}
-
-// PushHandler is the Pub/Sub push endpoint the web process mounts: it
-// enqueues an immediate sync of the notified mailbox on the critical
-// queue. It acknowledges (204) notifications for unknown addresses so
-// Pub/Sub does not redeliver them; malformed bodies get 400.
-func (s *Syncer) PushHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
+// HandlePush acts on a Gmail push notification
+// (https://developers.google.com/gmail/api/guides/push#receiving_notifications):
+// it enqueues an immediate incremental sync of every mailbox with that
+// address on the critical queue. An unknown address is not an error (the
+// notification is acknowledged and dropped). The HTTP endpoint that
+// authenticates and decodes Pub/Sub's request lives in the web package.
+func (s *Syncer) HandlePush(ctx context.Context, emailAddress string) error {
+	if !strings.Contains(emailAddress, "@") {
+		return ErrBadNotification
+	}
+	refs, err := s.store.MailboxesByEmail(ctx, emailAddress)
+	if err != nil {
+		return fmt.Errorf("sync: push lookup: %w", err)
+	}
+	for _, ref := range refs {
+		if err := s.enqueue(ctx, ref.TenantID, ref.MailboxID, KindIncremental, QueueCritical); err != nil {
+			return fmt.Errorf("sync: push enqueue mailbox %d: %w", ref.MailboxID, err)
 		}
-		if s.pushTok != "" && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("token")), []byte(s.pushTok)) != 1 {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
-		var pm pushMessage
-		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&pm); err != nil {
-			http.Error(w, "bad push body", http.StatusBadRequest)
-			return
-		}
-		data, err := base64.StdEncoding.DecodeString(pm.Message.Data)
-		if err != nil {
-			data, err = base64.URLEncoding.DecodeString(pm.Message.Data)
-		}
-		var n gmailNotification
-		if err != nil || json.Unmarshal(data, &n) != nil || !strings.Contains(n.EmailAddress, "@") {
-			http.Error(w, "bad notification data", http.StatusBadRequest)
-			return
-		}
-		refs, err := s.store.MailboxesByEmail(r.Context(), n.EmailAddress)
-		if err != nil {
-			s.log.Error("sync: push lookup", slog.Any("err", err))
-			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		for _, ref := range refs {
-			if err := s.enqueue(r.Context(), ref.TenantID, ref.MailboxID, KindIncremental, QueueCritical); err != nil {
-				s.log.Error("sync: push enqueue", slog.Int64("mailbox", ref.MailboxID), slog.Any("err", err))
-				// Pub/Sub redelivers on non-2xx.
-				http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
-				return
-			}
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	}
+	return nil
 }

@@ -2,9 +2,7 @@ package sync
 
 import (
 	"context"
-	"encoding/base64"
-	"net/http"
-	"net/http/httptest"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -79,12 +77,8 @@ func TestTasksRunOnAsynq(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := base64.StdEncoding.EncodeToString([]byte(`{"emailAddress":"` + strings.ToUpper(e.email) + `","historyId":1}`))
-	req := httptest.NewRequest(http.MethodPost, "/push", strings.NewReader(`{"message":{"data":"`+data+`","messageId":"1"},"subscription":"s"}`))
-	rec := httptest.NewRecorder()
-	s.PushHandler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusNoContent {
-		t.Fatalf("push answered %d: %s", rec.Code, rec.Body)
+	if err := s.HandlePush(ctx, strings.ToUpper(e.email)); err != nil {
+		t.Fatalf("push: %v", err)
 	}
 	waitFor(t, "the pushed message", func() bool { _, ok := e.mustStates(id)[id]; return ok })
 	waitFor(t, "the mailbox to settle", func() bool { return e.mailbox().SyncState == models.SyncIdle })
@@ -118,28 +112,16 @@ func TestTasksRunOnAsynq(t *testing.T) {
 	}
 }
 
-func TestPushHandlerRejectsBadInput(t *testing.T) {
+func TestHandlePush(t *testing.T) {
 	store := testenv.OpenSQLite(t)
 	e := newEnv(t, store)
-	s := e.syncer(func(d *Deps) { d.PushToken = "s3cret" })
-	good := `{"message":{"data":"` + base64.StdEncoding.EncodeToString([]byte(`{"emailAddress":"nobody@else.example","historyId":5}`)) + `"}}`
-	for _, tc := range []struct {
-		name, method, target, body string
-		want                       int
-	}{
-		{"wrong method", http.MethodGet, "/push?token=s3cret", "", http.StatusMethodNotAllowed},
-		{"missing token", http.MethodPost, "/push", good, http.StatusForbidden},
-		{"not json", http.MethodPost, "/push?token=s3cret", "{", http.StatusBadRequest},
-		{"bad data", http.MethodPost, "/push?token=s3cret", `{"message":{"data":"!!"}}`, http.StatusBadRequest},
-		{"unknown mailbox is acknowledged", http.MethodPost, "/push?token=s3cret", good, http.StatusNoContent},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			s.PushHandler().ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body)))
-			if rec.Code != tc.want {
-				t.Errorf("status %d, want %d", rec.Code, tc.want)
-			}
-		})
+	s := e.syncer()
+	if err := s.HandlePush(t.Context(), "not an address"); !errors.Is(err, ErrBadNotification) {
+		t.Errorf("no address: %v", err)
+	}
+	// An unknown address is acknowledged: nothing to sync.
+	if err := s.HandlePush(t.Context(), "nobody@else.example"); err != nil {
+		t.Errorf("unknown address: %v", err)
 	}
 }
 

@@ -121,12 +121,8 @@ func (in *accountIn) apply(a *models.Account, create bool) []InvalidParam {
 	}
 	if in.Domains != nil {
 		a.Domains = nil
-		for i, d := range *in.Domains {
-			d = models.NormalizeDomain(d)
-			if d == "" || strings.ContainsAny(d, "@ /") || !strings.Contains(d, ".") {
-				bad = append(bad, InvalidParam{Name: "domains[" + itoa(int64(i)) + "]", Reason: "is not a domain name"})
-				continue
-			}
+		// Checked by the store (models.Account.Validate), as for the UI.
+		for _, d := range *in.Domains {
 			a.Domains = append(a.Domains, models.AccountDomain{Domain: d})
 		}
 	}
@@ -243,12 +239,8 @@ func (in *contactIn) apply(c *models.Contact) []InvalidParam {
 	}
 	if in.Emails != nil {
 		c.Emails = nil
-		for i, e := range *in.Emails {
-			e = models.NormalizeAddress(e)
-			if at := strings.LastIndex(e, "@"); at < 1 || at == len(e)-1 || strings.ContainsAny(e, " <>,") {
-				bad = append(bad, InvalidParam{Name: "emails[" + itoa(int64(i)) + "]", Reason: "is not an email address"})
-				continue
-			}
+		// Checked by the store (models.Contact.Validate), as for the UI.
+		for _, e := range *in.Emails {
 			c.Emails = append(c.Emails, models.ContactEmail{Address: e})
 		}
 	}

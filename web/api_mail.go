@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"tidings/models"
 	"tidings/search"
@@ -430,6 +431,10 @@ func (s *Server) changeLabelsAPI(w http.ResponseWriter, r *http.Request, p *prin
 		s.invalid(w, r, InvalidParam{Name: "add", Reason: "add or remove at least one label"})
 		return
 	}
+	if bad := checkLabelIDs(in.Add, in.Remove); len(bad) > 0 {
+		s.invalid(w, r, bad...)
+		return
+	}
 	if s.d.Labels == nil {
 		s.notConfigured(w, r, "Changing labels")
 		return
@@ -439,6 +444,27 @@ func (s *Server) changeLabelsAPI(w http.ResponseWriter, r *http.Request, p *prin
 		return
 	}
 	s.getMessageAPI(w, r, p)
+}
+
+// maxLabelChange bounds the labels of one change (Gmail's modify takes a
+// handful; nobody applies thousands at once).
+const maxLabelChange = 100
+
+// checkLabelIDs rejects label ids no Gmail label can have: empty, over
+// 256 bytes, invalid UTF-8 or with control characters.
+func checkLabelIDs(add, remove []string) []InvalidParam {
+	var bad []InvalidParam
+	if len(add)+len(remove) > maxLabelChange {
+		return []InvalidParam{{Name: "add", Reason: fmt.Sprintf("change at most %d labels at once", maxLabelChange)}}
+	}
+	for name, ids := range map[string][]string{"add": add, "remove": remove} {
+		for i, id := range ids {
+			if id == "" || len(id) > 256 || !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				bad = append(bad, InvalidParam{Name: fmt.Sprintf("%s[%d]", name, i), Reason: "is not a label id"})
+			}
+		}
+	}
+	return bad
 }
 
 // attachment streams an attachment of a message, fetched lazily.

@@ -297,6 +297,12 @@ func (s *Server) outboxTransitionAPI(cancel bool) apiHandler {
 			s.apiError(w, r, err)
 			return
 		}
+		// These requests take no body; one that has one is a mistake, and
+		// nothing is done on a mistake.
+		if b, _ := io.ReadAll(io.LimitReader(r.Body, 64)); strings.TrimSpace(string(b)) != "" && strings.TrimSpace(string(b)) != "{}" {
+			s.invalid(w, r, InvalidParam{Name: "(body)", Reason: "this request takes no body"})
+			return
+		}
 		if s.d.Outbox == nil {
 			s.notConfigured(w, r, "Sending mail")
 			return

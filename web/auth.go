@@ -5,11 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,25 +26,16 @@ type principal struct {
 	TenantID int64
 	Role     models.Role
 	// Session is set for browser sessions, nil for API tokens.
-	Session *session
+	Session *models.Session
 }
 
 func (p *principal) Admin() bool { return p.Role == models.RoleAdmin }
 
-// session is what the sealed session cookie carries. The cookie is
-// encrypted and authenticated (AES-256-GCM via models.Cipher), so the
-// client can neither read nor forge it; the membership is re-checked on
-// every request, so removing a user from a tenant ends their sessions.
-type session struct {
-	UserID   int64  `json:"u"`
-	TenantID int64  `json:"t"`
-	Expires  int64  `json:"e"`
-	CSRF     string `json:"c"`
-}
-
+// sessionCodec seals short-lived browser state that needs no server row
+// (the OAuth state cookie). Sessions themselves are rows in the store
+// (models.Session): a cookie is only a random token, so logout and the
+// other events that end sessions take effect at once.
 type sessionCodec struct{ cipher *models.Cipher }
-
-var sessionAD = []byte("tidings:web-session:v1")
 
 func newSessionCodec(key []byte) (*sessionCodec, error) {
 	c, err := models.NewCipher(key)
@@ -51,38 +43,6 @@ func newSessionCodec(key []byte) (*sessionCodec, error) {
 		return nil, fmt.Errorf("web: session key: %w", err)
 	}
 	return &sessionCodec{cipher: c}, nil
-}
-
-func (c *sessionCodec) encode(s *session) (string, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return "", fmt.Errorf("web: encode session: %w", err)
-	}
-	sealed, err := c.cipher.Seal(b, sessionAD)
-	if err != nil {
-		return "", fmt.Errorf("web: seal session: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(sealed), nil
-}
-
-func (c *sessionCodec) decode(v string, now time.Time) (*session, error) {
-	// Strict: a cookie differing only in unused trailing bits is not the same cookie.
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(v)
-	if err != nil {
-		return nil, fmt.Errorf("web: session cookie: %w", err)
-	}
-	b, err := c.cipher.Open(raw, sessionAD)
-	if err != nil {
-		return nil, fmt.Errorf("web: session cookie: %w", err)
-	}
-	var s session
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("web: session cookie: %w", err)
-	}
-	if now.Unix() >= s.Expires {
-		return nil, errors.New("web: session expired")
-	}
-	return &s, nil
 }
 
 // cookieName uses the __Host- prefix when cookies are Secure: the browser
@@ -95,14 +55,14 @@ func (s *Server) cookieName() string {
 	return "tidings_session"
 }
 
-func (s *Server) setSession(w http.ResponseWriter, userID, tenantID int64) error {
-	sess := &session{UserID: userID, TenantID: tenantID, Expires: s.d.Now().Add(s.d.SessionTTL).Unix(), CSRF: randomToken()}
-	v, err := s.sessions.encode(sess)
+// startSession creates the server-side session and sets its cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID, tenantID int64) error {
+	tok, _, err := s.d.Store.CreateSession(r.Context(), userID, tenantID, s.d.SessionTTL, r.UserAgent(), clientIP(r), s.d.Now())
 	if err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName(), Value: v, Path: "/", MaxAge: int(s.d.SessionTTL.Seconds()),
+		Name: s.cookieName(), Value: tok, Path: "/", MaxAge: int(s.d.SessionTTL.Seconds()),
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 	return nil
@@ -121,21 +81,24 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// sessionPrincipal resolves the session cookie; nil when there is no valid
-// session.
+// sessionPrincipal resolves the session cookie; nil when there is no live
+// session or the user is no longer a member of the session's tenant.
 func (s *Server) sessionPrincipal(r *http.Request) *principal {
 	c, err := r.Cookie(s.cookieName())
 	if err != nil || c.Value == "" {
 		return nil
 	}
-	sess, err := s.sessions.decode(c.Value, s.d.Now())
+	sess, err := s.d.Store.SessionByToken(r.Context(), c.Value, s.d.Now())
 	if err != nil {
+		if !errors.Is(err, models.ErrNotFound) {
+			s.log.Warn("session lookup failed", "err", err)
+		}
 		return nil
 	}
 	return s.loadPrincipal(r.Context(), sess.UserID, sess.TenantID, sess)
 }
 
-func (s *Server) loadPrincipal(ctx context.Context, userID, tenantID int64, sess *session) *principal {
+func (s *Server) loadPrincipal(ctx context.Context, userID, tenantID int64, sess *models.Session) *principal {
 	m, err := s.d.Store.Membership(ctx, tenantID, userID)
 	if err != nil {
 		return nil
@@ -186,22 +149,126 @@ func csrfOK(r *http.Request, p *principal) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(p.Session.CSRF)) == 1
 }
 
-// LoginLimit configures login rate limiting: each (client IP, email) pair
-// gets a token bucket of Burst attempts refilled every Every.
+// LoginLimit configures how password checks (login, sign-up, accepting
+// an invitation) are bounded. Each argon2id check costs 64 MiB and a
+// noticeable slice of CPU, so three token buckets (per account, per
+// client IP, overall) and a semaphore on concurrent hashes keep an
+// attacker from exhausting memory; an attempt that finds no slot within
+// HashWait gets 429 with Retry-After. Zero fields take DefaultLoginLimit's.
 type LoginLimit struct {
+	// Every and Burst: attempts per account (email address, known or not).
 	Every time.Duration
 	Burst int
+	// IPEvery and IPBurst: attempts per client IP, over all addresses.
+	IPEvery time.Duration
+	IPBurst int
+	// GlobalEvery and GlobalBurst: attempts over all clients.
+	GlobalEvery time.Duration
+	GlobalBurst int
+	// HashConcurrency is how many password hashes may run at once.
+	HashConcurrency int
+	// HashWait is how long an attempt waits for a hashing slot.
+	HashWait time.Duration
 }
 
-// DefaultLoginLimit allows 5 attempts, then one every 20 seconds.
-var DefaultLoginLimit = LoginLimit{Every: 20 * time.Second, Burst: 5}
+// DefaultLoginLimit: 5 attempts per account, then one every 20 s; 20 per
+// IP, then one every 3 s; 100 overall, then 20 a second; one concurrent
+// hash per two cores (argon2id runs two lanes in parallel); 3 s wait.
+var DefaultLoginLimit = LoginLimit{
+	Every: 20 * time.Second, Burst: 5,
+	IPEvery: 3 * time.Second, IPBurst: 20,
+	GlobalEvery: 50 * time.Millisecond, GlobalBurst: 100,
+	HashConcurrency: max(1, runtime.GOMAXPROCS(0)/2),
+	HashWait:        3 * time.Second,
+}
+
+func (l LoginLimit) withDefaults() LoginLimit {
+	d := DefaultLoginLimit
+	if l.Every <= 0 || l.Burst <= 0 {
+		l.Every, l.Burst = d.Every, d.Burst
+	}
+	if l.IPEvery <= 0 || l.IPBurst <= 0 {
+		l.IPEvery, l.IPBurst = d.IPEvery, d.IPBurst
+	}
+	if l.GlobalEvery <= 0 || l.GlobalBurst <= 0 {
+		l.GlobalEvery, l.GlobalBurst = d.GlobalEvery, d.GlobalBurst
+	}
+	if l.HashConcurrency <= 0 {
+		l.HashConcurrency = d.HashConcurrency
+	}
+	if l.HashWait <= 0 {
+		l.HashWait = d.HashWait
+	}
+	return l
+}
 
 type loginLimiter struct {
-	mu      sync.Mutex
-	cfg     LoginLimit
-	now     func() time.Time
-	buckets map[string]*limiterEntry
-	swept   time.Time
+	mu       sync.Mutex
+	cfg      LoginLimit
+	now      func() time.Time
+	accounts *bucketMap
+	ips      *bucketMap
+	global   *rate.Limiter
+	// slots bounds concurrent password hashing.
+	slots chan struct{}
+	// onHash, when set (tests), observes hashes starting (+1) and ending (-1).
+	onHash func(delta int)
+}
+
+func newLoginLimiter(cfg LoginLimit, now func() time.Time) *loginLimiter {
+	cfg = cfg.withDefaults()
+	return &loginLimiter{
+		cfg: cfg, now: now,
+		accounts: &bucketMap{every: cfg.Every, burst: cfg.Burst, m: map[string]*limiterEntry{}},
+		ips:      &bucketMap{every: cfg.IPEvery, burst: cfg.IPBurst, m: map[string]*limiterEntry{}},
+		global:   rate.NewLimiter(rate.Every(cfg.GlobalEvery), cfg.GlobalBurst),
+		slots:    make(chan struct{}, cfg.HashConcurrency),
+	}
+}
+
+// allow spends one attempt of the client IP, the account and the overall
+// budget; when any is exhausted it returns how long to wait.
+func (l *loginLimiter) allow(ip, account string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if !l.global.AllowN(now, 1) {
+		return false, l.cfg.GlobalEvery
+	}
+	if !l.ips.allow(ip, now) {
+		return false, l.cfg.IPEvery
+	}
+	if !l.accounts.allow(models.NormalizeAddress(account), now) {
+		return false, l.cfg.Every
+	}
+	return true, 0
+}
+
+// acquire waits up to HashWait for a hashing slot; release must follow a
+// true result.
+func (l *loginLimiter) acquire(ctx context.Context) bool {
+	t := time.NewTimer(l.cfg.HashWait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (l *loginLimiter) release() { <-l.slots }
+
+// bucketMap is a token bucket per key. Idle buckets are forgotten now and
+// then so the map cannot grow without bound under a spray of keys; an idle
+// bucket is full anyway.
+type bucketMap struct {
+	every time.Duration
+	burst int
+	m     map[string]*limiterEntry
+	swept time.Time
 }
 
 type limiterEntry struct {
@@ -209,34 +276,51 @@ type limiterEntry struct {
 	seen time.Time
 }
 
-func newLoginLimiter(cfg LoginLimit, now func() time.Time) *loginLimiter {
-	return &loginLimiter{cfg: cfg, now: now, buckets: map[string]*limiterEntry{}}
-}
-
-// allow spends one attempt for ip+email and reports whether it may proceed.
-func (l *loginLimiter) allow(ip, email string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	// Forget idle buckets now and then so the map cannot grow without
-	// bound under a spray of addresses; an idle bucket is full anyway.
-	idle := l.cfg.Every * time.Duration(l.cfg.Burst+1)
-	if now.Sub(l.swept) > idle {
-		for k, e := range l.buckets {
+func (b *bucketMap) allow(key string, now time.Time) bool {
+	idle := b.every * time.Duration(b.burst+1)
+	if now.Sub(b.swept) > idle {
+		for k, e := range b.m {
 			if now.Sub(e.seen) > idle {
-				delete(l.buckets, k)
+				delete(b.m, k)
 			}
 		}
-		l.swept = now
+		b.swept = now
 	}
-	key := ip + "\x00" + models.NormalizeAddress(email)
-	e, ok := l.buckets[key]
+	e, ok := b.m[key]
 	if !ok {
-		e = &limiterEntry{lim: rate.NewLimiter(rate.Every(l.cfg.Every), l.cfg.Burst)}
-		l.buckets[key] = e
+		e = &limiterEntry{lim: rate.NewLimiter(rate.Every(b.every), b.burst)}
+		b.m[key] = e
 	}
 	e.seen = now
 	return e.lim.AllowN(now, 1)
+}
+
+// tooMany answers a refused password attempt with 429 and Retry-After
+// (RFC 6585 §4, RFC 9110 §10.2.3).
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, page string, v view, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(wait.Round(time.Second).Seconds()))))
+	v.Error = "Too many attempts. Wait a little and try again."
+	s.render(w, r, http.StatusTooManyRequests, page, v)
+}
+
+// guardPassword runs fn, which checks or hashes a password, under the
+// limits: it spends the client's and the account's budget, waits for a
+// hashing slot and answers 429 itself when either is refused.
+func (s *Server) guardPassword(w http.ResponseWriter, r *http.Request, account, page string, v view, fn func()) {
+	if ok, wait := s.limiter.allow(clientIP(r), account); !ok {
+		s.tooMany(w, r, page, v, wait)
+		return
+	}
+	if !s.limiter.acquire(r.Context()) {
+		s.tooMany(w, r, page, v, s.limiter.cfg.HashWait)
+		return
+	}
+	defer s.limiter.release()
+	if h := s.limiter.onHash; h != nil {
+		h(1)
+		defer h(-1)
+	}
+	fn()
 }
 
 // clientIP is the connection's peer address. X-Forwarded-For is not

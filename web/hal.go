@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/api/googleapi"
+
 	"tidings/models"
 )
 
@@ -112,6 +114,14 @@ func (s *Server) notConfigured(w http.ResponseWriter, r *http.Request, what stri
 // apiError maps a store error: not-found (including other tenants' ids)
 // to 404, conflicts to 409, anything else to 500 (logged, not shown).
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	if v, ok := models.AsValidation(err); ok {
+		s.invalid(w, r, invalidParams(v)...)
+		return
+	}
+	if status, detail, ok := clientFault(err); ok {
+		s.problem(w, r, Problem{Status: status, Detail: detail})
+		return
+	}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		s.apiNotFound(w, r)
@@ -120,6 +130,40 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		s.internalError(w, r, err)
 	}
+}
+
+// clientFault recognises dependency errors the request caused, so they
+// answer 4xx with their reason instead of 500: Gmail refusing an action
+// with a 4xx (an unknown label, say; RFC 9110 §15.5), and a mailbox whose
+// grant must be renewed before Gmail can be asked anything.
+func clientFault(err error) (int, string, bool) {
+	if errors.Is(err, models.ErrNeedsReauth) {
+		return http.StatusConflict, "the mailbox needs re-authorization: reconnect it, then try again", true
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code >= 400 && ge.Code < 500 && ge.Code != http.StatusTooManyRequests &&
+		ge.Code != http.StatusUnauthorized && ge.Code != http.StatusForbidden {
+		msg := ge.Message
+		if msg == "" {
+			msg = http.StatusText(ge.Code)
+		}
+		status := http.StatusBadRequest
+		if ge.Code == http.StatusNotFound {
+			status = http.StatusUnprocessableEntity // the resource exists; what it names in Gmail does not
+		}
+		return status, "Gmail refused the request: " + msg, true
+	}
+	return 0, "", false
+}
+
+// invalidParams maps the store's validation errors to RFC 9457
+// invalid-params.
+func invalidParams(v models.ValidationErrors) []InvalidParam {
+	out := make([]InvalidParam, len(v))
+	for i, e := range v {
+		out[i] = InvalidParam{Name: e.Field, Reason: e.Reason}
+	}
+	return out
 }
 
 // conflictDetail keeps the store's explanation but not the driver's text.

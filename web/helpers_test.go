@@ -19,6 +19,7 @@ import (
 
 	"tidings/internal/testenv"
 	"tidings/models"
+	mailsync "tidings/sync"
 	"tidings/search"
 )
 
@@ -34,6 +35,13 @@ type storeSearcher struct{ store *models.Store }
 func (s storeSearcher) Search(ctx context.Context, tenantID int64, req search.Request) (*search.Result, error) {
 	if strings.Count(req.Query, `"`)%2 == 1 {
 		return nil, &search.SyntaxError{Pos: strings.LastIndex(req.Query, `"`), Query: req.Query, Msg: "unterminated phrase"}
+	}
+	// The real query parser decides the rest of what is a syntax error.
+	if _, err := search.ParseQuery(req.Query); err != nil {
+		return nil, err
+	}
+	if req.After != "" {
+		return nil, search.ErrBadCursor // this double serves one page only
 	}
 	f := models.MessageFilter{Page: models.Page{Limit: max(req.Size, 20), Query: strings.Trim(req.Query, `"`)}}
 	if len(req.MailboxIDs) > 0 {
@@ -148,6 +156,13 @@ func newEnv(t testing.TB, store *models.Store, opts ...func(*Deps)) *env {
 		LoginLimit: LoginLimit{Every: time.Minute, Burst: 100},
 		Logger:     slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+	// The outbox is the real one without a queue or Gmail: items are
+	// stored and never carried out unless a test does it.
+	ob, err := mailsync.New(mailsync.Deps{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Outbox = ob
 	for _, o := range opts {
 		o(&d)
 	}
@@ -170,12 +185,12 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, store *models.Store)) {
 
 // tenantFix is one seeded tenant with one row of every kind.
 type tenantFix struct {
-	TenantID, UserID                              int64
-	Email, Password, Token                        string
-	AccountID, ContactID, CaseID, MailboxID       int64
-	ThreadID, MessageID, AttachmentID, APITokenID int64
-	OtherMessageID, OutboxID                      int64
-	MessageSubject, AccountName                   string
+	TenantID, UserID                                  int64
+	Email, Password, Token                            string
+	AccountID, ContactID, CaseID, MailboxID           int64
+	ThreadID, MessageID, AttachmentID, APITokenID     int64
+	OtherMessageID, InvitationID, SessionID, OutboxID int64
+	MessageSubject, AccountName                       string
 }
 
 const testPassword = "correct horse battery"
@@ -233,6 +248,15 @@ func seedTenant(t testing.TB, s *models.Store, name string) tenantFix {
 		t.Fatal(err)
 	}
 	f.Token, f.APITokenID = plain, tok.ID
+	_, inv, err := s.CreateInvitation(ctx, f.TenantID, u.ID, "invitee@"+name+".example", models.RoleMember, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sess, err := s.CreateSession(ctx, u.ID, f.TenantID, time.Hour, "seed", "127.0.0.1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.InvitationID, f.SessionID = inv.ID, sess.ID
 	return f
 }
 

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +88,11 @@ func uiMatrix(a tenantFix) []struct{ method, path string } {
 		{"POST", fmt.Sprintf("/drafts/%d/delete", a.MessageID)},
 		{"POST", fmt.Sprintf("/messages/%d/action", a.MessageID)},
 		{"GET", fmt.Sprintf("/messages/%d/delete", a.MessageID)},
+		{"POST", fmt.Sprintf("/settings/invitations/%d/revoke", a.InvitationID)},
+		{"POST", fmt.Sprintf("/settings/users/%d/role", a.UserID)},
+		{"POST", fmt.Sprintf("/settings/users/%d/password", a.UserID)},
+		{"POST", fmt.Sprintf("/settings/sessions/%d/end", a.SessionID)},
+		{"POST", fmt.Sprintf("/settings/users/%d/remove", a.UserID)},
 		{"POST", fmt.Sprintf("/accounts/%d/delete", a.AccountID)},
 		{"POST", fmt.Sprintf("/contacts/%d/delete", a.ContactID)},
 		{"POST", fmt.Sprintf("/cases/%d/delete", a.CaseID)},
@@ -162,7 +170,7 @@ func TestTenantIsolation(t *testing.T) {
 			if c.method == "GET" {
 				resp, page = bb.get(c.path)
 			} else {
-				resp, page = bb.post(c.path, url.Values{"case_id": {fmt.Sprint(b.CaseID)}, "subject": {"pwned"}, "name": {"pwned"}, "first_name": {"pwned"}, "remove": {"INBOX"}})
+				resp, page = bb.post(c.path, url.Values{"case_id": {fmt.Sprint(b.CaseID)}, "role": {"member"}, "password": {"pwned password 1"}, "subject": {"pwned"}, "name": {"pwned"}, "first_name": {"pwned"}, "remove": {"INBOX"}})
 			}
 			if resp.StatusCode != 404 {
 				t.Errorf("UI B %s %s: %d", c.method, c.path, resp.StatusCode)
@@ -188,6 +196,19 @@ func TestTenantIsolation(t *testing.T) {
 		if resp, _ := e.call("GET", "/api", a.Token, ""); resp.StatusCode != 200 {
 			t.Errorf("A's token was revoked by B: %d", resp.StatusCode)
 		}
+		// A's membership, role, password, invitation and sessions are untouched.
+		if m, err := store.Membership(t.Context(), a.TenantID, a.UserID); err != nil || m.Role != models.RoleAdmin {
+			t.Errorf("A's admin membership changed: %+v %v", m, err)
+		}
+		if _, err := store.Authenticate(t.Context(), a.Email, a.Password); err != nil {
+			t.Errorf("A's password changed: %v", err)
+		}
+		if invs, _ := store.ListInvitations(t.Context(), a.TenantID, time.Now()); len(invs) != 1 || invs[0].ID != a.InvitationID {
+			t.Errorf("A's invitation changed: %+v", invs)
+		}
+		if ss, _ := store.ListSessions(t.Context(), a.UserID, time.Now()); !slices.ContainsFunc(ss, func(x models.Session) bool { return x.ID == a.SessionID }) {
+			t.Error("B ended A's session")
+		}
 	})
 }
 
@@ -205,7 +226,9 @@ func TestIsolationMatrixCoversRoutes(t *testing.T) {
 		covered[c.method+" "+c.path] = true
 	}
 	for _, rt := range e.srv.routes {
-		if !strings.Contains(rt.Path, "{") || rt.Path == "/{$}" {
+		// Invitation links are addressed by their secret token, not by an
+		// id; TestInvitationFlow covers them.
+		if !strings.Contains(rt.Path, "{") || rt.Path == "/{$}" || strings.HasPrefix(rt.Path, "/invitations/{token}") {
 			continue
 		}
 		found := false
@@ -392,21 +415,105 @@ func TestSessionsAndHeaders(t *testing.T) {
 	// (The message frame is checked in the UI tests with a logged-in user.)
 }
 
-func TestAdminAddsUser(t *testing.T) {
-	store := openSQLite(t)
-	e := newEnv(t, store)
-	a := seedTenant(t, store, "alpha")
-	admin := e.loginAs(a)
-	resp, page := admin.post("/settings/users", url.Values{"email": {"bob@alpha.example"}, "name": {"Bob"}, "password": {"bobs password 1"}, "role": {"member"}})
-	if resp.StatusCode != 200 || !strings.Contains(page, "Added bob@alpha.example") {
-		t.Fatalf("add user: %d", resp.StatusCode)
-	}
-	bob := e.loginAs(tenantFix{Email: "bob@alpha.example", Password: "bobs password 1"})
-	if _, page := bob.get(fmt.Sprintf("/accounts/%d", a.AccountID)); !strings.Contains(page, a.AccountName) {
-		t.Error("invited member does not see the tenant's account")
-	}
-	// A member is not an admin.
-	if resp, _ := bob.post("/settings/users", url.Values{"email": {"eve@alpha.example"}, "password": {"eves password 1"}, "role": {"admin"}}); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("member added a user: %d", resp.StatusCode)
-	}
+// TestInvitationFlow (finding 1): adding someone is an invitation the
+// invitee accepts; an admin of another organization inviting an existing
+// user's address attaches nobody, learns nothing, and the user's login
+// still lands where it did.
+func TestInvitationFlow(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, store *models.Store) {
+		e := newEnv(t, store)
+		a := seedTenant(t, store, "alpha")
+		b := seedTenant(t, store, "beta")
+		noticeRe := regexp.MustCompile(`<p class="notice">.*</p>`)
+		inviteLink := regexp.MustCompile(`/invitations/([A-Za-z0-9_-]+)`)
+
+		// B's admin invites A's admin (an existing account elsewhere) and
+		// a new address: the answers are the same.
+		badmin := e.loginAs(b)
+		var pages []string
+		for _, addr := range []string{a.Email, "newbie@beta.example"} {
+			resp, page := badmin.post("/settings/invitations", url.Values{"email": {addr}, "role": {"admin"}})
+			if resp.StatusCode != 200 || !strings.Contains(page, "invite-link") {
+				t.Fatalf("invite %s: %d", addr, resp.StatusCode)
+			}
+			notice := noticeRe.FindAllString(page, -1)
+			pages = append(pages, strings.ReplaceAll(inviteLink.ReplaceAllString(strings.Join(notice, "\n"), "LINK"), addr, "ADDR"))
+		}
+		if pages[0] != pages[1] {
+			t.Error("inviting an address with an account answers differently from a new one")
+		}
+		// Not accepted: A's admin is not a member of B, and logs in to A.
+		if _, err := store.Membership(t.Context(), b.TenantID, a.UserID); !errors.Is(err, models.ErrNotFound) {
+			t.Fatalf("invited user attached without accepting: %v", err)
+		}
+		ua := e.loginAs(a)
+		if _, page := ua.get("/accounts"); !strings.Contains(page, a.AccountName) || strings.Contains(page, b.AccountName) {
+			t.Fatal("A's admin does not land in A after being invited to B")
+		}
+
+		// The old form that attached users directly is gone.
+		if resp, _ := badmin.post("/settings/users", url.Values{"email": {a.Email}, "password": {"x"}, "role": {"admin"}}); resp.StatusCode < 400 {
+			t.Errorf("POST /settings/users: %d", resp.StatusCode)
+		}
+
+		// A new user accepts by creating their account; the link is single-use.
+		_, page := badmin.post("/settings/invitations", url.Values{"email": {"carl@beta.example"}, "role": {"member"}})
+		tok := inviteLink.FindStringSubmatch(page)[1]
+		nb := e.newBrowser()
+		if resp, page := nb.get("/invitations/" + tok); resp.StatusCode != 200 || !strings.Contains(page, "Org beta") {
+			t.Fatalf("invitation page: %d", resp.StatusCode)
+		}
+		resp, _ := nb.post("/invitations/"+tok+"/signup", url.Values{"name": {"Carl"}, "password": {"carls password"}, "password2": {"carls password"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("accept as new user: %d", resp.StatusCode)
+		}
+		if _, page := nb.get("/accounts"); !strings.Contains(page, b.AccountName) {
+			t.Error("new member does not see B's accounts")
+		}
+		if resp, _ := e.newBrowser().post("/invitations/"+tok+"/signup", url.Values{"password": {"another password"}, "password2": {"another password"}}); resp.StatusCode != 404 {
+			t.Errorf("invitation reused: %d", resp.StatusCode)
+		}
+		// A member is not an admin.
+		carl := e.loginAs(tenantFix{Email: "carl@beta.example", Password: "carls password"})
+		if resp, _ := carl.post("/settings/invitations", url.Values{"email": {"eve@beta.example"}, "role": {"admin"}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("member invited a user: %d", resp.StatusCode)
+		}
+
+		// An existing user accepts while signed in: only as the invited
+		// address, then works in B and can switch back to A.
+		_, page = badmin.post("/settings/invitations", url.Values{"email": {a.Email}, "role": {"member"}})
+		tok = inviteLink.FindStringSubmatch(page)[1]
+		if resp, _ := carl.post("/invitations/"+tok+"/accept", nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("another user accepted A's invitation: %d", resp.StatusCode)
+		}
+		if resp, _ := ua.post("/invitations/"+tok+"/accept", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("accept: %d", resp.StatusCode)
+		}
+		if _, page := ua.get("/accounts"); !strings.Contains(page, b.AccountName) {
+			t.Error("after accepting, the session is not in B")
+		}
+		// The last organization used is where the next login lands.
+		if _, page := e.loginAs(a).get("/accounts"); !strings.Contains(page, b.AccountName) {
+			t.Error("login does not land in the last used organization")
+		}
+		ua = e.loginAs(a)
+		if resp, _ := ua.post("/settings/organization", url.Values{"tenant_id": {fmt.Sprint(a.TenantID)}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("switch: %d", resp.StatusCode)
+		}
+		ua = e.loginAs(a) // the switch renewed the CSRF token
+		if _, page := ua.get("/accounts"); !strings.Contains(page, a.AccountName) {
+			t.Error("switch back to A failed")
+		}
+		// Switching to an organization one is not a member of is not found.
+		if resp, _ := carl.post("/settings/organization", url.Values{"tenant_id": {fmt.Sprint(a.TenantID)}}); resp.StatusCode != 404 {
+			t.Errorf("switch into a foreign organization: %d", resp.StatusCode)
+		}
+		// B's admin cannot reset the password of A's admin (shared account).
+		if resp, _ := badmin.post(fmt.Sprintf("/settings/users/%d/password", a.UserID), url.Values{"password": {"takeover pass 1"}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("reset the password of a user of another organization: %d", resp.StatusCode)
+		}
+		if _, err := store.Authenticate(t.Context(), a.Email, a.Password); err != nil {
+			t.Errorf("A's password changed: %v", err)
+		}
+	})
 }

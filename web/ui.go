@@ -70,6 +70,9 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, p *principal,
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		s.render(w, r, http.StatusNotFound, "error", view{P: p, Title: "Not found", Data: "There is nothing here."})
+	case func() bool { _, _, ok := clientFault(err); return ok }():
+		status, detail, _ := clientFault(err)
+		s.render(w, r, status, "error", view{P: p, Title: "Not possible", Data: strings.ToUpper(detail[:1]) + detail[1:] + "."})
 	case errors.Is(err, errNotConfigured):
 		s.render(w, r, http.StatusNotImplemented, "error", view{P: p, Title: "Not available", Data: "This feature is not configured on this server."})
 	default:

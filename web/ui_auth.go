@@ -2,11 +2,9 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"tidings/models"
 )
@@ -18,10 +16,10 @@ func (s *Server) registerUI() {
 	s.handle("GET", "/signup", http.HandlerFunc(s.signupForm))
 	s.handle("POST", "/signup", http.HandlerFunc(s.signup))
 	s.handle("POST", "/logout", s.page(s.logout))
-	s.handle("GET", "/settings", s.page(s.settings))
-	s.handle("POST", "/settings/users", s.page(s.inviteUser))
-	s.handle("POST", "/settings/tokens", s.page(s.createTokenUI))
-	s.handle("POST", "/settings/tokens/{id}/delete", s.page(s.deleteTokenUI))
+	s.handle("GET", "/invitations/{token}", http.HandlerFunc(s.invitation))
+	s.handle("POST", "/invitations/{token}/accept", s.page(s.acceptInvitation))
+	s.handle("POST", "/invitations/{token}/signup", http.HandlerFunc(s.acceptInvitationNewUser))
+	s.registerSettingsUI()
 	s.registerCRMUI()
 	s.registerMailUI()
 	s.registerComposeUI()
@@ -49,18 +47,23 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.d.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Bad form.", http.StatusBadRequest)
+		s.render(w, r, http.StatusBadRequest, "login", view{Title: "Log in", Error: "The form could not be read."})
 		return
 	}
 	email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
 	v := view{Title: "Log in", Form: url.Values{"email": {email}, "next": {r.PostFormValue("next")}}}
-	if !s.limiter.allow(clientIP(r), email) {
-		w.Header().Set("Retry-After", fmt.Sprint(int(s.d.LoginLimit.Every.Seconds())))
-		v.Error = "Too many login attempts. Wait a little and try again."
-		s.render(w, r, http.StatusTooManyRequests, "login", v)
-		return
+	var (
+		u   *models.User
+		err error
+	)
+	done := false
+	s.guardPassword(w, r, email, "login", v, func() {
+		done = true
+		u, err = s.d.Store.Authenticate(r.Context(), email, password)
+	})
+	if !done {
+		return // refused with 429
 	}
-	u, err := s.d.Store.Authenticate(r.Context(), email, password)
 	if err != nil {
 		if !errors.Is(err, models.ErrNotFound) && !errors.Is(err, models.ErrPasswordMismatch) {
 			s.internalError(w, r, err)
@@ -71,21 +74,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "login", v)
 		return
 	}
-	ms, err := s.d.Store.Memberships(r.Context(), u.ID)
+	tenantID, err := s.d.Store.LoginTenant(r.Context(), u)
+	if errors.Is(err, models.ErrNotFound) {
+		v.Error = "Your account does not belong to an organization any more. Accept an invitation, or sign up to create one."
+		s.render(w, r, http.StatusForbidden, "login", v)
+		return
+	}
+	if err == nil {
+		err = s.startSession(w, r, u.ID, tenantID)
+	}
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	if len(ms) == 0 {
-		v.Error = "Your account does not belong to an organization any more."
-		s.render(w, r, http.StatusForbidden, "login", v)
-		return
-	}
-	if err := s.setSession(w, u.ID, ms[0].TenantID); err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	s.log.Info("login", "user_id", u.ID, "tenant_id", ms[0].TenantID)
+	s.log.Info("login", "user_id", u.ID, "tenant_id", tenantID)
 	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
@@ -93,12 +95,17 @@ func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "signup", view{Title: "Sign up"})
 }
 
+// signupRefused is the one answer for an address that cannot sign up with
+// this password; it does not say whether the address has an account.
+const signupRefused = "We could not sign you up with this email address and password. " +
+	"If you already have an account, log in with it; to join an existing organization, ask its admin for an invitation."
+
 // signup creates an organization (tenant) with its first user as admin.
 // Further users join by an admin's invitation (Settings).
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.d.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Bad form.", http.StatusBadRequest)
+		s.render(w, r, http.StatusBadRequest, "signup", view{Title: "Sign up", Error: "The form could not be read."})
 		return
 	}
 	f := url.Values{}
@@ -106,37 +113,38 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		f.Set(k, strings.TrimSpace(r.PostFormValue(k)))
 	}
 	v := view{Title: "Sign up", Form: f}
-	// Hashing a password costs 64 MiB of memory: bound sign-ups per IP too.
-	if !s.limiter.allow(clientIP(r), "signup:") {
-		v.Error = "Too many attempts. Wait a little and try again."
-		s.render(w, r, http.StatusTooManyRequests, "signup", v)
-		return
-	}
-	switch pw := r.PostFormValue("password"); {
-	case f.Get("org") == "":
-		v.Error = "Enter your organization's name."
-	case !strings.Contains(f.Get("email"), "@"):
-		v.Error = "Enter a valid email address."
-	case len(pw) < 10:
-		v.Error = "Choose a password of at least 10 characters."
-	case pw != r.PostFormValue("password2"):
+	if r.PostFormValue("password") != r.PostFormValue("password2") {
 		v.Error = "The passwords do not match."
-	}
-	if v.Error != "" {
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", v)
 		return
 	}
-	t, u, err := s.d.Store.SignUp(r.Context(), f.Get("org"), f.Get("email"), f.Get("name"), r.PostFormValue("password"))
-	if err != nil {
-		if errors.Is(err, models.ErrConflict) {
-			v.Error = "That email address already has an account. Log in, or ask your organization's admin to invite you."
-			s.render(w, r, http.StatusConflict, "signup", v)
-			return
-		}
-		s.internalError(w, r, err)
+	var (
+		t    *models.Tenant
+		u    *models.User
+		err  error
+		done bool
+	)
+	s.guardPassword(w, r, f.Get("email"), "signup", v, func() {
+		done = true
+		t, u, err = s.d.Store.SignUp(r.Context(), f.Get("org"), f.Get("email"), f.Get("name"), r.PostFormValue("password"))
+	})
+	if !done {
 		return
 	}
-	if err := s.setSession(w, u.ID, t.ID); err != nil {
+	if verrs, ok := models.AsValidation(err); ok {
+		v.Error = validationMessage(verrs)
+		s.render(w, r, http.StatusUnprocessableEntity, "signup", v)
+		return
+	}
+	if errors.Is(err, models.ErrSignUpRefused) {
+		v.Error = signupRefused
+		s.render(w, r, http.StatusUnprocessableEntity, "signup", v)
+		return
+	}
+	if err == nil {
+		err = s.startSession(w, r, u.ID, t.ID)
+	}
+	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
@@ -144,94 +152,129 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// validationMessage renders a store's field errors for a person.
+func validationMessage(v models.ValidationErrors) string {
+	parts := make([]string, len(v))
+	for i, e := range v {
+		parts[i] = strings.ReplaceAll(e.Field, "_", " ") + " " + e.Reason
+	}
+	msg := strings.Join(parts, "; ") + "."
+	return strings.ToUpper(msg[:1]) + msg[1:]
+}
+
+// logout ends the session on the server, not only in the browser.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if c, err := r.Cookie(s.cookieName()); err == nil {
+		if err := s.d.Store.DeleteSessionByToken(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
 	s.clearSession(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }
 
-type settingsData struct {
-	Members  []models.Member
-	Tokens   []models.APIToken
-	NewToken string
-	Notice   string
-}
-
-func (s *Server) settingsView(r *http.Request, p *principal, d settingsData, errMsg string) (view, error) {
-	var err error
-	if d.Members, err = s.d.Store.Members(r.Context(), p.TenantID); err != nil {
-		return view{}, err
-	}
-	if d.Tokens, err = s.d.Store.ListAPITokens(r.Context(), p.TenantID, p.User.ID); err != nil {
-		return view{}, err
-	}
-	return view{Title: "Settings", P: p, Data: d, Error: errMsg}, nil
-}
-
-func (s *Server) settings(w http.ResponseWriter, r *http.Request, p *principal) error {
-	v, err := s.settingsView(r, p, settingsData{}, "")
+// invitationView shows an invitation: accept while signed in as the
+// invited address, or create the account for it.
+func (s *Server) invitation(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	inv, err := s.d.Store.InvitationByToken(r.Context(), tok, s.d.Now())
 	if err != nil {
-		return err
+		s.invitationGone(w, r, err)
+		return
 	}
-	s.render(w, r, http.StatusOK, "settings", v)
-	return nil
+	t, err := s.d.Store.GetTenant(r.Context(), inv.TenantID)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	p := s.sessionPrincipal(r)
+	s.render(w, r, http.StatusOK, "invitation", view{Title: "Invitation", P: p, Data: invitationData{Invitation: inv, Org: t.Name, Token: tok}})
 }
 
-// inviteUser lets a tenant admin add a colleague with an initial password
-// (or add an existing user to the tenant).
-func (s *Server) inviteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if !p.Admin() {
-		s.forbidden(w, r, "only an admin can add users")
+type invitationData struct {
+	Invitation *models.Invitation
+	Org, Token string
+}
+
+func (s *Server) invitationGone(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, models.ErrNotFound) {
+		s.render(w, r, http.StatusNotFound, "error", view{Title: "Invitation not found",
+			Data: "This invitation link is not valid: it was used already, revoked, or has expired. Ask for a new one."})
+		return
+	}
+	s.internalError(w, r, err)
+}
+
+// acceptInvitation: the signed-in invitee joins and switches to the
+// organization.
+func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request, p *principal) error {
+	inv, err := s.d.Store.AcceptInvitation(r.Context(), r.PathValue("token"), p.User.ID, s.d.Now())
+	if errors.Is(err, models.ErrInvitationMismatch) {
+		s.render(w, r, http.StatusForbidden, "error", view{P: p, Title: "Wrong account",
+			Data: "This invitation is for another email address. Log out and sign in with the invited address."})
 		return nil
 	}
-	role := models.Role(r.PostFormValue("role"))
-	email := strings.TrimSpace(r.PostFormValue("email"))
-	var msg string
-	status := http.StatusOK
-	d := settingsData{}
-	_, err := s.d.Store.AddUser(r.Context(), p.TenantID, email, strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password"), role)
-	switch {
-	case err == nil:
-		d.Notice = "Added " + email + "."
-	case errors.Is(err, models.ErrConflict):
-		msg, status = "That user is already a member.", http.StatusConflict
-	default:
-		// The store's validation messages are meant for people.
-		msg, status = strings.TrimPrefix(err.Error(), "models: "), http.StatusUnprocessableEntity
+	if err != nil {
+		s.invitationGone(w, r, err)
+		return nil
 	}
-	v, verr := s.settingsView(r, p, d, msg)
-	if verr != nil {
-		return verr
+	if err := s.d.Store.SwitchTenant(r.Context(), p.Session, inv.TenantID); err != nil {
+		return err
 	}
-	s.render(w, r, status, "settings", v)
+	s.log.Info("invitation accepted", "user_id", p.User.ID, "tenant_id", inv.TenantID)
+	redirect(w, r, "/")
 	return nil
 }
 
-func (s *Server) createTokenUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	if name == "" {
-		name = "token " + time.Now().UTC().Format("2006-01-02")
+// acceptInvitationNewUser creates the invited address's account and
+// accepts in one step. An address that already has an account gets the
+// answer "log in to accept".
+func (s *Server) acceptInvitationNewUser(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.d.MaxBodyBytes)
+	tok := r.PathValue("token")
+	inv, err := s.d.Store.InvitationByToken(r.Context(), tok, s.d.Now())
+	if err != nil || r.ParseForm() != nil {
+		s.invitationGone(w, r, models.ErrNotFound)
+		return
 	}
-	plain, _, err := s.d.Store.CreateAPIToken(r.Context(), p.TenantID, p.User.ID, name)
+	t, err := s.d.Store.GetTenant(r.Context(), inv.TenantID)
 	if err != nil {
-		return err
+		s.internalError(w, r, err)
+		return
 	}
-	v, err := s.settingsView(r, p, settingsData{NewToken: plain}, "")
+	v := view{Title: "Invitation", Data: invitationData{Invitation: inv, Org: t.Name, Token: tok}, Form: url.Values{"name": {r.PostFormValue("name")}}}
+	if r.PostFormValue("password") != r.PostFormValue("password2") {
+		v.Error = "The passwords do not match."
+		s.render(w, r, http.StatusUnprocessableEntity, "invitation", v)
+		return
+	}
+	var u *models.User
+	done := false
+	s.guardPassword(w, r, inv.Email, "invitation", v, func() {
+		done = true
+		inv, u, err = s.d.Store.AcceptInvitationAsNewUser(r.Context(), tok, strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password"), s.d.Now())
+	})
+	if !done {
+		return
+	}
+	if verrs, ok := models.AsValidation(err); ok {
+		v.Error = validationMessage(verrs)
+		s.render(w, r, http.StatusUnprocessableEntity, "invitation", v)
+		return
+	}
+	if errors.Is(err, models.ErrConflict) {
+		v.Error = "This address has an account already: log in with it, then open this link again to accept."
+		s.render(w, r, http.StatusConflict, "invitation", v)
+		return
+	}
+	if err == nil {
+		err = s.startSession(w, r, u.ID, inv.TenantID)
+	}
 	if err != nil {
-		return err
+		s.invitationGone(w, r, err)
+		return
 	}
-	s.render(w, r, http.StatusOK, "settings", v)
-	return nil
-}
-
-func (s *Server) deleteTokenUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	if err := s.d.Store.DeleteAPIToken(r.Context(), p.TenantID, p.User.ID, id); err != nil {
-		return err
-	}
-	redirect(w, r, "/settings")
-	return nil
+	s.log.Info("invitation accepted by a new user", "user_id", u.ID, "tenant_id", inv.TenantID)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

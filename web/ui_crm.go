@@ -61,12 +61,8 @@ func accountFromForm(r *http.Request, a *models.Account) string {
 	a.Website = strings.TrimSpace(r.PostFormValue("website"))
 	a.Domains = nil
 	for _, d := range strings.FieldsFunc(r.PostFormValue("domains"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		if d = models.NormalizeDomain(d); d != "" {
-			if !strings.Contains(d, ".") || strings.Contains(d, "@") {
-				return d + " is not a domain name."
-			}
-			a.Domains = append(a.Domains, models.AccountDomain{Domain: d})
-		}
+		// The store validates (models.Account.Validate), for UI and API alike.
+		a.Domains = append(a.Domains, models.AccountDomain{Domain: d})
 	}
 	if a.Name == "" {
 		return "Enter the account's name."
@@ -75,6 +71,9 @@ func accountFromForm(r *http.Request, a *models.Account) string {
 }
 
 func userMessage(err error) (string, bool) {
+	if v, ok := models.AsValidation(err); ok {
+		return validationMessage(v), true
+	}
 	if errors.Is(err, models.ErrConflict) {
 		return strings.TrimPrefix(conflictDetail(err), "models: "), true
 	}
@@ -180,9 +179,7 @@ func contactFromForm(r *http.Request, c *models.Contact) string {
 	c.LastName = strings.TrimSpace(r.PostFormValue("last_name"))
 	c.Emails = nil
 	for _, e := range strings.FieldsFunc(r.PostFormValue("emails"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		if !strings.Contains(e, "@") {
-			return e + " is not an email address."
-		}
+		// The store validates (models.Contact.Validate), for UI and API alike.
 		c.Emails = append(c.Emails, models.ContactEmail{Address: e})
 	}
 	id, err := formID(r, "account_id")

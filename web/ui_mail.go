@@ -343,6 +343,10 @@ func (s *Server) labelsUI(w http.ResponseWriter, r *http.Request, p *principal) 
 		return errNotConfigured
 	}
 	add, remove := r.PostForm["add"], r.PostForm["remove"]
+	if bad := checkLabelIDs(add, remove); len(bad) > 0 || len(add)+len(remove) == 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, "error", view{P: p, Title: "Labels not changed", Data: "Choose existing labels to add or remove."})
+		return nil
+	}
 	if err := s.d.Labels.ChangeLabels(r.Context(), p.TenantID, id, add, remove); err != nil {
 		return err
 	}
@@ -370,6 +374,8 @@ func (s *Server) runSearch(r *http.Request, p *principal) (searchData, error) {
 	switch {
 	case errors.As(err, &syn):
 		d.Error = syn.Error()
+	case errors.Is(err, search.ErrBadCursor):
+		d.Error = "The page link is not valid for this search; start the search again."
 	case err != nil:
 		return d, fmt.Errorf("web: search: %w", err)
 	default:

@@ -29,8 +29,9 @@ func TestUISignupAndCRMForms(t *testing.T) {
 			t.Fatal("no dashboard after sign-up")
 		}
 		b.csrf = csrfRe.FindStringSubmatch(page)[1]
-		// The same email cannot sign up twice.
-		if resp, _ := e.newBrowser().post("/signup", url.Values{"org": {"Other"}, "email": {"Peter@initech.example"}, "password": {testPassword}, "password2": {testPassword}}); resp.StatusCode != http.StatusConflict {
+		// A taken address with another password is refused with the
+		// answer that does not say the address has an account.
+		if resp, page := e.newBrowser().post("/signup", url.Values{"org": {"Other"}, "email": {"Peter@initech.example"}, "password": {"not peters password"}, "password2": {"not peters password"}}); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "could not sign you up") {
 			t.Errorf("duplicate sign-up: %d", resp.StatusCode)
 		}
 

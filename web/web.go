@@ -78,6 +78,10 @@ type Deps struct {
 	// UndoWindow is how long a sent message waits so it can be undone;
 	// zero means 10 s.
 	UndoWindow time.Duration
+	// Push receives Gmail push notifications on POST /gmail/push, which
+	// exists only when PushAuth is configured too.
+	Push     PushReceiver
+	PushAuth PushAuth
 	// Metrics, when set, records every request of this server by route
 	// pattern. Leave it nil when the caller already wraps its root handler
 	// with Metrics.Instrument.
@@ -100,6 +104,9 @@ type Deps struct {
 	SessionTTL time.Duration
 	// MaxBodyBytes caps JSON and form bodies; zero means 1 MiB.
 	MaxBodyBytes int64
+	// BodyTimeout bounds reading a request body: a client trickling bytes
+	// cannot hold a request open. Zero means 30 seconds.
+	BodyTimeout time.Duration
 	// Now returns the current time (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -141,6 +148,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
+	}
+	if d.BodyTimeout <= 0 {
+		d.BodyTimeout = 30 * time.Second
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 7 * 24 * time.Hour
@@ -197,6 +207,9 @@ func New(d Deps) (*Server, error) {
 	s.static = http.StripPrefix("/static/", http.FileServerFS(staticFS))
 	s.registerAPI()
 	s.registerUI()
+	if err := s.registerPush(); err != nil {
+		return nil, err
+	}
 	s.handler = http.HandlerFunc(s.serve)
 	if d.Metrics != nil {
 		s.handler = d.Metrics.Instrument(s.handler, d.Logger)
@@ -234,6 +247,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // It never copies the request before the mux, so the mux's r.Pattern
 // reaches Metrics.Instrument for per-route metrics.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		// The connection's read deadline covers the body (the server's
+		// ReadHeaderTimeout covered the headers); it is lifted again for
+		// the next request on a kept-alive connection. Recorders in tests
+		// do not support deadlines, hence the ignored errors.
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(s.d.BodyTimeout)) == nil {
+			body := r.Body
+			defer func() {
+				// Lift the deadline only once the body is read to its end
+				// (the server would otherwise read a trickling rest without
+				// one); a connection whose body timed out is closed.
+				if _, err := io.Copy(io.Discard, io.LimitReader(body, 256<<10)); err == nil {
+					_ = rc.SetReadDeadline(time.Time{})
+				}
+			}()
+		}
+	}
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
@@ -246,8 +277,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.secure {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
-	if strings.HasPrefix(r.URL.Path, "/api") {
+	if strings.HasPrefix(r.URL.Path, "/api") || r.URL.Path == "/gmail/push" {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if s.apiUnrouted(w, r) {
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 		return
 	}
@@ -255,6 +289,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// Sec-Fetch-Site / Origin (Go's CrossOriginProtection); session forms
 	// additionally carry a synchronizer token (csrf.go).
 	s.cop.Handler(s.mux).ServeHTTP(w, r)
+}
+
+// apiUnrouted answers API requests no route takes as problem+json: 404
+// for an unknown path, 405 with Allow (RFC 9110 §15.5.6) for a known path
+// with another method. The mux's own answers are text/plain.
+func (s *Server) apiUnrouted(w http.ResponseWriter, r *http.Request) bool {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		return false
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		s.apiNotFound(w, r)
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	s.problem(w, r, Problem{Status: http.StatusMethodNotAllowed, Detail: "this resource allows " + strings.Join(allow, ", ")})
+	return true
 }
 
 const appCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +

@@ -1,5 +1,6 @@
 // Command tidings is the admin CLI: migrate the database, decode messages,
-// connect and sync mailboxes, search, reindex and benchmark. Each
+// connect and sync mailboxes, search, reindex and benchmark, and manage
+// organizations and users. Each
 // subcommand parses its own flags and hands over to the packages.
 package main
 
@@ -28,6 +29,8 @@ func commands() map[string]command {
 		"search":  {"search mail with Gmail-style queries; prints JSON hits", runSearch},
 		"reindex": {"rebuild the search index from the database, or check it for drift", runReindex},
 		"bench":   {"run a benchmark: search", runBench},
+		"org":     {"create an organization with its first admin (headless set-up)", runOrg},
+		"user":    {"list users, set a password, invite, change a role or remove a member", runUser},
 	}
 }
 

@@ -8,7 +8,9 @@ package app
 import (
 	"context"
 	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +70,11 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 
 func (a *App) open(ctx context.Context, opts Options) (err error) {
 	cfg, logger := a.Config, a.Logger
+	if cfg.DatabaseURL == "" || cfg.SecretKey == "" || (opts.Search && cfg.ElasticsearchURL == "") {
+		if err := privateDataDir(cfg.DataDir); err != nil {
+			return err
+		}
+	}
 	keys, err := secretKeys(cfg)
 	if err != nil {
 		return err
@@ -108,6 +115,11 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 			return err
 		}
 	}
+	if cfg.DatabaseURL == "" || (opts.Search && cfg.ElasticsearchURL == "") {
+		// Again now that the database and index files exist: SQLite and
+		// bleve create them with the process umask.
+		return privateDataDir(cfg.DataDir)
+	}
 	return nil
 }
 
@@ -140,12 +152,19 @@ func (a *App) openQueue() error {
 		// server, retries and scheduler all work with. Its contents die with
 		// the process; the database is the source of truth and the
 		// scheduler re-enqueues whatever a restart lost.
+		// It listens on loopback, where any local user could connect: a
+		// password generated per start keeps them from reading or
+		// deleting tasks.
 		mr := miniredis.NewMiniRedis()
+		pw := make([]byte, 24)
+		_, _ = rand.Read(pw) // crypto/rand.Read never fails (Go 1.24+).
+		password := base64.RawURLEncoding.EncodeToString(pw)
+		mr.RequireAuth(password)
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("start embedded redis: %w", err)
 		}
 		a.closers = append(a.closers, func() error { mr.Close(); return nil })
-		a.Redis = asynq.RedisClientOpt{Addr: mr.Addr()}
+		a.Redis = asynq.RedisClientOpt{Addr: mr.Addr(), Password: password}
 		a.Logger.Info("embedded redis started", slog.String("addr", mr.Addr()))
 	}
 	a.Queue = asynq.NewClient(a.Redis)

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
 	"tidings/internal/app"
 	"tidings/internal/config"
 	"tidings/internal/testenv"
@@ -125,5 +128,73 @@ func TestOpenOnRealServices(t *testing.T) {
 	}
 	if err := a.PingRedis(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDataDirPrivateAndRedisPassword (findings 5 and 8): an existing
+// install with world-readable files is made private on start (dir 0700,
+// files 0600, the SQLite WAL and shm included), and the embedded Redis
+// refuses clients without the generated password.
+func TestDataDirPrivateAndRedisPassword(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(filepath.Join(dir, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "old", "leftover"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(t.Context(), cfg, slog.New(slog.DiscardHandler), app.Options{Queue: true, Search: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// A write makes sure the WAL and shm files exist.
+	if _, _, err := a.Store.SignUp(t.Context(), "Perm Org", "perm@perm.example", "P", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	// Files created while running inherit the database file's mode.
+	seen := map[string]bool{}
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s: mode %o, want %o", path, info.Mode().Perm(), want)
+		}
+		seen[filepath.Base(path)] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"tidings.db", "tidings.db-wal", "tidings.db-shm", "secret.key", "leftover"} {
+		if !seen[f] {
+			t.Errorf("%s not found in the data dir", f)
+		}
+	}
+
+	opt := a.Redis.(asynq.RedisClientOpt)
+	if opt.Password == "" {
+		t.Fatal("embedded redis has no password")
+	}
+	c := redis.NewClient(&redis.Options{Addr: opt.Addr})
+	defer c.Close()
+	if err := c.Ping(t.Context()).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("ping without password: %v", err)
+	}
+	if err := a.PingRedis(t.Context()); err != nil {
+		t.Errorf("ping with password: %v", err)
 	}
 }

@@ -56,6 +56,15 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	deps := web.Deps{
 		Store: a.Store, Search: a.Index, Sync: syncer, Attachments: syncer, Labels: syncer, Outbox: syncer,
 		UndoWindow: undoWindow(cfg.UndoSend), Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
+		// Gmail push through a Pub/Sub push subscription: mounted only
+		// when it can be authenticated.
+		PushAuth: web.PushAuth{Token: cfg.PushToken, Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount},
+	}
+	if cfg.PubSubTopic != "" {
+		deps.Push = syncer
+		if cfg.PushToken == "" && cfg.PushAudience == "" {
+			logger.Warn("TIDINGS_PUBSUB_TOPIC is set but push cannot be authenticated: set TIDINGS_PUSH_AUDIENCE and TIDINGS_PUSH_SERVICE_ACCOUNT, or TIDINGS_PUSH_TOKEN; /gmail/push is not mounted and mailboxes are polled")
+		}
 	}
 	if cfg.GoogleClientID != "" || cfg.GmailEndpoint != "" {
 		deps.Gmail = gmailConnector{syncer}
@@ -74,8 +83,6 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		"queue":    web.CheckFunc(a.PingRedis),
 	}, logger))
 	mux.Handle("GET /metrics", metrics.Handler())
-	// Gmail push notifications through a Pub/Sub push subscription.
-	mux.Handle("POST /gmail/push", syncer.PushHandler())
 	mux.Handle("/", ui)
 
 	if ln == nil {
@@ -86,8 +93,10 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	srv := &http.Server{
 		Handler:           metrics.Instrument(mux, logger),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// A backstop for the whole request; web bounds bodies to 30 s.
+		ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return Serve(gctx, srv, ln, logger) })
@@ -135,7 +144,7 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		Store: a.Store, Queue: a.Queue, GmailEndpoint: endpoint, Logger: a.Logger,
 		ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret,
 		RedirectURL: cfg.BaseURL + oauthCallbackPath,
-		PubSubTopic: cfg.PubSubTopic, PushToken: cfg.PushToken,
+		PubSubTopic: cfg.PubSubTopic,
 	}
 	if a.Index != nil {
 		deps.Indexer = a.Index

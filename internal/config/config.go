@@ -50,6 +50,10 @@ type Config struct {
 	// PushToken, when set, must be the push subscription's "token" query
 	// parameter.
 	PushToken string
+	// PushAudience and PushServiceAccount verify Pub/Sub's signed push:
+	// the OIDC token's audience and the service account it is issued to.
+	PushAudience       string
+	PushServiceAccount string
 	// SyncInterval is how often the scheduler enqueues incremental syncs.
 	SyncInterval time.Duration
 	// UndoSend is how long a sent message waits so the user can undo it
@@ -81,6 +85,8 @@ var Vars = []Var{
 	{"TIDINGS_GMAIL_ENDPOINT", "", "base URL of a Gmail API emulator; all Gmail and OAuth calls go there instead of Google"},
 	{"TIDINGS_PUBSUB_TOPIC", "", "Pub/Sub topic (projects/P/topics/T) Gmail publishes changes to; enables push"},
 	{"TIDINGS_PUSH_TOKEN", "", "shared secret the push subscription sends as ?token= on /gmail/push"},
+	{"TIDINGS_PUSH_AUDIENCE", "", "audience of the push subscription's OIDC token; with TIDINGS_PUSH_SERVICE_ACCOUNT verifies signed push"},
+	{"TIDINGS_PUSH_SERVICE_ACCOUNT", "", "service account email the push subscription's OIDC token must be issued to"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -104,6 +110,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:          get("TIDINGS_LOG_FORMAT"),
 		PubSubTopic:        get("TIDINGS_PUBSUB_TOPIC"),
 		PushToken:          get("TIDINGS_PUSH_TOKEN"),
+		PushAudience:       get("TIDINGS_PUSH_AUDIENCE"),
+		PushServiceAccount: get("TIDINGS_PUSH_SERVICE_ACCOUNT"),
 	}
 	var errs []error
 	bad := func(name string, format string, args ...any) {
@@ -129,6 +137,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		if u, err := url.Parse(c.ElasticsearchURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("ELASTICSEARCH_URL", "must be an http:// or https:// URL")
 		}
+	}
+	if (c.PushAudience == "") != (c.PushServiceAccount == "") {
+		bad("TIDINGS_PUSH_AUDIENCE", "and TIDINGS_PUSH_SERVICE_ACCOUNT must be set together")
 	}
 	if c.GmailEndpoint != "" {
 		if u, err := url.Parse(c.GmailEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
