@@ -19,8 +19,8 @@ import (
 
 	"tidings/internal/testenv"
 	"tidings/models"
-	mailsync "tidings/sync"
 	"tidings/search"
+	mailsync "tidings/sync"
 )
 
 // Test doubles for the consumer-side interfaces. They do real work on the
