@@ -49,29 +49,33 @@ func (e *Emulator) store(c *call, raw []byte, labels []string, dateSource, threa
 	return out, nil
 }
 
+// insertMessage is users.messages.insert: the message is stored as given,
+// like IMAP APPEND; internalDateSource defaults to receivedTime and
+// deleted=true stores it without labels.
 func (e *Emulator) insertMessage(w http.ResponseWriter, r *http.Request, c *call, in *msgInput) {
-	meta, raw, aerr := in.message()
-	if aerr != nil {
-		writeAPIError(w, aerr)
-		return
-	}
-	src := in.query.Get("internalDateSource")
-	if src == "" {
-		src = "receivedTime"
-	}
-	labels := meta.LabelIDs
-	if in.query.Get("deleted") == "true" {
-		labels = nil
-	}
-	out, aerr := e.store(c, raw, labels, src, meta.ThreadID)
-	if aerr != nil {
-		writeAPIError(w, aerr)
-		return
-	}
-	writeJSON(w, 200, out)
+	e.storeInput(w, c, in, "receivedTime", func(labels []string) []string {
+		if in.query.Get("deleted") == "true" {
+			return nil
+		}
+		return labels
+	})
 }
 
+// importMessage is users.messages.import: like receiving mail, so without
+// labels it lands in the inbox unread; internalDateSource defaults to
+// dateHeader.
 func (e *Emulator) importMessage(w http.ResponseWriter, r *http.Request, c *call, in *msgInput) {
+	e.storeInput(w, c, in, "dateHeader", func(labels []string) []string {
+		if len(labels) == 0 {
+			return []string{"INBOX", "UNREAD"}
+		}
+		return labels
+	})
+}
+
+// storeInput stores an uploaded message with the labels chosen from the
+// request's by labelsOf.
+func (e *Emulator) storeInput(w http.ResponseWriter, c *call, in *msgInput, defaultSource string, labelsOf func([]string) []string) {
 	meta, raw, aerr := in.message()
 	if aerr != nil {
 		writeAPIError(w, aerr)
@@ -79,13 +83,9 @@ func (e *Emulator) importMessage(w http.ResponseWriter, r *http.Request, c *call
 	}
 	src := in.query.Get("internalDateSource")
 	if src == "" {
-		src = "dateHeader"
+		src = defaultSource
 	}
-	labels := meta.LabelIDs
-	if len(labels) == 0 {
-		labels = []string{"INBOX", "UNREAD"}
-	}
-	out, aerr := e.store(c, raw, labels, src, meta.ThreadID)
+	out, aerr := e.store(c, raw, labelsOf(meta.LabelIDs), src, meta.ThreadID)
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return
@@ -354,14 +354,8 @@ func (e *Emulator) listThreads(w http.ResponseWriter, r *http.Request, c *call) 
 	mb := c.mb
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	lr, aerr := e.parseListReq(r, mb)
-	if aerr != nil {
-		writeAPIError(w, aerr)
-		return
-	}
-	start, aerr := mb.startIndex(lr.token)
-	if aerr != nil {
-		writeAPIError(w, aerr)
+	lr, start, ok := e.startList(w, r, mb)
+	if !ok {
 		return
 	}
 	// A thread is listed at its newest matching message, which keeps

@@ -294,6 +294,12 @@ func (e *Emulator) slowDelay() time.Duration {
 // Deliver stores raw as a received message (labels INBOX and UNREAD unless
 // labelIDs are given) and returns its Gmail id.
 func (e *Emulator) Deliver(email string, raw []byte, labelIDs ...string) (string, error) {
+	return e.add(email, raw, "receivedTime", labelIDs)
+}
+
+// add stores raw for the Go API with its internalDate taken from
+// dateSource (see dateOf), in INBOX and UNREAD unless labelIDs are given.
+func (e *Emulator) add(email string, raw []byte, dateSource string, labelIDs []string) (string, error) {
 	mb, err := e.mailbox(email)
 	if err != nil {
 		return "", err
@@ -308,7 +314,7 @@ func (e *Emulator) Deliver(email string, raw []byte, labelIDs ...string) (string
 		return "", err
 	}
 	now := e.now()
-	m := mb.addMessage(now, slices.Clone(raw), ls, now.UnixMilli(), 0)
+	m := mb.addMessage(now, slices.Clone(raw), ls, e.dateOf(raw, dateSource, now), 0)
 	id := formatID(m.id)
 	mb.mu.Unlock()
 	e.push.changed(mb)

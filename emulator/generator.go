@@ -257,11 +257,20 @@ func bodyIn(cte string, b []byte) []byte {
 }
 
 // Message returns the RFC 5322 bytes of message i (CRLF line endings).
+// The parts draw from one random stream in a fixed order, so a message
+// depends only on the seed and i.
 func (g *Generator) Message(i int) []byte {
 	d, r := g.draws(i)
-	meta := g.Meta(i)
-	rootDraws, _ := g.draws(meta.Root)
 	v := genVariants[d.variant]
+	var b bytes.Buffer
+	g.writeHeaders(&b, i, d, r, v)
+	b.Write(g.body(i, d, r, v))
+	return b.Bytes()
+}
+
+// writeHeaders writes the header of message i up to MIME-Version.
+func (g *Generator) writeHeaders(b *bytes.Buffer, i int, d genDraws, r *rand.Rand, v genVariant) {
+	rootDraws, _ := g.draws(g.Meta(i).Root)
 	subjText := genSubjects[rootDraws.subject]
 	if d.parent >= 0 {
 		subjText = "Re: " + subjText
@@ -271,7 +280,6 @@ func (g *Generator) Message(i int) []byte {
 	if d.sent {
 		from, to = g.o.Owner, mime.QEncoding.Encode("utf-8", peerName)+" <"+peerAddr+">"
 	}
-	var b bytes.Buffer
 	h := func(k, val string) { b.WriteString(k + ": " + val + "\r\n") }
 	h("Date", d.date.Format(time.RFC1123Z))
 	h("From", from)
@@ -300,6 +308,11 @@ func (g *Generator) Message(i int) []byte {
 		b.WriteString("this header line has no colon\r\n")
 	}
 	h("MIME-Version", "1.0")
+}
+
+// body returns the MIME body of message i with its Content-Type: plain
+// text or text and HTML, with attachments, or one of the malformations.
+func (g *Generator) body(i int, d genDraws, r *rand.Rand, v genVariant) []byte {
 	declared := v.charset
 	if v.label != "" {
 		declared = v.label
@@ -338,10 +351,9 @@ func (g *Generator) Message(i int) []byte {
 		fmt.Fprintf(&p, "--%s--\r\n", bnd(1))
 		return p.Bytes()
 	}
-	var body []byte
 	switch {
 	case d.malformed == 5:
-		body = []byte("Content-Type: multipart/mixed\r\n\r\n--nobound\r\nContent-Type: text/plain\r\n\r\nboundary parameter missing\r\n--nobound--\r\n")
+		return []byte("Content-Type: multipart/mixed\r\n\r\n--nobound\r\nContent-Type: text/plain\r\n\r\nboundary parameter missing\r\n--nobound--\r\n")
 	case d.attach > 0:
 		var p bytes.Buffer
 		fmt.Fprintf(&p, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\nThis is a multi-part message in MIME format.\r\n", bnd(0))
@@ -352,37 +364,42 @@ func (g *Generator) Message(i int) []byte {
 			p.Write(alt())
 		}
 		for a := 0; a < d.attach; a++ {
-			size := g.o.AttachmentSizes[r.IntN(len(g.o.AttachmentSizes))]
-			data := make([]byte, size)
-			ar := rand.New(rand.NewPCG(g.seed^uint64(i), uint64(a)))
-			for k := 0; k+8 <= size; k += 8 {
-				v := ar.Uint64()
-				for s := 0; s < 8; s++ {
-					data[k+s] = byte(v >> (8 * s))
-				}
-			}
-			copy(data, "%PDF-1.4\n")
-			name := fmt.Sprintf("report-%d-%d.pdf", i, a)
-			disp := fmt.Sprintf("attachment; filename=\"%s\"", name)
-			if a == 1 {
-				name = fmt.Sprintf("Übersicht %d.pdf", i)
-				disp = "attachment; filename=\"" + mime.BEncoding.Encode("utf-8", name) + "\""
-			}
-			fmt.Fprintf(&p, "--%s\r\nContent-Type: application/pdf; name=\"%s\"\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", bnd(0), name, disp)
-			p.Write(wrap76(data))
+			fmt.Fprintf(&p, "--%s\r\n", bnd(0))
+			g.writeAttachment(&p, i, a, g.o.AttachmentSizes[r.IntN(len(g.o.AttachmentSizes))])
 		}
 		if d.malformed != 1 { // 1: closing boundary missing
 			fmt.Fprintf(&p, "--%s--\r\n", bnd(0))
 		}
-		body = p.Bytes()
+		return p.Bytes()
 	case d.structure == 0:
-		body = leaf("text/plain", plain)
-	default:
-		body = alt()
-		if d.malformed == 1 {
-			body = bytes.TrimSuffix(body, []byte("--"+bnd(1)+"--\r\n"))
+		return leaf("text/plain", plain)
+	}
+	body := alt()
+	if d.malformed == 1 {
+		body = bytes.TrimSuffix(body, []byte("--"+bnd(1)+"--\r\n"))
+	}
+	return body
+}
+
+// writeAttachment writes attachment a of message i: a PDF-looking part of
+// size random bytes from a stream of its own; the second one has an RFC
+// 2047 encoded non-ASCII file name.
+func (g *Generator) writeAttachment(p *bytes.Buffer, i, a, size int) {
+	data := make([]byte, size)
+	ar := rand.New(rand.NewPCG(g.seed^uint64(i), uint64(a)))
+	for k := 0; k+8 <= size; k += 8 {
+		v := ar.Uint64()
+		for s := 0; s < 8; s++ {
+			data[k+s] = byte(v >> (8 * s))
 		}
 	}
-	b.Write(body)
-	return b.Bytes()
+	copy(data, "%PDF-1.4\n")
+	name := fmt.Sprintf("report-%d-%d.pdf", i, a)
+	disp := fmt.Sprintf("attachment; filename=\"%s\"", name)
+	if a == 1 {
+		name = fmt.Sprintf("Übersicht %d.pdf", i)
+		disp = "attachment; filename=\"" + mime.BEncoding.Encode("utf-8", name) + "\""
+	}
+	fmt.Fprintf(p, "Content-Type: application/pdf; name=\"%s\"\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", name, disp)
+	p.Write(wrap76(data))
 }

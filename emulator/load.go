@@ -6,32 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
 // Import stores raw like messages.import: internalDate from the Date
 // header, labels INBOX and UNREAD unless labelIDs are given.
 func (e *Emulator) Import(email string, raw []byte, labelIDs ...string) (string, error) {
-	mb, err := e.mailbox(email)
-	if err != nil {
-		return "", err
-	}
-	if len(labelIDs) == 0 {
-		labelIDs = []string{"INBOX", "UNREAD"}
-	}
-	mb.mu.Lock()
-	ls, err := mb.canonAll(labelIDs)
-	if err != nil {
-		mb.mu.Unlock()
-		return "", err
-	}
-	now := e.now()
-	m := mb.addMessage(now, slices.Clone(raw), ls, e.dateOf(raw, "dateHeader", now), 0)
-	id := formatID(m.id)
-	mb.mu.Unlock()
-	e.push.changed(mb)
-	return id, nil
+	return e.add(email, raw, "dateHeader", labelIDs)
 }
 
 // LoadDir imports every message found under dir into email's mailbox and

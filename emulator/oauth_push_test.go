@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -180,54 +182,104 @@ func (p *pushRecv) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(204)
 }
 
-func TestPushWatchStop(t *testing.T) {
+// handlerTransport answers HTTP requests by calling a handler in memory,
+// so a synctest bubble has no network I/O that would keep its clock from
+// advancing.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// pushEnv is an emulator inside a synctest bubble whose pushes go to recv
+// and whose API is reached in memory.
+func pushEnv(t *testing.T, interval time.Duration) (*Emulator, *gmail.Service, *pushRecv) {
+	t.Helper()
 	recv := &pushRecv{}
-	hs := httptest.NewServer(recv)
-	t.Cleanup(hs.Close)
-	const interval = 300 * time.Millisecond
-	srv, svc := setup(t, WithPushURL(hs.URL), WithPushInterval(interval))
-	deliver(t, srv, fixture(t, "simple.eml")) // not watching yet
-	if _, err := svc.Users.Watch("me", &gmail.WatchRequest{TopicName: "bad"}).Do(); err == nil {
-		t.Error("watch with an invalid topic accepted")
+	e := New(WithPushURL("http://push.invalid/"), WithPushInterval(interval),
+		WithPushClient(&http.Client{Transport: handlerTransport{recv}}))
+	t.Cleanup(e.Close)
+	if _, err := e.AddUser(testUser); err != nil {
+		t.Fatal(err)
 	}
-	w, err := svc.Users.Watch("me", &gmail.WatchRequest{TopicName: "projects/p/topics/gmail", LabelIds: []string{"INBOX"}}).Do()
+	tok, err := e.Token(testUser)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.HistoryId != srv.HistoryID(testUser) || w.Expiration <= time.Now().UnixMilli() {
-		t.Errorf("watch response %+v", w)
-	}
-	for range 10 {
-		deliver(t, srv, fixture(t, "reply.eml"))
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(2 * interval)
-	recv.mu.Lock()
-	n := len(recv.data)
-	last := recv.data[max(n-1, 0):]
-	times := append([]time.Time(nil), recv.times...)
-	recv.mu.Unlock()
-	if n == 0 || n > 3 {
-		t.Fatalf("%d pushes for 10 changes in ~%v at one per %v", n, 200*time.Millisecond, interval)
-	}
-	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < interval-20*time.Millisecond {
-			t.Errorf("pushes %v apart, limit %v", gap, interval)
-		}
-	}
-	if last[0].EmailAddress != testUser || last[0].HistoryID != srv.HistoryID(testUser) {
-		t.Errorf("last push %+v, current historyId %d", last[0], srv.HistoryID(testUser))
-	}
-	if err := svc.Users.Stop("me").Do(); err != nil {
+	client := &http.Client{Transport: &oauth2.Transport{Source: oauth2.StaticTokenSource(tok), Base: handlerTransport{e}}}
+	svc, err := gmail.NewService(context.Background(), option.WithEndpoint("http://gmail.invalid/"), option.WithHTTPClient(client))
+	if err != nil {
 		t.Fatal(err)
 	}
-	deliver(t, srv, fixture(t, "reply.eml"))
-	time.Sleep(2 * interval)
-	recv.mu.Lock()
-	defer recv.mu.Unlock()
-	if len(recv.data) != n {
-		t.Errorf("push after stop: %d -> %d", n, len(recv.data))
+	return e, svc, recv
+}
+
+// pushes returns the pushes received so far, once every push that is due
+// has been sent.
+func (p *pushRecv) pushes() ([]time.Time, []uint64) {
+	synctest.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ids []uint64
+	for _, d := range p.data {
+		ids = append(ids, d.HistoryID)
 	}
+	return slices.Clone(p.times), ids
+}
+
+// TestPushWatchStop runs on synctest's clock: ten changes 20 ms apart give
+// one push at once and one coalescing push an interval later, carrying the
+// latest historyId; after stop there are none.
+func TestPushWatchStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 300 * time.Millisecond
+		e, svc, recv := pushEnv(t, interval)
+		deliverTo := func() {
+			if _, err := e.Deliver(testUser, fixture(t, "reply.eml")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deliverTo() // not watching yet
+		if _, err := svc.Users.Watch("me", &gmail.WatchRequest{TopicName: "bad"}).Do(); err == nil {
+			t.Error("watch with an invalid topic accepted")
+		}
+		w, err := svc.Users.Watch("me", &gmail.WatchRequest{TopicName: "projects/p/topics/gmail", LabelIds: []string{"INBOX"}}).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.HistoryId != e.HistoryID(testUser) || w.Expiration <= time.Now().UnixMilli() {
+			t.Errorf("watch response %+v", w)
+		}
+		if times, _ := recv.pushes(); len(times) != 0 {
+			t.Fatalf("%d pushes before any change under the watch", len(times))
+		}
+		start := time.Now()
+		for range 10 {
+			deliverTo()
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(2 * interval)
+		times, ids := recv.pushes()
+		if len(times) != 2 {
+			t.Fatalf("%d pushes for 10 changes in 200 ms at one per %v, want 2", len(times), interval)
+		}
+		if times[0] != start || times[1] != start.Add(interval) {
+			t.Errorf("pushes at %v and %v after the first change, want 0s and %v", times[0].Sub(start), times[1].Sub(start), interval)
+		}
+		if ids[1] != e.HistoryID(testUser) {
+			t.Errorf("last push carries historyId %d, current is %d", ids[1], e.HistoryID(testUser))
+		}
+		if err := svc.Users.Stop("me").Do(); err != nil {
+			t.Fatal(err)
+		}
+		deliverTo()
+		time.Sleep(2 * interval)
+		if after, _ := recv.pushes(); len(after) != 2 {
+			t.Errorf("push after stop: %d -> %d", 2, len(after))
+		}
+	})
 }
 
 func TestFaults(t *testing.T) {
@@ -370,28 +422,29 @@ func TestParseFaultKinds(t *testing.T) {
 	}
 }
 
+// TestPushLabelFilter: a watch on STARRED ignores a delivery to INBOX and
+// pushes once when the message is starred.
 func TestPushLabelFilter(t *testing.T) {
-	recv := &pushRecv{}
-	hs := httptest.NewServer(recv)
-	t.Cleanup(hs.Close)
-	srv, svc := setup(t, WithPushURL(hs.URL), WithPushInterval(50*time.Millisecond))
-	if _, err := svc.Users.Watch("me", &gmail.WatchRequest{TopicName: "projects/p/topics/t", LabelIds: []string{"STARRED"}, LabelFilterBehavior: "include"}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	count := func() int {
-		time.Sleep(200 * time.Millisecond)
-		recv.mu.Lock()
-		defer recv.mu.Unlock()
-		return len(recv.data)
-	}
-	id := deliver(t, srv, fixture(t, "simple.eml"))
-	if n := count(); n != 0 {
-		t.Errorf("%d pushes for an INBOX delivery while watching STARRED", n)
-	}
-	if err := srv.ModifyLabels(testUser, id, []string{"STARRED"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(); n != 1 {
-		t.Errorf("%d pushes after starring, want 1", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 50 * time.Millisecond
+		e, svc, recv := pushEnv(t, interval)
+		if _, err := svc.Users.Watch("me", &gmail.WatchRequest{TopicName: "projects/p/topics/t", LabelIds: []string{"STARRED"}, LabelFilterBehavior: "include"}).Do(); err != nil {
+			t.Fatal(err)
+		}
+		id, err := e.Deliver(testUser, fixture(t, "simple.eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * interval)
+		if times, _ := recv.pushes(); len(times) != 0 {
+			t.Errorf("%d pushes for an INBOX delivery while watching STARRED", len(times))
+		}
+		if err := e.ModifyLabels(testUser, id, []string{"STARRED"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * interval)
+		if times, _ := recv.pushes(); len(times) != 1 {
+			t.Errorf("%d pushes after starring, want 1", len(times))
+		}
+	})
 }

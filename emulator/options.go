@@ -3,6 +3,7 @@ package emulator
 import (
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type config struct {
 	concurrencyLimit    int
 	faults              Faults
 	pushURL             string
+	pushClient          *http.Client
 	pushInterval        time.Duration
 	accessTTL           time.Duration
 	attachmentThreshold int
@@ -117,6 +119,11 @@ func WithFaults(f Faults) Option { return func(c *config) { c.faults = f } }
 // WithPushURL makes watch() deliver Pub/Sub-style push notifications by POST
 // to url.
 func WithPushURL(url string) Option { return func(c *config) { c.pushURL = url } }
+
+// WithPushClient sets the HTTP client that posts push notifications
+// (default: one with a 10 s timeout). Tests pass one whose transport calls
+// their handler in memory.
+func WithPushClient(c *http.Client) Option { return func(cfg *config) { cfg.pushClient = c } }
 
 // WithPushInterval sets the minimum gap between two pushes for one user
 // (default 1 s, Gmail's documented maximum rate).

@@ -31,7 +31,11 @@ type pusher struct {
 
 func newPusher(e *Emulator) *pusher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &pusher{e: e, client: &http.Client{Timeout: 10 * time.Second}, ctx: ctx, cancel: cancel,
+	client := e.cfg.pushClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &pusher{e: e, client: client, ctx: ctx, cancel: cancel,
 		last: map[*mailbox]time.Time{}, pending: map[*mailbox]bool{}}
 }
 

@@ -174,6 +174,9 @@ func joinNotes(a, b string) string {
 	return a + "; " + b
 }
 
+// convertRaw converts b, declared as charset label, to UTF-8; the note says
+// how the declaration was wrong or repaired, "" when it was right. hint is
+// the message body's charset, tried first when the label does not fit.
 func (c *textConverter) convertRaw(b []byte, label, hint string) (string, string) {
 	info := lookupCharset(label)
 	declared := cleanLabel(label)
@@ -189,42 +192,59 @@ func (c *textConverter) convertRaw(b []byte, label, hint string) (string, string
 			return s, misspelled
 		}
 	}
-	if !hasHighBit(b) {
-		if bytes.Contains(b, []byte("\x1b$")) { // ISO-2022 escape sequences, undeclared
-			if enc, name := resolveLabel("iso-2022-jp"); enc != nil && info.enc == nil {
-				if s, ok := decodeWith(enc, b); ok {
-					return s, fmt.Sprintf("%s; detected %q from escape sequences", describeDeclared(declared, info), name)
-				}
+	switch {
+	case !hasHighBit(b):
+		return asciiText(b, declared, info, misspelled)
+	case utf8.Valid(b):
+		return c.utf8Text(b, declared, info, misspelled)
+	}
+	return c.legacyText(b, declared, info, misspelled, hint)
+}
+
+// asciiText reads 7-bit bytes: ASCII, unless ISO-2022 escape sequences
+// show undeclared ISO-2022-JP.
+func asciiText(b []byte, declared string, info charsetInfo, misspelled string) (string, string) {
+	if bytes.Contains(b, []byte("\x1b$")) { // ISO-2022 escape sequences, undeclared
+		if enc, name := resolveLabel("iso-2022-jp"); enc != nil && info.enc == nil {
+			if s, ok := decodeWith(enc, b); ok {
+				return s, fmt.Sprintf("%s; detected %q from escape sequences", describeDeclared(declared, info), name)
 			}
 		}
+	}
+	return string(b), misspelled
+}
+
+// utf8Text reads bytes that are valid UTF-8 but may be declared as
+// something else.
+func (c *textConverter) utf8Text(b []byte, declared string, info charsetInfo, misspelled string) (string, string) {
+	if declared == "" || isUTF8Name(info.name) {
 		return string(b), misspelled
 	}
-
-	if utf8.Valid(b) {
-		if declared == "" || isUTF8Name(info.name) {
-			return string(b), misspelled
-		}
-		if info.enc == nil {
-			return string(b), fmt.Sprintf("%s; bytes are valid UTF-8, read as UTF-8", describeDeclared(declared, info))
-		}
-		// Non-ASCII bytes that form valid UTF-8 are very unlikely to be
-		// single-byte legacy text (that would take pairs like "Ã¼"), but
-		// short multi-byte strings can collide (e.g. two Shift_JIS
-		// half-width katakana). For multi-byte charsets keep the declared
-		// one when it decodes cleanly and the detector agrees with it.
-		if _, singleByte := info.enc.(*charmap.Charmap); singleByte {
-			return string(b), fmt.Sprintf("declared charset %q but the bytes are valid UTF-8; read as UTF-8", declared)
-		}
-		if s, ok := decodeWith(info.enc, b); ok {
-			if best, err := c.detector.DetectBest(b); err == nil && best.Charset != "UTF-8" {
-				if enc, _ := resolveLabel(strings.ToLower(best.Charset)); enc != nil && sameEncoding(enc, info.enc) {
-					return s, misspelled
-				}
-			}
-		}
+	if info.enc == nil {
+		return string(b), fmt.Sprintf("%s; bytes are valid UTF-8, read as UTF-8", describeDeclared(declared, info))
+	}
+	// Non-ASCII bytes that form valid UTF-8 are very unlikely to be
+	// single-byte legacy text (that would take pairs like "Ã¼"), but
+	// short multi-byte strings can collide (e.g. two Shift_JIS
+	// half-width katakana). For multi-byte charsets keep the declared
+	// one when it decodes cleanly and the detector agrees with it.
+	if _, singleByte := info.enc.(*charmap.Charmap); singleByte {
 		return string(b), fmt.Sprintf("declared charset %q but the bytes are valid UTF-8; read as UTF-8", declared)
 	}
+	if s, ok := decodeWith(info.enc, b); ok {
+		if best, err := c.detector.DetectBest(b); err == nil && best.Charset != "UTF-8" {
+			if enc, _ := resolveLabel(strings.ToLower(best.Charset)); enc != nil && sameEncoding(enc, info.enc) {
+				return s, misspelled
+			}
+		}
+	}
+	return string(b), fmt.Sprintf("declared charset %q but the bytes are valid UTF-8; read as UTF-8", declared)
+}
 
+// legacyText reads bytes that are not valid UTF-8: the declared charset
+// when it decodes them, else mostly-UTF-8 with replacements, else the
+// body's charset (hint) or a detected one, else a lossless fallback.
+func (c *textConverter) legacyText(b []byte, declared string, info charsetInfo, misspelled, hint string) (string, string) {
 	// Not UTF-8. Try the declared charset first.
 	if info.enc != nil && !isUTF8Name(info.name) {
 		if s, ok := decodeWith(info.enc, b); ok {

@@ -12,7 +12,15 @@
 //
 // MIME parsing streams through github.com/emersion/go-message/textproto so
 // attachment bodies are counted and discarded, never held in memory: the
-// sync layer fetches them lazily by Gmail attachment id.
+// sync layer fetches them lazily from Gmail by part id.
+//
+// Files by concern: message.go (Decode and the model), header.go (reading
+// a header block and the fields derived from it), encodedword.go (RFC 2047),
+// address.go (RFC 5322 §3.4 address lists), date.go (RFC 5322 §3.3 and what
+// real mail sends instead), charset.go (charset labels and detection),
+// walk.go (the MIME tree), transfer.go (RFC 2045 §6 transfer encodings),
+// params.go (RFC 2045/2231 parameters, RFC 2183 dispositions, file names),
+// html.go (sanitizing), calendar.go (text/calendar parts).
 package mail
 
 import (

@@ -348,15 +348,19 @@ func (s *Store) UnlinkMessage(ctx context.Context, tenantID, caseID, messageID i
 	return nil
 }
 
-// CaseIDsOfMessages maps message ids to the ids of the cases they are linked to.
-func (s *Store) CaseIDsOfMessages(ctx context.Context, tenantID int64, messageIDs []int64) (map[int64][]int64, error) {
-	var links []CaseMessage
-	if err := s.scoped(ctx, tenantID).Where("message_id IN ?", messageIDs).Find(&links).Error; err != nil {
-		return nil, fmt.Errorf("models: case links: %w", err)
-	}
+// CaseIDsByMessage maps message ids to the ids of the cases they are
+// linked to, in case id order.
+func (s *Store) CaseIDsByMessage(ctx context.Context, tenantID int64, messageIDs []int64) (map[int64][]int64, error) {
 	out := map[int64][]int64{}
-	for _, l := range links {
-		out[l.MessageID] = append(out[l.MessageID], l.CaseID)
+	for start := 0; start < len(messageIDs); start += 500 {
+		chunk := messageIDs[start:min(start+500, len(messageIDs))]
+		var rows []CaseMessage
+		if err := s.scoped(ctx, tenantID).Where("message_id IN ?", chunk).Order("case_id").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("models: case links: %w", err)
+		}
+		for _, r := range rows {
+			out[r.MessageID] = append(out[r.MessageID], r.CaseID)
+		}
 	}
 	return out, nil
 }

@@ -26,8 +26,6 @@ type Invitation struct {
 	AcceptedBy *int64
 }
 
-func (i Invitation) tenant() int64 { return i.TenantID }
-
 // InvitationTTL is how long an invitation link stays valid.
 const InvitationTTL = 7 * 24 * time.Hour
 

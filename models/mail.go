@@ -301,7 +301,7 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 			}
 		}
 		if len(atts) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"gmail_attachment_id", "filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, 200).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, 200).Error; err != nil {
 				return fmt.Errorf("models: store attachments: %w", err)
 			}
 		}
@@ -524,26 +524,6 @@ func addStates(out map[string]MessageState, rows []stateRow, labels []MessageLab
 		}
 		out[r.GmailID] = MessageState{ThreadID: r.GmailThreadID, LabelIDs: ls}
 	}
-}
-
-// MailboxState returns every stored message of a mailbox with its thread
-// and sorted label set, keyed by Gmail id.
-func (s *Store) MailboxState(ctx context.Context, tenantID, mailboxID int64) (map[string]MessageState, error) {
-	var rows []stateRow
-	if err := s.scoped(ctx, tenantID).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
-		Where("mailbox_id = ?", mailboxID).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("models: mailbox state: %w", err)
-	}
-	var labels []MessageLabel
-	if err := s.db.WithContext(ctx).Table("message_labels").
-		Joins("JOIN messages ON messages.id = message_labels.message_id").
-		Where("messages.tenant_id = ? AND messages.mailbox_id = ?", tenantID, mailboxID).
-		Select("message_labels.*").Order("message_labels.label_id").Scan(&labels).Error; err != nil {
-		return nil, fmt.Errorf("models: mailbox labels: %w", err)
-	}
-	out := make(map[string]MessageState, len(rows))
-	addStates(out, rows, labels)
-	return out, nil
 }
 
 // GetMessage loads a message of the tenant with labels and attachments.

@@ -30,11 +30,6 @@ var ErrConflict = errors.New("models: conflict")
 // expired: nothing can be fetched from Gmail until the user reconnects.
 var ErrNeedsReauth = errors.New("models: mailbox needs re-authorization")
 
-// Tenanted is implemented by every tenant-owned row.
-type Tenanted interface {
-	tenant() int64
-}
-
 // Tenant is one organization using tidings. Domains are the organization's
 // own email domains: mail from them never creates a CRM account.
 type Tenant struct {
@@ -77,8 +72,6 @@ type Membership struct {
 	CreatedAt time.Time
 }
 
-func (m Membership) tenant() int64 { return m.TenantID }
-
 // Account is a CRM company. Its Domains link contacts and mail to it.
 type Account struct {
 	ID        int64  `gorm:"primaryKey"`
@@ -89,8 +82,6 @@ type Account struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
-
-func (a Account) tenant() int64 { return a.TenantID }
 
 // AccountDomain is one email domain of an account; a domain belongs to at
 // most one account per tenant.
@@ -114,8 +105,6 @@ type Contact struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
-
-func (c Contact) tenant() int64 { return c.TenantID }
 
 // Name is the contact's display name.
 func (c Contact) Name() string {
@@ -186,8 +175,6 @@ type Case struct {
 	UpdatedAt   time.Time
 }
 
-func (c Case) tenant() int64 { return c.TenantID }
-
 // CaseMessage links a message to a case.
 type CaseMessage struct {
 	TenantID  int64 `gorm:"index;not null"`
@@ -242,8 +229,6 @@ type Mailbox struct {
 	UpdatedAt time.Time
 }
 
-func (m Mailbox) tenant() int64 { return m.TenantID }
-
 // Thread is a Gmail conversation.
 type Thread struct {
 	ID            int64  `gorm:"primaryKey"`
@@ -254,8 +239,6 @@ type Thread struct {
 	LastMessageAt time.Time `gorm:"index"`
 	MessageCount  int
 }
-
-func (t Thread) tenant() int64 { return t.TenantID }
 
 // Message is one synced email.
 type Message struct {
@@ -294,8 +277,6 @@ type Message struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
-
-func (m Message) tenant() int64 { return m.TenantID }
 
 // LabelIDs returns the Gmail label ids of the message.
 func (m Message) LabelIDs() []string {
@@ -346,8 +327,6 @@ type Label struct {
 	Type      LabelType `gorm:"not null"`
 }
 
-func (l Label) tenant() int64 { return l.TenantID }
-
 // MessageLabel is one Gmail label on one message. It refers to the Gmail
 // label id, not the Label row, because Gmail may reference labels that no
 // longer exist and the message's label set must still be exact.
@@ -358,21 +337,19 @@ type MessageLabel struct {
 }
 
 // Attachment is an attachment's metadata. Its bytes stay in Gmail and are
-// fetched lazily by GmailAttachmentID (or found by PartID in the full payload).
+// fetched by PartID: Gmail's attachment id is not stable across fetches, so
+// it is not kept (the table's gmail_attachment_id column stays unused).
 type Attachment struct {
-	ID                int64  `gorm:"primaryKey"`
-	TenantID          int64  `gorm:"index;not null"`
-	MessageID         int64  `gorm:"uniqueIndex:ux_attachment;not null"`
-	PartID            string `gorm:"uniqueIndex:ux_attachment;not null"`
-	GmailAttachmentID string
-	Filename          string
-	ContentType       string
-	ContentID         string
-	Size              int64
-	Inline            bool
+	ID          int64  `gorm:"primaryKey"`
+	TenantID    int64  `gorm:"index;not null"`
+	MessageID   int64  `gorm:"uniqueIndex:ux_attachment;not null"`
+	PartID      string `gorm:"uniqueIndex:ux_attachment;not null"`
+	Filename    string
+	ContentType string
+	ContentID   string
+	Size        int64
+	Inline      bool
 }
-
-func (a Attachment) tenant() int64 { return a.TenantID }
 
 // APIToken is a per-user token for the REST API; only its SHA-256 is stored.
 type APIToken struct {
@@ -384,8 +361,6 @@ type APIToken struct {
 	LastUsedAt *time.Time
 	CreatedAt  time.Time
 }
-
-func (t APIToken) tenant() int64 { return t.TenantID }
 
 // StringList is a list of strings stored as a JSON array in a text column,
 // portable across Postgres and SQLite.

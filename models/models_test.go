@@ -214,7 +214,7 @@ func TestMessageUpsertIsIdempotentAndLabelChangesAreExact(t *testing.T) {
 				t.Fatalf("upsert changed id of %s: %d → %d", first[i].GmailID, first[i].ID, again[i].ID)
 			}
 		}
-		state, err := s.MailboxState(ctx, tid, mb.ID)
+		state, err := mailboxState(ctx, s, tid, mb.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func TestMessageUpsertIsIdempotentAndLabelChangesAreExact(t *testing.T) {
 		if err != nil || !slices.Equal(labels, []string{"INBOX"}) {
 			t.Fatalf("ChangeLabels = %v, %v", labels, err)
 		}
-		state, _ = s.MailboxState(ctx, tid, mb.ID)
+		state, _ = mailboxState(ctx, s, tid, mb.ID)
 		if !slices.Equal(state["m2"].LabelIDs, []string{"INBOX", "Label_1", "UNREAD"}) {
 			t.Fatalf("m2 labels changed: %v", state["m2"].LabelIDs)
 		}
@@ -495,4 +495,14 @@ func TestPasswordHashAndAuthenticate(t *testing.T) {
 			t.Fatalf("altered token accepted: %v", err)
 		}
 	})
+}
+
+// mailboxState is every stored message of a mailbox with its thread and
+// sorted label set, keyed by Gmail id.
+func mailboxState(ctx context.Context, s *models.Store, tenantID, mailboxID int64) (map[string]models.MessageState, error) {
+	ids, err := s.GmailIDs(ctx, tenantID, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	return s.MessageStates(ctx, tenantID, mailboxID, ids)
 }

@@ -137,22 +137,6 @@ func (s *Store) AccountsByDomains(ctx context.Context, tenantID int64, domains [
 	return out, nil
 }
 
-// CaseIDsByMessage returns the cases each of the given messages is linked to.
-func (s *Store) CaseIDsByMessage(ctx context.Context, tenantID int64, messageIDs []int64) (map[int64][]int64, error) {
-	out := map[int64][]int64{}
-	for start := 0; start < len(messageIDs); start += 500 {
-		chunk := messageIDs[start:min(start+500, len(messageIDs))]
-		var rows []CaseMessage
-		if err := s.scoped(ctx, tenantID).Where("message_id IN ?", chunk).Order("case_id").Find(&rows).Error; err != nil {
-			return nil, fmt.Errorf("models: case links: %w", err)
-		}
-		for _, r := range rows {
-			out[r.MessageID] = append(out[r.MessageID], r.CaseID)
-		}
-	}
-	return out, nil
-}
-
 // MessagesByIDs loads messages of the tenant (with labels and attachments)
 // by database id, in id order; unknown ids are skipped.
 func (s *Store) MessagesByIDs(ctx context.Context, tenantID int64, ids []int64) ([]Message, error) {

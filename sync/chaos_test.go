@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	stdsync "sync"
 	"testing"
 	"time"
@@ -22,14 +24,29 @@ var chaosFaults = []emulator.FaultKind{
 	emulator.FaultTruncated, emulator.FaultEmptyHistoryPage, emulator.FaultPhantomHistoryMessage,
 }
 
+// chaosSeed is TIDINGS_CHAOS_SEED when set, so a failing run can be
+// replayed, else a fresh one. The seed drives the mutations, the kill
+// points and the emulator's faults; goroutine timing stays the scheduler's.
+func chaosSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("TIDINGS_CHAOS_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("TIDINGS_CHAOS_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("seed %d (replay with TIDINGS_CHAOS_SEED=%d)", seed, seed)
+	return seed
+}
+
 // TestChaos: while the mailbox is mutated (deliveries, label changes,
 // trash, deletions, one history expiry) and the emulator fails 15 % of
 // calls, syncs are killed at random points and restarted with a fresh
 // Syncer. At the end one sync must succeed and the store must equal Gmail.
 func TestChaos(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, store *models.Store) {
-		seed := uint64(time.Now().UnixNano())
-		t.Logf("seed %d", seed)
+		seed := chaosSeed(t)
 		rng := rand.New(rand.NewPCG(seed, 1))
 		e := newEnv(t, store, emulator.WithSeed(seed))
 		generated(t, e, 300)

@@ -170,7 +170,7 @@ func (e *env) assertExact() {
 	e.t.Helper()
 	ctx := context.Background()
 	want := e.emu.Snapshot(e.email)
-	got, err := e.store.MailboxState(ctx, e.tenantID, e.mailboxID)
+	got, err := mailboxState(ctx, e.store, e.tenantID, e.mailboxID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -263,4 +263,14 @@ func (m *memIndex) IDs(_ context.Context, tenantID, mailboxID int64) ([]int64, e
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// mailboxState is every stored message of a mailbox with its thread and
+// sorted label set, keyed by Gmail id.
+func mailboxState(ctx context.Context, s *models.Store, tenantID, mailboxID int64) (map[string]models.MessageState, error) {
+	ids, err := s.GmailIDs(ctx, tenantID, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	return s.MessageStates(ctx, tenantID, mailboxID, ids)
 }

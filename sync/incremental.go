@@ -71,57 +71,14 @@ func (r *run) applyHistory(ctx context.Context, records []*gmail.History) error 
 	if len(records) == 0 {
 		return nil
 	}
-	var (
-		ids     []string
-		seen    = map[string]bool{}
-		deleted = map[string]bool{}
-		// ops[message][label] = true (added) / false (removed), last wins.
-		ops = map[string]map[string]bool{}
-	)
-	note := func(m *gmail.Message) string {
-		if m == nil || m.Id == "" {
-			return ""
-		}
-		if !seen[m.Id] {
-			seen[m.Id] = true
-			ids = append(ids, m.Id)
-		}
-		return m.Id
-	}
-	setOp := func(id string, labels []string, add bool) {
-		if id == "" {
-			return
-		}
-		if ops[id] == nil {
-			ops[id] = map[string]bool{}
-		}
-		for _, l := range labels {
-			ops[id][l] = add
-		}
-	}
-	for _, h := range records {
-		for _, a := range h.MessagesAdded {
-			note(a.Message)
-		}
-		for _, a := range h.LabelsAdded {
-			setOp(note(a.Message), a.LabelIds, true)
-		}
-		for _, a := range h.LabelsRemoved {
-			setOp(note(a.Message), a.LabelIds, false)
-		}
-		for _, d := range h.MessagesDeleted {
-			if id := note(d.Message); id != "" {
-				deleted[id] = true
-			}
-		}
-	}
-	states, err := r.s.store.MessageStates(ctx, r.tenantID, r.mb.ID, ids)
+	d := digestHistory(records)
+	states, err := r.s.store.MessageStates(ctx, r.tenantID, r.mb.ID, d.ids)
 	if err != nil {
 		return err
 	}
 	var missing []string
-	for _, id := range ids {
-		if _, ok := states[id]; !ok && !deleted[id] {
+	for _, id := range d.ids {
+		if _, ok := states[id]; !ok && !d.deleted[id] {
 			missing = append(missing, id)
 		}
 	}
@@ -137,14 +94,83 @@ func (r *run) applyHistory(ctx context.Context, records []*gmail.History) error 
 	if err != nil {
 		return err
 	}
+	if err := r.applyLabelChanges(ctx, d.labelChanges(states)); err != nil {
+		return err
+	}
+	var gone []string
+	for _, id := range d.ids {
+		if d.deleted[id] {
+			gone = append(gone, id)
+		}
+	}
+	return r.deleteMessages(ctx, gone)
+}
+
+// historyDigest is what one page of history records says, per message.
+type historyDigest struct {
+	// ids are the messages named, in order of first mention.
+	ids     []string
+	deleted map[string]bool
+	// ops[message][label] = true (added) / false (removed), last wins.
+	ops map[string]map[string]bool
+}
+
+// digestHistory collects the messages a page of history names, the label
+// changes in order and the deletions.
+func digestHistory(records []*gmail.History) historyDigest {
+	d := historyDigest{deleted: map[string]bool{}, ops: map[string]map[string]bool{}}
+	seen := map[string]bool{}
+	note := func(m *gmail.Message) string {
+		if m == nil || m.Id == "" {
+			return ""
+		}
+		if !seen[m.Id] {
+			seen[m.Id] = true
+			d.ids = append(d.ids, m.Id)
+		}
+		return m.Id
+	}
+	setOp := func(id string, labels []string, add bool) {
+		if id == "" {
+			return
+		}
+		if d.ops[id] == nil {
+			d.ops[id] = map[string]bool{}
+		}
+		for _, l := range labels {
+			d.ops[id][l] = add
+		}
+	}
+	for _, h := range records {
+		for _, a := range h.MessagesAdded {
+			note(a.Message)
+		}
+		for _, a := range h.LabelsAdded {
+			setOp(note(a.Message), a.LabelIds, true)
+		}
+		for _, a := range h.LabelsRemoved {
+			setOp(note(a.Message), a.LabelIds, false)
+		}
+		for _, del := range h.MessagesDeleted {
+			if id := note(del.Message); id != "" {
+				d.deleted[id] = true
+			}
+		}
+	}
+	return d
+}
+
+// labelChanges replays the digest's label operations on the stored (or
+// just fetched) states and returns the messages whose label set changes.
+func (d historyDigest) labelChanges(states map[string]models.MessageState) []labelChange {
 	var changes []labelChange
-	for _, id := range ids {
+	for _, id := range d.ids {
 		st, ok := states[id]
-		if !ok || deleted[id] || len(ops[id]) == 0 {
+		if !ok || d.deleted[id] || len(d.ops[id]) == 0 {
 			continue
 		}
 		want := slices.Clone(st.LabelIDs)
-		for l, add := range ops[id] {
+		for l, add := range d.ops[id] {
 			if add && !slices.Contains(want, l) {
 				want = append(want, l)
 			}
@@ -157,16 +183,7 @@ func (r *run) applyHistory(ctx context.Context, records []*gmail.History) error 
 			changes = append(changes, labelChange{gmailID: id, from: st.LabelIDs, to: want})
 		}
 	}
-	if err := r.applyLabelChanges(ctx, changes); err != nil {
-		return err
-	}
-	var gone []string
-	for _, id := range ids {
-		if deleted[id] {
-			gone = append(gone, id)
-		}
-	}
-	return r.deleteMessages(ctx, gone)
+	return changes
 }
 
 // labelChange moves one stored message from one label set to another.

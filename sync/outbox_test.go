@@ -127,7 +127,7 @@ func TestSendReplyReplyAllForwardAsGmailReceivesThem(t *testing.T) {
 				if err != nil || m.GmailThreadID != it.GmailThreadID || !slices.Contains(m.LabelIDs(), "SENT") {
 					t.Fatalf("stored sent message: %+v %v", m, err)
 				}
-				links, _ := store.CaseIDsOfMessages(ctx, e.tenantID, []int64{m.ID})
+				links, _ := store.CaseIDsByMessage(ctx, e.tenantID, []int64{m.ID})
 				if !slices.Contains(links[m.ID], cs.ID) {
 					t.Errorf("sent message not linked to the case")
 				}

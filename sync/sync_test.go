@@ -278,7 +278,7 @@ func TestSyncTwiceChangesNothing(t *testing.T) {
 		if err := e.run(s, false); err != nil {
 			t.Fatal(err)
 		}
-		first, err := store.MailboxState(ctx, e.tenantID, e.mailboxID)
+		first, err := mailboxState(ctx, store, e.tenantID, e.mailboxID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestSyncTwiceChangesNothing(t *testing.T) {
 		if err := e.run(s, true); err != nil { // forced full: a reconcile of an unchanged mailbox
 			t.Fatal(err)
 		}
-		second, err := store.MailboxState(ctx, e.tenantID, e.mailboxID)
+		second, err := mailboxState(ctx, store, e.tenantID, e.mailboxID)
 		if err != nil {
 			t.Fatal(err)
 		}

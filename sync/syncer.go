@@ -168,9 +168,17 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 	if full || mb.HistoryID == 0 || mb.FullSyncHistoryID != 0 {
 		state = models.SyncFull
 	}
-	ok, err := s.store.AcquireSyncLease(ctx, tenantID, mailboxID, state, s.leaseTTL)
+	// The lease is taken without the caller's cancellation: a run killed
+	// while the UPDATE is in flight could otherwise hold a lease it never
+	// learnt about (the database commits it, the driver reports the
+	// context's error) and block every sync of the mailbox for leaseTTL.
+	ok, err := s.store.AcquireSyncLease(context.WithoutCancel(ctx), tenantID, mailboxID, state, s.leaseTTL)
 	if err != nil {
 		return err
+	}
+	if ok && ctx.Err() != nil {
+		s.release(context.WithoutCancel(ctx), s.log, tenantID, mailboxID, ctx.Err())
+		return ctx.Err()
 	}
 	if !ok {
 		if mb, err := s.store.GetMailbox(ctx, tenantID, mailboxID); err == nil && mb.NeedsReauth {

@@ -25,12 +25,18 @@ const (
 	TypeRenewWatches  = "mailbox:watch"
 )
 
-// Queue names (internal/app runs them with these priorities).
+// Queue names: syncs the user waits for beat background work.
 const (
 	QueueCritical = "critical"
 	QueueDefault  = "default"
 	QueueLow      = "low"
 )
+
+// Queues are the queue names with the weights a worker should serve them
+// with (asynq.Config.Queues).
+func Queues() map[string]int {
+	return map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}
+}
 
 // Kind selects what Enqueue asks for.
 type Kind int

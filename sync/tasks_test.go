@@ -2,7 +2,10 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +29,7 @@ func startQueue(t *testing.T) (*asynq.Client, func(*Syncer) *asynq.Server, *asyn
 	t.Cleanup(func() { insp.Close() })
 	start := func(s *Syncer) *asynq.Server {
 		srv := asynq.NewServer(opt, asynq.Config{
-			Concurrency: 4, Queues: map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
+			Concurrency: 4, Queues: Queues(),
 			LogLevel: asynq.ErrorLevel, RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 50 * time.Millisecond },
 		})
 		mux := asynq.NewServeMux()
@@ -58,12 +61,8 @@ func TestTasksRunOnAsynq(t *testing.T) {
 	client, start, insp := startQueue(t)
 	s := e.syncer(func(d *Deps) { d.Queue = client })
 	ctx := context.Background()
-	// Enqueuing twice while the first is pending is deduplicated.
 	if err := s.Enqueue(ctx, e.tenantID, e.mailboxID, KindIncremental); err != nil {
 		t.Fatal(err)
-	}
-	if err := s.Enqueue(ctx, e.tenantID, e.mailboxID, KindIncremental); err != nil {
-		t.Fatalf("duplicate enqueue = %v, want nil (deduplicated)", err)
 	}
 	start(s)
 	waitFor(t, "the first sync", func() bool {
@@ -84,10 +83,6 @@ func TestTasksRunOnAsynq(t *testing.T) {
 	waitFor(t, "the mailbox to settle", func() bool { return e.mailbox().SyncState == models.SyncIdle })
 	e.assertExact()
 
-	// The periodic task enqueues every mailbox (the scheduler's job).
-	if err := s.handleSchedule(ctx, asynq.NewTask(TypeScheduleSyncs, nil)); err != nil {
-		t.Fatal(err)
-	}
 	// A revoked grant: the task fails once, is not retried, and the
 	// mailbox leaves the schedule.
 	if err := e.emu.RevokeRefreshToken(e.email); err != nil {
@@ -109,6 +104,78 @@ func TestTasksRunOnAsynq(t *testing.T) {
 		if a.Retried != 0 {
 			t.Errorf("%s was retried %d times after invalid_grant, want none", a.Type, a.Retried)
 		}
+	}
+}
+
+// pendingTasks lists the pending tasks of a queue as "type mailbox-id".
+func pendingTasks(t *testing.T, insp *asynq.Inspector, queue string) []string {
+	t.Helper()
+	infos, err := insp.ListPendingTasks(queue)
+	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, info := range infos {
+		var p payload
+		if err := json.Unmarshal(info.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %d", info.Type, p.MailboxID))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestEnqueueDeduplicates: with no worker running, enqueuing a sync of a
+// kind already queued for the mailbox adds no task; another kind does.
+func TestEnqueueDeduplicates(t *testing.T) {
+	store := testenv.OpenSQLite(t)
+	e := newEnv(t, store)
+	client, _, insp := startQueue(t)
+	s := e.syncer(func(d *Deps) { d.Queue = client })
+	ctx := context.Background()
+	for _, k := range []Kind{KindIncremental, KindIncremental, KindFull, KindFull, KindLabels, KindLabels} {
+		if err := s.Enqueue(ctx, e.tenantID, e.mailboxID, k); err != nil {
+			t.Fatalf("enqueue %s = %v, want nil (a duplicate is not an error)", k.taskType(), err)
+		}
+	}
+	id := e.mailboxID
+	if got, want := pendingTasks(t, insp, QueueDefault), []string{fmt.Sprintf("%s %d", TypeFullSync, id), fmt.Sprintf("%s %d", TypeIncrementalSync, id)}; !slices.Equal(got, want) {
+		t.Errorf("default queue = %v, want %v", got, want)
+	}
+	if got, want := pendingTasks(t, insp, QueueLow), []string{fmt.Sprintf("%s %d", TypeLabelSync, id)}; !slices.Equal(got, want) {
+		t.Errorf("low queue = %v, want %v", got, want)
+	}
+}
+
+// TestScheduleTaskEnqueuesEveryMailbox: the periodic task enqueues one
+// incremental sync per mailbox that can sync (not one waiting for
+// re-authorization), and running it again while they wait adds none.
+func TestScheduleTaskEnqueuesEveryMailbox(t *testing.T) {
+	store := testenv.OpenSQLite(t)
+	e := newEnv(t, store)
+	ctx := context.Background()
+	second := &models.Mailbox{Email: "second@tidings.example"}
+	revoked := &models.Mailbox{Email: "revoked@tidings.example"}
+	for _, mb := range []*models.Mailbox{second, revoked} {
+		if err := store.CreateMailbox(ctx, e.tenantID, mb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.UpdateMailbox(ctx, e.tenantID, revoked.ID, map[string]any{"needs_reauth": true}); err != nil {
+		t.Fatal(err)
+	}
+	client, _, insp := startQueue(t)
+	s := e.syncer(func(d *Deps) { d.Queue = client })
+	for range 2 {
+		if err := s.handleSchedule(ctx, asynq.NewTask(TypeScheduleSyncs, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{fmt.Sprintf("%s %d", TypeIncrementalSync, e.mailboxID), fmt.Sprintf("%s %d", TypeIncrementalSync, second.ID)}
+	slices.Sort(want)
+	if got := pendingTasks(t, insp, QueueDefault); !slices.Equal(got, want) {
+		t.Errorf("pending = %v, want %v", got, want)
 	}
 }
 
@@ -138,7 +205,7 @@ func TestScheduleEnqueuesEveryMailbox(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	s := e.syncer(func(d *Deps) { d.Queue = client })
 	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 2, LogLevel: asynq.ErrorLevel,
-		Queues: map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}})
+		Queues: Queues()})
 	mux := asynq.NewServeMux()
 	s.Register(mux)
 	if err := srv.Start(mux); err != nil {

@@ -161,16 +161,15 @@ func (s *Server) submitAction(w http.ResponseWriter, r *http.Request, p *princip
 
 // --- drafts: Gmail drafts, known to the CRM as messages labelled DRAFT ---
 
-func (s *Server) listDraftsAPI(w http.ResponseWriter, r *http.Request, p *principal) {
+// draftsQuery reads GET /api/mailboxes/{id}/drafts: the mailbox's
+// messages labelled DRAFT.
+func (s *Server) draftsQuery(w http.ResponseWriter, r *http.Request, p *principal) (models.MessageFilter, models.Page, bool) {
 	mb, ok := s.mailboxOf(w, r, p)
 	if !ok {
-		return
+		return models.MessageFilter{}, models.Page{}, false
 	}
 	pg, ok := s.pageParams(w, r)
-	if !ok {
-		return
-	}
-	s.writeMessages(w, r, p, models.MessageFilter{Page: pg, MailboxID: mb.ID, LabelID: "DRAFT"})
+	return models.MessageFilter{Page: pg, MailboxID: mb.ID, LabelID: "DRAFT"}, pg, ok
 }
 
 func (s *Server) createDraftAPI(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -32,27 +32,27 @@ func (s *Server) registerAPI() {
 	s.handle("GET", "/api", s.api(s.apiRoot))
 	s.handle("GET", "/api/openapi.json", http.HandlerFunc(s.openAPI))
 
-	s.handle("GET", "/api/accounts", s.api(s.listAccounts))
-	s.handle("POST", "/api/accounts", s.api(s.createAccount))
+	s.handle("GET", "/api/accounts", s.api(listPage(s, "accounts", s.pageQuery, s.d.Store.ListAccounts, accountRep)))
+	s.handle("POST", "/api/accounts", s.api(createOne(s, "accounts", (*accountIn).apply, s.d.Store.CreateAccount, func(v *models.Account) int64 { return v.ID }, accountRep)))
 	s.handle("GET", "/api/accounts/{id}", s.api(getOne(s, s.d.Store.GetAccount, accountRep)))
-	s.handle("PATCH", "/api/accounts/{id}", s.api(patchOne(s, s.d.Store.GetAccount, func(in *accountIn, v *models.Account) []InvalidParam { return in.apply(v, false) }, s.d.Store.UpdateAccount, accountRep)))
+	s.handle("PATCH", "/api/accounts/{id}", s.api(patchOne(s, s.d.Store.GetAccount, (*accountIn).apply, s.d.Store.UpdateAccount, accountRep)))
 	s.handle("DELETE", "/api/accounts/{id}", s.api(deleteOne(s, s.d.Store.DeleteAccount)))
 	s.handle("GET", "/api/accounts/{id}/contacts", s.api(s.accountContacts))
-	s.handle("GET", "/api/accounts/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.AccountID = id })))
+	s.handle("GET", "/api/accounts/{id}/messages", s.api(s.relatedMessages(func(f *models.MessageFilter, id int64) { f.AccountID = id })))
 
-	s.handle("GET", "/api/contacts", s.api(s.listContacts))
-	s.handle("POST", "/api/contacts", s.api(s.createContact))
+	s.handle("GET", "/api/contacts", s.api(listPage(s, "contacts", s.pageQuery, s.d.Store.ListContacts, contactRep)))
+	s.handle("POST", "/api/contacts", s.api(createOne(s, "contacts", (*contactIn).apply, s.d.Store.CreateContact, func(v *models.Contact) int64 { return v.ID }, contactRep, "account_id")))
 	s.handle("GET", "/api/contacts/{id}", s.api(getOne(s, s.d.Store.GetContact, contactRep)))
-	s.handle("PATCH", "/api/contacts/{id}", s.api(patchOne(s, s.d.Store.GetContact, func(in *contactIn, v *models.Contact) []InvalidParam { return in.apply(v) }, s.d.Store.UpdateContact, contactRep, "account_id")))
+	s.handle("PATCH", "/api/contacts/{id}", s.api(patchOne(s, s.d.Store.GetContact, (*contactIn).apply, s.d.Store.UpdateContact, contactRep, "account_id")))
 	s.handle("DELETE", "/api/contacts/{id}", s.api(deleteOne(s, s.d.Store.DeleteContact)))
-	s.handle("GET", "/api/contacts/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.ContactID = id })))
+	s.handle("GET", "/api/contacts/{id}/messages", s.api(s.relatedMessages(func(f *models.MessageFilter, id int64) { f.ContactID = id })))
 
-	s.handle("GET", "/api/cases", s.api(s.listCases))
-	s.handle("POST", "/api/cases", s.api(s.createCase))
+	s.handle("GET", "/api/cases", s.api(listPage(s, "cases", s.caseQuery, s.d.Store.ListCases, caseRep)))
+	s.handle("POST", "/api/cases", s.api(createOne(s, "cases", (*caseIn).apply, s.d.Store.CreateCase, func(v *models.Case) int64 { return v.ID }, caseRep, "account_id", "contact_id", "assignee_id")))
 	s.handle("GET", "/api/cases/{id}", s.api(getOne(s, s.d.Store.GetCase, caseRep)))
-	s.handle("PATCH", "/api/cases/{id}", s.api(patchOne(s, s.d.Store.GetCase, func(in *caseIn, v *models.Case) []InvalidParam { return in.apply(v, false) }, s.d.Store.UpdateCase, caseRep, "account_id", "contact_id", "assignee_id")))
+	s.handle("PATCH", "/api/cases/{id}", s.api(patchOne(s, s.d.Store.GetCase, (*caseIn).apply, s.d.Store.UpdateCase, caseRep, "account_id", "contact_id", "assignee_id")))
 	s.handle("DELETE", "/api/cases/{id}", s.api(deleteOne(s, s.d.Store.DeleteCase)))
-	s.handle("GET", "/api/cases/{id}/messages", s.api(s.relatedMessages("id", func(f *models.MessageFilter, id int64) { f.CaseID = id })))
+	s.handle("GET", "/api/cases/{id}/messages", s.api(s.relatedMessages(func(f *models.MessageFilter, id int64) { f.CaseID = id })))
 	s.handle("PUT", "/api/cases/{id}/messages/{messageId}", s.api(s.linkMessage))
 	s.handle("DELETE", "/api/cases/{id}/messages/{messageId}", s.api(s.unlinkMessage))
 
@@ -129,41 +129,6 @@ func (in *accountIn) apply(a *models.Account, create bool) []InvalidParam {
 	return bad
 }
 
-func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, p *principal) {
-	pg, ok := s.pageParams(w, r)
-	if !ok {
-		return
-	}
-	items, total, err := s.d.Store.ListAccounts(r.Context(), p.TenantID, pg)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	out := make([]accountOut, len(items))
-	for i := range items {
-		out[i] = accountRep(&items[i])
-	}
-	s.writeHAL(w, r, http.StatusOK, newCollection(r, "accounts", out, len(out), total, pg))
-}
-
-func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, p *principal) {
-	var in accountIn
-	if !s.decodeJSON(w, r, &in) {
-		return
-	}
-	var a models.Account
-	if bad := in.apply(&a, true); len(bad) > 0 {
-		s.invalid(w, r, bad...)
-		return
-	}
-	if err := s.d.Store.CreateAccount(r.Context(), p.TenantID, &a); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/accounts/"+itoa(a.ID))
-	s.writeHAL(w, r, http.StatusCreated, accountRep(&a))
-}
-
 func (s *Server) accountContacts(w http.ResponseWriter, r *http.Request, p *principal) {
 	id, ok := pathID(r, "id")
 	if !ok {
@@ -179,10 +144,7 @@ func (s *Server) accountContacts(w http.ResponseWriter, r *http.Request, p *prin
 		s.apiError(w, r, err)
 		return
 	}
-	out := make([]contactOut, len(items))
-	for i := range items {
-		out[i] = contactRep(&items[i])
-	}
+	out := repsOf(items, contactRep)
 	s.writeHAL(w, r, http.StatusOK, map[string]any{
 		"count":     len(out),
 		"_links":    links{"self": lnk("/api/accounts/%d/contacts", id), "up": lnk("/api/accounts/%d", id)},
@@ -229,7 +191,7 @@ type contactIn struct {
 	AccountID nullableID `json:"account_id"`
 }
 
-func (in *contactIn) apply(c *models.Contact) []InvalidParam {
+func (in *contactIn) apply(c *models.Contact, _ bool) []InvalidParam {
 	var bad []InvalidParam
 	if in.FirstName != nil {
 		c.FirstName = strings.TrimSpace(*in.FirstName)
@@ -267,45 +229,6 @@ func refErrors(err error, fields ...string) []InvalidParam {
 		}
 	}
 	return nil
-}
-
-func (s *Server) listContacts(w http.ResponseWriter, r *http.Request, p *principal) {
-	pg, ok := s.pageParams(w, r)
-	if !ok {
-		return
-	}
-	items, total, err := s.d.Store.ListContacts(r.Context(), p.TenantID, pg)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	out := make([]contactOut, len(items))
-	for i := range items {
-		out[i] = contactRep(&items[i])
-	}
-	s.writeHAL(w, r, http.StatusOK, newCollection(r, "contacts", out, len(out), total, pg))
-}
-
-func (s *Server) createContact(w http.ResponseWriter, r *http.Request, p *principal) {
-	var in contactIn
-	if !s.decodeJSON(w, r, &in) {
-		return
-	}
-	var c models.Contact
-	if bad := in.apply(&c); len(bad) > 0 {
-		s.invalid(w, r, bad...)
-		return
-	}
-	if err := s.d.Store.CreateContact(r.Context(), p.TenantID, &c); err != nil {
-		if bad := refErrors(err, "account_id"); bad != nil {
-			s.invalid(w, r, bad...)
-			return
-		}
-		s.apiError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/contacts/"+itoa(c.ID))
-	s.writeHAL(w, r, http.StatusCreated, contactRep(&c))
 }
 
 // Case representation.
@@ -386,10 +309,11 @@ func (in *caseIn) apply(c *models.Case, create bool) []InvalidParam {
 	return bad
 }
 
-func (s *Server) caseFilter(w http.ResponseWriter, r *http.Request) (models.CaseFilter, bool) {
+// caseQuery reads the filters of GET /api/cases.
+func (s *Server) caseQuery(w http.ResponseWriter, r *http.Request, _ *principal) (models.CaseFilter, models.Page, bool) {
 	pg, ok := s.pageParams(w, r)
 	if !ok {
-		return models.CaseFilter{}, false
+		return models.CaseFilter{}, pg, false
 	}
 	q := r.URL.Query()
 	f := models.CaseFilter{Page: pg, Status: models.CaseStatus(q.Get("status"))}
@@ -406,48 +330,9 @@ func (s *Server) caseFilter(w http.ResponseWriter, r *http.Request) (models.Case
 	}
 	if len(bad) > 0 {
 		s.invalid(w, r, bad...)
-		return f, false
+		return f, pg, false
 	}
-	return f, true
-}
-
-func (s *Server) listCases(w http.ResponseWriter, r *http.Request, p *principal) {
-	f, ok := s.caseFilter(w, r)
-	if !ok {
-		return
-	}
-	items, total, err := s.d.Store.ListCases(r.Context(), p.TenantID, f)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	out := make([]caseOut, len(items))
-	for i := range items {
-		out[i] = caseRep(&items[i])
-	}
-	s.writeHAL(w, r, http.StatusOK, newCollection(r, "cases", out, len(out), total, f.Page))
-}
-
-func (s *Server) createCase(w http.ResponseWriter, r *http.Request, p *principal) {
-	var in caseIn
-	if !s.decodeJSON(w, r, &in) {
-		return
-	}
-	var c models.Case
-	if bad := in.apply(&c, true); len(bad) > 0 {
-		s.invalid(w, r, bad...)
-		return
-	}
-	if err := s.d.Store.CreateCase(r.Context(), p.TenantID, &c); err != nil {
-		if bad := refErrors(err, "account_id", "contact_id", "assignee_id"); bad != nil {
-			s.invalid(w, r, bad...)
-			return
-		}
-		s.apiError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/cases/"+itoa(c.ID))
-	s.writeHAL(w, r, http.StatusCreated, caseRep(&c))
+	return f, pg, true
 }
 
 func (s *Server) linkMessage(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -478,64 +363,92 @@ func (s *Server) unlinkMessage(w http.ResponseWriter, r *http.Request, p *princi
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// getOne serves GET of one resource by the {id} in its path: loaded within
-// the caller's tenant (another tenant's id is a 404 like a missing one) and
-// rendered as HAL.
-func getOne[T, R any](s *Server, load func(ctx context.Context, tenantID, id int64) (*T, error), rep func(*T) R) func(http.ResponseWriter, *http.Request, *principal) {
+// The generic handlers below serve the CRM resources (and the paged mail
+// collections): each takes the store's functions and the resource's
+// representation, so one resource's handlers read as one line per route.
+
+// listPage serves GET of a paged collection of the caller's tenant: query
+// reads the request into the store's filter and its page (it answers the
+// problem itself when the query is invalid), list loads that page and the
+// total, and each row is rendered with rep into a HAL collection named name.
+func listPage[F, T, R any](s *Server, name string,
+	query func(w http.ResponseWriter, r *http.Request, p *principal) (F, models.Page, bool),
+	list func(ctx context.Context, tenantID int64, f F) ([]T, int64, error), rep func(*T) R) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		id, ok := pathID(r, "id")
+		f, pg, ok := query(w, r, p)
 		if !ok {
-			s.apiNotFound(w, r)
 			return
 		}
-		v, err := load(r.Context(), p.TenantID, id)
+		items, total, err := list(r.Context(), p.TenantID, f)
 		if err != nil {
 			s.apiError(w, r, err)
 			return
 		}
-		s.writeHAL(w, r, http.StatusOK, rep(v))
+		out := repsOf(items, rep)
+		s.writeHAL(w, r, http.StatusOK, newCollection(r, name, out, len(out), total, pg))
+	}
+}
+
+// pageQuery is the query of a collection filtered by nothing but its page
+// (and the page's free-text q).
+func (s *Server) pageQuery(w http.ResponseWriter, r *http.Request, _ *principal) (models.Page, models.Page, bool) {
+	pg, ok := s.pageParams(w, r)
+	return pg, pg, ok
+}
+
+// repsOf renders each row with rep.
+func repsOf[T, R any](items []T, rep func(*T) R) []R {
+	out := make([]R, len(items))
+	for i := range items {
+		out[i] = rep(&items[i])
+	}
+	return out
+}
+
+// createOne serves POST of a new resource to the collection name: the JSON
+// body applied to a zero value (create = true), stored in the caller's
+// tenant, answered 201 with its Location. Errors naming a referenced id
+// (refs) become field-level problems.
+func createOne[T, R, I any](s *Server, name string, apply func(in *I, v *T, create bool) []InvalidParam,
+	create func(ctx context.Context, tenantID int64, v *T) error, id func(*T) int64,
+	rep func(*T) R, refs ...string) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		var v T
+		if !decodeApplySave(s, w, r, p, &v, true, apply, create, refs) {
+			return
+		}
+		w.Header().Set("Location", "/api/"+name+"/"+itoa(id(&v)))
+		s.writeHAL(w, r, http.StatusCreated, rep(&v))
+	}
+}
+
+// getOne serves GET of one resource by the {id} in its path: loaded within
+// the caller's tenant (another tenant's id is a 404 like a missing one) and
+// rendered as HAL.
+func getOne[T, R any](s *Server, load func(ctx context.Context, tenantID, id int64) (*T, error), rep func(*T) R) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		if v, ok := loadOne(s, w, r, p, load); ok {
+			s.writeHAL(w, r, http.StatusOK, rep(v))
+		}
 	}
 }
 
 // patchOne serves PATCH of one resource: load it within the caller's
-// tenant, apply the JSON body's fields, validate, save. Errors naming a
-// referenced id (refs) become field-level problems.
+// tenant, apply the JSON body's fields (create = false), validate, save.
+// Errors naming a referenced id (refs) become field-level problems.
 func patchOne[T, R, I any](s *Server, load func(ctx context.Context, tenantID, id int64) (*T, error),
-	apply func(in *I, v *T) []InvalidParam, save func(ctx context.Context, tenantID int64, v *T) error,
-	rep func(*T) R, refs ...string) func(http.ResponseWriter, *http.Request, *principal) {
+	apply func(in *I, v *T, create bool) []InvalidParam, save func(ctx context.Context, tenantID int64, v *T) error,
+	rep func(*T) R, refs ...string) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		id, ok := pathID(r, "id")
-		if !ok {
-			s.apiNotFound(w, r)
-			return
+		v, ok := loadOne(s, w, r, p, load)
+		if ok && decodeApplySave(s, w, r, p, v, false, apply, save, refs) {
+			s.writeHAL(w, r, http.StatusOK, rep(v))
 		}
-		v, err := load(r.Context(), p.TenantID, id)
-		if err != nil {
-			s.apiError(w, r, err)
-			return
-		}
-		var in I
-		if !s.decodeJSON(w, r, &in) {
-			return
-		}
-		if bad := apply(&in, v); len(bad) > 0 {
-			s.invalid(w, r, bad...)
-			return
-		}
-		if err := save(r.Context(), p.TenantID, v); err != nil {
-			if bad := refErrors(err, refs...); bad != nil {
-				s.invalid(w, r, bad...)
-				return
-			}
-			s.apiError(w, r, err)
-			return
-		}
-		s.writeHAL(w, r, http.StatusOK, rep(v))
 	}
 }
 
 // deleteOne serves DELETE of one resource of the caller's tenant.
-func deleteOne(s *Server, del func(ctx context.Context, tenantID, id int64) error) func(http.ResponseWriter, *http.Request, *principal) {
+func deleteOne(s *Server, del func(ctx context.Context, tenantID, id int64) error) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
 		id, ok := pathID(r, "id")
 		if !ok {
@@ -548,4 +461,44 @@ func deleteOne(s *Server, del func(ctx context.Context, tenantID, id int64) erro
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// loadOne loads the resource named by the {id} in the path within the
+// caller's tenant; false when it answered the problem.
+func loadOne[T any](s *Server, w http.ResponseWriter, r *http.Request, p *principal,
+	load func(ctx context.Context, tenantID, id int64) (*T, error)) (*T, bool) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.apiNotFound(w, r)
+		return nil, false
+	}
+	v, err := load(r.Context(), p.TenantID, id)
+	if err != nil {
+		s.apiError(w, r, err)
+		return nil, false
+	}
+	return v, true
+}
+
+// decodeApplySave decodes the JSON body, applies it to v, validates and
+// saves; false when it answered the problem.
+func decodeApplySave[T, I any](s *Server, w http.ResponseWriter, r *http.Request, p *principal, v *T, create bool,
+	apply func(in *I, v *T, create bool) []InvalidParam, save func(ctx context.Context, tenantID int64, v *T) error, refs []string) bool {
+	var in I
+	if !s.decodeJSON(w, r, &in) {
+		return false
+	}
+	if bad := apply(&in, v, create); len(bad) > 0 {
+		s.invalid(w, r, bad...)
+		return false
+	}
+	if err := save(r.Context(), p.TenantID, v); err != nil {
+		if bad := refErrors(err, refs...); bad != nil {
+			s.invalid(w, r, bad...)
+			return false
+		}
+		s.apiError(w, r, err)
+		return false
+	}
+	return true
 }

@@ -37,7 +37,7 @@ func (s *Server) registerOutboxAPI() {
 	s.handle("GET", "/api/outbox/{id}", s.api(s.getOutboxAPI))
 	s.handle("POST", "/api/outbox/{id}/cancel", s.api(s.outboxTransitionAPI(true)))
 	s.handle("POST", "/api/outbox/{id}/retry", s.api(s.outboxTransitionAPI(false)))
-	s.handle("GET", "/api/mailboxes/{id}/drafts", s.api(s.listDraftsAPI))
+	s.handle("GET", "/api/mailboxes/{id}/drafts", s.api(listPage(s, "messages", s.draftsQuery, s.d.Store.ListMessages, messageSummary)))
 	s.handle("POST", "/api/mailboxes/{id}/drafts", s.api(s.createDraftAPI))
 	s.handle("PUT", "/api/drafts/{id}", s.api(s.draftAPI(models.OutboxDraftSave)))
 	s.handle("DELETE", "/api/drafts/{id}", s.api(s.draftAPI(models.OutboxDraftDelete)))

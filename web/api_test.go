@@ -2,10 +2,8 @@ package web
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"tidings/internal/testenv"
 	"tidings/models"
@@ -300,25 +298,6 @@ func TestAPIPagination(t *testing.T) {
 	}
 	if href := l["last"].(map[string]any)["href"].(string); !strings.Contains(href, "offset=4") {
 		t.Errorf("last = %s", href)
-	}
-}
-
-func TestDeprecationHeaders(t *testing.T) {
-	store := openSQLite(t)
-	e := newEnv(t, store)
-	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e.srv.handleRoute(route{Method: "GET", Path: "/api/old-thing", Deprecated: &Deprecation{
-		Since: since, Sunset: since.AddDate(0, 6, 0), Doc: "/docs/old-thing", Successor: "/api/new-thing"}},
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
-	resp, _ := e.call("GET", "/api/old-thing", "", "")
-	if got := resp.Header.Get("Deprecation"); got != fmt.Sprintf("@%d", since.Unix()) {
-		t.Errorf("Deprecation = %q", got)
-	}
-	if got := resp.Header.Get("Sunset"); got != "Wed, 01 Jul 2026 00:00:00 GMT" {
-		t.Errorf("Sunset = %q", got)
-	}
-	if got := strings.Join(resp.Header.Values("Link"), ", "); !strings.Contains(got, `</docs/old-thing>; rel="deprecation"`) || !strings.Contains(got, `rel="successor-version"`) {
-		t.Errorf("Link = %q", got)
 	}
 }
 

@@ -220,7 +220,7 @@ func seedTenant(t testing.TB, s *models.Store, name string) tenantFix {
 	f.MessageSubject = "Invoice for " + name
 	msgs, err := s.UpsertMessages(ctx, f.TenantID, mb.ID, []models.MessageWrite{
 		messageWrite("m1-"+name, "t1-"+name, f.MessageSubject, "carol@"+name+"-customer.example", "<p>Hello from <b>"+name+"</b></p>", time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
-			models.Attachment{PartID: "2", Filename: "invoice.pdf", ContentType: "application/pdf", Size: 12, GmailAttachmentID: "att1"}),
+			models.Attachment{PartID: "2", Filename: "invoice.pdf", ContentType: "application/pdf", Size: 12}),
 		messageWrite("m2-"+name, "t2-"+name, "Lunch plans "+name, "friend@elsewhere.example", "", time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)),
 	})
 	if err != nil {

@@ -29,7 +29,6 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Errorf("openapi = %q", doc.OpenAPI)
 	}
 	var documented []string
-	deprecated := map[string]bool{}
 	for path, ops := range doc.Paths {
 		for method, raw := range ops {
 			documented = append(documented, strings.ToUpper(method)+" "+path)
@@ -37,12 +36,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				Parameters []struct {
 					Ref string `json:"$ref"`
 				} `json:"parameters"`
-				Deprecated bool `json:"deprecated"`
 			}
 			if err := json.Unmarshal(raw, &o); err != nil {
 				t.Fatalf("%s %s: %v", method, path, err)
 			}
-			deprecated[strings.ToUpper(method)+" "+path] = o.Deprecated
 			// Every {param} of the path is declared.
 			for _, m := range regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(path, -1) {
 				if !slices.ContainsFunc(o.Parameters, func(p struct {
@@ -70,12 +67,6 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for _, d := range documented {
 		if !slices.Contains(registered, d) {
 			t.Errorf("openapi.json documents %s, which is not a route", d)
-		}
-	}
-	// Deprecated routes are marked so in the document (see deprecation.go).
-	for _, r := range e.srv.routes {
-		if k := r.Method + " " + r.Path; (r.Deprecated != nil) != deprecated[k] && strings.HasPrefix(r.Path, "/api") {
-			t.Errorf("%s: deprecated in the mux = %v, in openapi.json = %v", k, r.Deprecated != nil, deprecated[k])
 		}
 	}
 	// Every $ref resolves.

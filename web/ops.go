@@ -1,27 +1,3 @@
-// Package web owns tidings' HTTP surface: the server-rendered CRM UI, the
-// HAL+JSON REST API under /api, and the operational endpoints (/healthz,
-// /metrics) with request metrics and logs.
-//
-// New builds the UI and API handler from a Deps of the store and small
-// consumer-side interfaces (Searcher, MailboxSyncer, GmailConnector, …);
-// each optional dependency may be nil, which hides the feature in the UI
-// and answers 501 problem+json in the API.
-//
-// Security model:
-//   - Tenancy: every handler passes the caller's tenant to the tenant-scoped
-//     models.Store, so another tenant's id is simply not found (404).
-//   - Browser sessions are sealed cookies (AES-256-GCM via models.Cipher,
-//     HttpOnly, SameSite=Lax, Secure and __Host- prefixed over https); the
-//     membership is re-checked on every request.
-//   - CSRF: net/http.CrossOriginProtection (Sec-Fetch-Site/Origin) on all
-//     browser routes plus a per-session synchronizer token on every
-//     state-changing form and htmx request.
-//   - The REST API authenticates only by per-user Bearer tokens (stored
-//     hashed), never by cookie, so it is not exposed to CSRF.
-//   - Logins are rate limited per client IP and email (x/time/rate).
-//   - App pages run no inline script (CSP script-src 'self'); email HTML is
-//     shown only in a sandboxed iframe without allow-scripts or
-//     allow-same-origin, served with its own CSP (default-src 'none').
 package web
 
 import (

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -55,6 +56,16 @@ func (s *Server) pageWithLimit(limit int64, h pageHandler) http.Handler {
 			s.pageError(w, r, p, err)
 		}
 	})
+}
+
+// loadFromPath loads the record named by the {id} of the path within the
+// caller's tenant; a malformed id is not found like a missing one.
+func loadFromPath[T any](r *http.Request, p *principal, load func(ctx context.Context, tenantID, id int64) (*T, error)) (*T, error) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		return nil, models.ErrNotFound
+	}
+	return load(r.Context(), p.TenantID, id)
 }
 
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, why string) {

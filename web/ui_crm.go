@@ -12,24 +12,34 @@ import (
 func (s *Server) registerCRMUI() {
 	s.handle("GET", "/{$}", s.page(s.dashboard))
 	s.handle("GET", "/accounts", s.page(s.accountsPage))
-	s.handle("POST", "/accounts", s.page(createUI(s, accountFromForm, s.d.Store.CreateAccount, s.renderAccounts, func(v *models.Account) int64 { return v.ID }, "/accounts/", "")))
+	s.handle("POST", "/accounts", s.page(createUI(s, accountForm, s.d.Store.CreateAccount, s.renderAccounts)))
 	s.handle("GET", "/accounts/{id}", s.page(s.accountPage))
-	s.handle("POST", "/accounts/{id}", s.page(s.accountUpdateUI))
+	s.handle("POST", "/accounts/{id}", s.page(updateUI(s, accountForm, s.d.Store.GetAccount, s.d.Store.UpdateAccount, s.renderAccount)))
 	s.handle("POST", "/accounts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteAccount, "/accounts")))
 	s.handle("GET", "/contacts", s.page(s.contactsPage))
-	s.handle("POST", "/contacts", s.page(createUI(s, contactFromForm, s.d.Store.CreateContact, s.renderContacts, func(v *models.Contact) int64 { return v.ID }, "/contacts/", "That account does not exist.")))
+	s.handle("POST", "/contacts", s.page(createUI(s, contactForm, s.d.Store.CreateContact, s.renderContacts)))
 	s.handle("GET", "/contacts/{id}", s.page(s.contactPage))
-	s.handle("POST", "/contacts/{id}", s.page(s.contactUpdateUI))
+	s.handle("POST", "/contacts/{id}", s.page(updateUI(s, contactForm, s.d.Store.GetContact, s.d.Store.UpdateContact, s.renderContact)))
 	s.handle("POST", "/contacts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteContact, "/contacts")))
 	s.handle("GET", "/cases", s.page(s.casesPage))
-	s.handle("POST", "/cases", s.page(createUI(s, caseFromForm, s.d.Store.CreateCase, s.renderCases, func(v *models.Case) int64 { return v.ID }, "/cases/", "A chosen account, contact or assignee does not exist.")))
+	s.handle("POST", "/cases", s.page(createUI(s, caseForm, s.d.Store.CreateCase, s.renderCases)))
 	s.handle("GET", "/cases/{id}", s.page(s.casePage))
-	s.handle("POST", "/cases/{id}", s.page(s.caseUpdateUI))
+	s.handle("POST", "/cases/{id}", s.page(updateUI(s, caseForm, s.d.Store.GetCase, s.d.Store.UpdateCase, s.renderCase)))
 	s.handle("POST", "/cases/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteCase, "/cases")))
 	s.handle("POST", "/cases/{id}/messages/{messageId}/unlink", s.page(s.caseUnlinkUI))
 }
 
 const uiPage = 25
+
+// The CRM forms: how each record type is read from a form and where its
+// page is, for the generic form handlers at the end of this file.
+var (
+	accountForm = crmForm[models.Account]{read: accountFromForm, path: "/accounts/", id: func(v *models.Account) int64 { return v.ID }}
+	contactForm = crmForm[models.Contact]{read: contactFromForm, path: "/contacts/", id: func(v *models.Contact) int64 { return v.ID },
+		refs: []string{"account_id"}, missing: "That account does not exist."}
+	caseForm = crmForm[models.Case]{read: caseFromForm, path: "/cases/", id: func(v *models.Case) int64 { return v.ID },
+		refs: []string{"account_id", "contact_id", "assignee_id"}, missing: "A chosen account, contact or assignee does not exist."}
+)
 
 // Accounts.
 
@@ -99,14 +109,11 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string, edited *models.Account) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	a, err := s.d.Store.GetAccount(r.Context(), p.TenantID, id)
+	a, err := loadFromPath(r, p, s.d.Store.GetAccount)
 	if err != nil {
 		return err
 	}
+	id := a.ID
 	d := accountData{Account: a}
 	if edited != nil {
 		d.Account = edited
@@ -121,28 +128,6 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *princi
 		return err
 	}
 	s.render(w, r, status, "account", view{Title: a.Name, P: p, Error: errMsg, Data: d})
-	return nil
-}
-
-func (s *Server) accountUpdateUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	a, err := s.d.Store.GetAccount(r.Context(), p.TenantID, id)
-	if err != nil {
-		return err
-	}
-	if msg := accountFromForm(r, a); msg != "" {
-		return s.renderAccount(w, r, p, http.StatusUnprocessableEntity, msg, a)
-	}
-	if err := s.d.Store.UpdateAccount(r.Context(), p.TenantID, a); err != nil {
-		if msg, ok := userMessage(err); ok {
-			return s.renderAccount(w, r, p, http.StatusUnprocessableEntity, msg, a)
-		}
-		return err
-	}
-	redirect(w, r, "/accounts/"+itoa(a.ID))
 	return nil
 }
 
@@ -206,14 +191,11 @@ func (s *Server) contactPage(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string, edited *models.Contact) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	c, err := s.d.Store.GetContact(r.Context(), p.TenantID, id)
+	c, err := loadFromPath(r, p, s.d.Store.GetContact)
 	if err != nil {
 		return err
 	}
+	id := c.ID
 	d := contactData{Contact: c}
 	if edited != nil {
 		d.Contact = edited
@@ -233,31 +215,6 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, p *princi
 		return err
 	}
 	s.render(w, r, status, "contact", view{Title: c.Name(), P: p, Error: errMsg, Data: d})
-	return nil
-}
-
-func (s *Server) contactUpdateUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	c, err := s.d.Store.GetContact(r.Context(), p.TenantID, id)
-	if err != nil {
-		return err
-	}
-	if msg := contactFromForm(r, c); msg != "" {
-		return s.renderContact(w, r, p, http.StatusUnprocessableEntity, msg, c)
-	}
-	if err := s.d.Store.UpdateContact(r.Context(), p.TenantID, c); err != nil {
-		if msg, ok := userMessage(err); ok {
-			return s.renderContact(w, r, p, http.StatusUnprocessableEntity, msg, c)
-		}
-		if errors.Is(err, models.ErrNotFound) && c.AccountID != nil {
-			return s.renderContact(w, r, p, http.StatusUnprocessableEntity, "That account does not exist.", c)
-		}
-		return err
-	}
-	redirect(w, r, "/contacts/"+itoa(c.ID))
 	return nil
 }
 
@@ -356,14 +313,11 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, p *principal) 
 }
 
 func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string, edited *models.Case) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	c, err := s.d.Store.GetCase(r.Context(), p.TenantID, id)
+	c, err := loadFromPath(r, p, s.d.Store.GetCase)
 	if err != nil {
 		return err
 	}
+	id := c.ID
 	d := caseData{Case: c, casesData: casesData{Statuses: allStatuses, Prios: allPriorities}}
 	if edited != nil {
 		d.Case = edited
@@ -388,31 +342,6 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *principal
 	return nil
 }
 
-func (s *Server) caseUpdateUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	c, err := s.d.Store.GetCase(r.Context(), p.TenantID, id)
-	if err != nil {
-		return err
-	}
-	if msg := caseFromForm(r, c); msg != "" {
-		return s.renderCase(w, r, p, http.StatusUnprocessableEntity, msg, c)
-	}
-	if err := s.d.Store.UpdateCase(r.Context(), p.TenantID, c); err != nil {
-		if msg, ok := userMessage(err); ok {
-			return s.renderCase(w, r, p, http.StatusUnprocessableEntity, msg, c)
-		}
-		if bad := refErrors(err, "account_id", "contact_id", "assignee_id"); bad != nil {
-			return s.renderCase(w, r, p, http.StatusUnprocessableEntity, "A chosen account, contact or assignee does not exist.", c)
-		}
-		return err
-	}
-	redirect(w, r, "/cases/"+itoa(c.ID))
-	return nil
-}
-
 func (s *Server) caseUnlinkUI(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id, ok1 := pathID(r, "id")
 	mid, ok2 := pathID(r, "messageId")
@@ -426,36 +355,85 @@ func (s *Server) caseUnlinkUI(w http.ResponseWriter, r *http.Request, p *princip
 	return nil
 }
 
+// crmForm is what the generic form handlers know of a record type.
+type crmForm[T any] struct {
+	// read fills a record from the form; it returns a message for the
+	// user when the input is not acceptable.
+	read func(*http.Request, *T) string
+	// path is where a record's page is, before its id.
+	path string
+	id   func(*T) int64
+	// refs are the fields referencing other records; when the store
+	// reports one missing, missing is the message for the user.
+	refs    []string
+	missing string
+}
+
+// saveMessage is the message for the user when saving failed because of
+// their input; false for any other error.
+func (f crmForm[T]) saveMessage(err error) (string, bool) {
+	if msg, ok := userMessage(err); ok {
+		return msg, true
+	}
+	if refErrors(err, f.refs...) != nil {
+		return f.missing, true
+	}
+	return "", false
+}
+
 // renderFunc re-renders a list page with a form error.
 type renderFunc func(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string) error
 
 // createUI handles a create form: read it, store the record in the
 // caller's tenant, and go to its page; form problems and references to
-// missing records (notFound, when not "") re-render the list with a message.
-func createUI[T any](s *Server, fromForm func(*http.Request, *T) string,
-	create func(ctx context.Context, tenantID int64, v *T) error, render renderFunc,
-	id func(*T) int64, pathPrefix, notFound string) func(http.ResponseWriter, *http.Request, *principal) error {
+// missing records re-render the list with a message.
+func createUI[T any](s *Server, form crmForm[T], create func(ctx context.Context, tenantID int64, v *T) error, render renderFunc) pageHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		var v T
-		if msg := fromForm(r, &v); msg != "" {
+		if msg := form.read(r, &v); msg != "" {
 			return render(w, r, p, http.StatusUnprocessableEntity, msg)
 		}
 		if err := create(r.Context(), p.TenantID, &v); err != nil {
-			if msg, ok := userMessage(err); ok {
+			if msg, ok := form.saveMessage(err); ok {
 				return render(w, r, p, http.StatusUnprocessableEntity, msg)
-			}
-			if notFound != "" && errors.Is(err, models.ErrNotFound) {
-				return render(w, r, p, http.StatusUnprocessableEntity, notFound)
 			}
 			return err
 		}
-		redirect(w, r, pathPrefix+itoa(id(&v)))
+		redirect(w, r, form.path+itoa(form.id(&v)))
+		return nil
+	}
+}
+
+// editRender re-renders a record's page with a form error, showing the
+// record as edited.
+type editRender[T any] func(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string, edited *T) error
+
+// updateUI handles a record's edit form: load it from the caller's tenant,
+// read the form into it, save, and go back to its page; form problems and
+// references to missing records re-render the page with a message.
+func updateUI[T any](s *Server, form crmForm[T], load func(ctx context.Context, tenantID, id int64) (*T, error),
+	save func(ctx context.Context, tenantID int64, v *T) error, render editRender[T]) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		v, err := loadFromPath(r, p, load)
+		if err != nil {
+			return err
+		}
+		if msg := form.read(r, v); msg != "" {
+			return render(w, r, p, http.StatusUnprocessableEntity, msg, v)
+		}
+		if err := save(r.Context(), p.TenantID, v); err != nil {
+			if msg, ok := form.saveMessage(err); ok {
+				return render(w, r, p, http.StatusUnprocessableEntity, msg, v)
+			}
+			return err
+		}
+		redirect(w, r, form.path+itoa(form.id(v)))
 		return nil
 	}
 }
 
 // deleteUI handles a delete form for one record of the caller's tenant.
-func deleteUI(s *Server, del func(ctx context.Context, tenantID, id int64) error, listPath string) func(http.ResponseWriter, *http.Request, *principal) error {
+func deleteUI(s *Server, del func(ctx context.Context, tenantID, id int64) error, listPath string) pageHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		id, ok := pathID(r, "id")
 		if !ok {

@@ -61,11 +61,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal)
 // progressFragment is polled by htmx every second while a sync runs; once
 // the mailbox is idle the fragment it returns no longer polls.
 func (s *Server) progressFragment(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMailbox)
 	if err != nil {
 		return err
 	}
@@ -207,15 +203,11 @@ type mailboxData struct {
 }
 
 func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMailbox)
 	if err != nil {
 		return err
 	}
-	threads, total, err := s.d.Store.ListThreads(r.Context(), p.TenantID, id, models.Page{Limit: 50, Offset: offsetParam(r)})
+	threads, total, err := s.d.Store.ListThreads(r.Context(), p.TenantID, m.ID, models.Page{Limit: 50, Offset: offsetParam(r)})
 	if err != nil {
 		return err
 	}
@@ -229,11 +221,7 @@ type threadData struct {
 }
 
 func (s *Server) threadPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	t, err := s.d.Store.GetThread(r.Context(), p.TenantID, id)
+	t, err := loadFromPath(r, p, s.d.Store.GetThread)
 	if err != nil {
 		return err
 	}
@@ -253,11 +241,7 @@ type messageData struct {
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}
@@ -265,7 +249,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{Page: models.Page{Limit: 200}}); err != nil {
 		return err
 	}
-	links, err := s.d.Store.CaseIDsOfMessages(r.Context(), p.TenantID, []int64{m.ID})
+	links, err := s.d.Store.CaseIDsByMessage(r.Context(), p.TenantID, []int64{m.ID})
 	if err != nil {
 		return err
 	}
@@ -284,11 +268,7 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 // allow-scripts or allow-same-origin (so even a sanitizer miss cannot run
 // script or touch the app's origin).
 func (s *Server) messageBody(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}

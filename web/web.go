@@ -130,11 +130,9 @@ type Server struct {
 	handler  http.Handler
 }
 
-// route is one registered pattern; Deprecated routes get Deprecation and
-// Sunset headers (see deprecation.go).
+// route is one registered pattern.
 type route struct {
 	Method, Path string
-	Deprecated   *Deprecation
 }
 
 // New builds the server. It fails only on programming errors (templates
@@ -229,15 +227,8 @@ func (s *Server) Routes() []string {
 
 // handle registers a handler for "METHOD /path".
 func (s *Server) handle(method, path string, h http.Handler) {
-	s.handleRoute(route{Method: method, Path: path}, h)
-}
-
-func (s *Server) handleRoute(rt route, h http.Handler) {
-	if rt.Deprecated != nil {
-		h = rt.Deprecated.wrap(h)
-	}
-	s.routes = append(s.routes, rt)
-	s.mux.Handle(rt.Method+" "+rt.Path, h)
+	s.routes = append(s.routes, route{Method: method, Path: path})
+	s.mux.Handle(method+" "+path, h)
 }
 
 // ServeHTTP serves the UI and the API.
@@ -287,7 +278,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// Browser-facing routes: reject cross-origin state changes by
 	// Sec-Fetch-Site / Origin (Go's CrossOriginProtection); session forms
-	// additionally carry a synchronizer token (csrf.go).
+	// additionally carry a synchronizer token (csrfOK in auth.go).
 	s.cop.Handler(s.mux).ServeHTTP(w, r)
 }
 

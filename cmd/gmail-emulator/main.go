@@ -81,38 +81,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	for _, u := range users {
-		if _, err := srv.AddUser(u); err != nil {
-			return err
-		}
-		if *generate > 0 {
-			g := emulator.NewGenerator(*seed, emulator.GeneratorOptions{Owner: u})
-			if err := srv.AddGenerated(u, g, *generate); err != nil {
-				return err
-			}
-		}
+	if err := seedMailboxes(srv, log, users, *generate, *seed, *seedDir); err != nil {
+		return err
 	}
-	if *seedDir != "" {
-		n, err := srv.LoadDir(users[0], *seedDir)
-		if err != nil {
-			return err
-		}
-		log.Info("loaded seed directory", slog.String("dir", *seedDir), slog.Int("messages", n), slog.String("user", users[0]))
+	if err := printEndpoints(stdout, srv, users, *tokenTTL); err != nil {
+		return err
 	}
-
-	fmt.Fprintf(stdout, "base_url %s\n", srv.URL)
-	fmt.Fprintf(stdout, "gmail_endpoint %s/\n", srv.URL)
-	ep := emulator.OAuthEndpoint(srv.URL)
-	fmt.Fprintf(stdout, "oauth_auth_url %s\noauth_token_url %s\n", ep.AuthURL, ep.TokenURL)
-	for _, u := range users {
-		tok, err := srv.IssueAccessToken(u, *tokenTTL)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "user %s access_token %s\n", u, tok)
-	}
-	fmt.Fprintf(stdout, "ready (curl -H 'Authorization: Bearer <access_token>' %s/gmail/v1/users/me/profile)\n", srv.URL)
-
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -120,5 +94,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// seedMailboxes adds the users, each with n generated messages, and loads
+// dir (when given) into the first user's mailbox.
+func seedMailboxes(srv *emulator.Server, log *slog.Logger, users []string, n int, seed int64, dir string) error {
+	for _, u := range users {
+		if _, err := srv.AddUser(u); err != nil {
+			return err
+		}
+		if n > 0 {
+			g := emulator.NewGenerator(seed, emulator.GeneratorOptions{Owner: u})
+			if err := srv.AddGenerated(u, g, n); err != nil {
+				return err
+			}
+		}
+	}
+	if dir == "" {
+		return nil
+	}
+	loaded, err := srv.LoadDir(users[0], dir)
+	if err != nil {
+		return err
+	}
+	log.Info("loaded seed directory", slog.String("dir", dir), slog.Int("messages", loaded), slog.String("user", users[0]))
+	return nil
+}
+
+// printEndpoints prints, one "key value" per line, the URLs a client
+// needs and an access token per user.
+func printEndpoints(stdout io.Writer, srv *emulator.Server, users []string, tokenTTL time.Duration) error {
+	fmt.Fprintf(stdout, "base_url %s\n", srv.URL)
+	fmt.Fprintf(stdout, "gmail_endpoint %s/\n", srv.URL)
+	ep := emulator.OAuthEndpoint(srv.URL)
+	fmt.Fprintf(stdout, "oauth_auth_url %s\noauth_token_url %s\n", ep.AuthURL, ep.TokenURL)
+	for _, u := range users {
+		tok, err := srv.IssueAccessToken(u, tokenTTL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s access_token %s\n", u, tok)
+	}
+	fmt.Fprintf(stdout, "ready (curl -H 'Authorization: Bearer <access_token>' %s/gmail/v1/users/me/profile)\n", srv.URL)
 	return nil
 }

@@ -84,38 +84,8 @@ func runMailboxConnect(ctx context.Context, args []string, stdout, stderr io.Wri
 	state := rand.Text()
 	verifier := oauth2.GenerateVerifier()
 	authURL := env.syncer.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("login_hint", email))
-	type result struct {
-		code string
-		err  error
-	}
-	got := make(chan result, 1)
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/oauth2/callback" {
-			http.NotFound(w, r)
-			return
-		}
-		q := r.URL.Query()
-		var res result
-		switch {
-		case q.Get("state") != state:
-			res.err = errors.New("the redirect carried the wrong state (possible CSRF); start again")
-		case q.Get("error") != "":
-			res.err = fmt.Errorf("authorization refused: %s", q.Get("error"))
-		case q.Get("code") == "":
-			res.err = errors.New("the redirect carried no code")
-		default:
-			res.code = q.Get("code")
-		}
-		if res.err != nil {
-			http.Error(w, res.err.Error(), http.StatusBadRequest)
-		} else {
-			fmt.Fprintln(w, "tidings is authorized. You can close this window.")
-		}
-		select {
-		case got <- res:
-		default:
-		}
-	})}
+	got := make(chan oauthResult, 1)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: oauthRedirect(state, got)}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
@@ -124,13 +94,13 @@ func runMailboxConnect(ctx context.Context, args []string, stdout, stderr io.Wri
 		go func() {
 			resp, err := http.Get(authURL)
 			if err != nil {
-				got <- result{err: fmt.Errorf("emulator consent: %w", err)}
+				got <- oauthResult{err: fmt.Errorf("emulator consent: %w", err)}
 				return
 			}
 			resp.Body.Close()
 		}()
 	}
-	var res result
+	var res oauthResult
 	select {
 	case res = <-got:
 	case <-ctx.Done():
@@ -154,6 +124,44 @@ func runMailboxConnect(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "Connected %s (mailbox %d). Run `tidings sync %s` or let the worker sync it.\n", mb.Email, mb.ID, mb.Email)
 	return 0
+}
+
+// oauthResult is what the OAuth redirect brought: a code or an error.
+type oauthResult struct {
+	code string
+	err  error
+}
+
+// oauthRedirect serves the loopback redirect URI: it checks the state
+// (RFC 6749 §10.12), answers the browser and hands the first result to got.
+func oauthRedirect(state string, got chan<- oauthResult) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth2/callback" {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.URL.Query()
+		var res oauthResult
+		switch {
+		case q.Get("state") != state:
+			res.err = errors.New("the redirect carried the wrong state (possible CSRF); start again")
+		case q.Get("error") != "":
+			res.err = fmt.Errorf("authorization refused: %s", q.Get("error"))
+		case q.Get("code") == "":
+			res.err = errors.New("the redirect carried no code")
+		default:
+			res.code = q.Get("code")
+		}
+		if res.err != nil {
+			http.Error(w, res.err.Error(), http.StatusBadRequest)
+		} else {
+			fmt.Fprintln(w, "tidings is authorized. You can close this window.")
+		}
+		select {
+		case got <- res:
+		default:
+		}
+	})
 }
 
 func runMailboxList(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -398,6 +398,16 @@ func sbCount(ctx context.Context, db *sql.DB, stmt string, args ...any) (int64, 
 		return 0, err
 	}
 	defer rows.Close()
+	return sbTotal(rows)
+}
+
+// sbTotal reads the "id, count(*) OVER ()" rows of a benchmark query (from
+// database/sql or pgx) and returns the count.
+func sbTotal(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}) (int64, error) {
 	var total int64
 	for rows.Next() {
 		var id int64
@@ -508,14 +518,7 @@ func (b *searchBench) runPg(ctx context.Context) (sbResult, error) {
 			return 0, err
 		}
 		defer rows.Close()
-		var total int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id, &total); err != nil {
-				return 0, err
-			}
-		}
-		return total, rows.Err()
+		return sbTotal(rows)
 	})
 	r.rssQuery = sbRSS(pid)
 	r.rssNote = "Postgres backend process (shared buffers excluded)"

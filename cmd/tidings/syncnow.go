@@ -167,23 +167,10 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tidings sync: mailbox %s: %v (connect it with `tidings mailbox connect`)\n", fs.Arg(0), err)
 		return 1
 	}
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription(mb.Email),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("msg"),
-		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetPredictTime(true))
-	var lastTotal int64 = -1
+	progress, finish := progressBar(stderr, mb.Email)
 	start := time.Now()
-	err = env.syncer.Run(ctx, tid, mb.ID, *full, func(done, total int64) {
-		if total != lastTotal {
-			if total > 0 {
-				bar.ChangeMax64(total)
-			}
-			lastTotal = total
-		}
-		_ = bar.Set64(done)
-	})
-	_ = bar.Finish()
-	fmt.Fprintln(stderr)
+	err = env.syncer.Run(ctx, tid, mb.ID, *full, progress)
+	finish()
 	switch {
 	case errors.Is(err, mailsync.ErrBusy):
 		fmt.Fprintln(stderr, "tidings sync: a worker is syncing this mailbox right now; try again later")
@@ -207,4 +194,29 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s consistent at history id %d: %d messages (%s)\n", mb.Email, after.HistoryID, len(ids), time.Since(start).Round(time.Millisecond))
 	return 0
+}
+
+// progressBar draws a sync's progress on w: progress is the Syncer's
+// callback (total is 0 until Gmail's estimate is known), finish ends the
+// bar's line.
+func progressBar(w io.Writer, desc string) (progress func(done, total int64), finish func()) {
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("msg"),
+		progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetPredictTime(true))
+	var lastTotal int64 = -1
+	progress = func(done, total int64) {
+		if total != lastTotal {
+			if total > 0 {
+				bar.ChangeMax64(total)
+			}
+			lastTotal = total
+		}
+		_ = bar.Set64(done)
+	}
+	finish = func() {
+		_ = bar.Finish()
+		fmt.Fprintln(w)
+	}
+	return progress, finish
 }

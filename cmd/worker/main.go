@@ -5,25 +5,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"tidings/internal/app"
 	"tidings/internal/config"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tidings worker:", err)
-		os.Exit(2)
-	}
-	if err := app.RunWorkerProcess(ctx, cfg, cfg.Logger()); err != nil {
-		fmt.Fprintln(os.Stderr, "tidings worker:", err)
-		os.Exit(1)
-	}
+	app.Main("tidings worker", func(ctx context.Context, cfg *config.Config) error {
+		return app.RunWorkerProcess(ctx, cfg, cfg.Logger())
+	})
 }

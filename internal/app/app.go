@@ -1,7 +1,10 @@
-// Package app builds tidings' shared dependencies from a Config — the
-// migrated store with its token cipher, the asynq queue on external or
-// embedded Redis — and tears them down in order. The three binaries
-// (web, worker, admin CLI) all start here, so the embedded default and the
+// Package app owns the wiring of tidings' processes. It builds the shared
+// dependencies from a Config — the migrated store with its token cipher,
+// the asynq queue on external or embedded Redis, the search index — and
+// tears them down in order; it runs the web server (RunWeb), the worker
+// and scheduler (RunWorker, RunWorkerProcess) and the demo mailbox on the
+// in-process emulator. The three binaries (web, worker, admin CLI) all
+// start here (the first two through Main), so the embedded default and the
 // scale setup run one code path.
 package app
 

@@ -167,6 +167,7 @@ func workerOptions(a *App, s *mailsync.Syncer) WorkerOptions {
 	return WorkerOptions{
 		Handler:  mux,
 		Schedule: func(sc *asynq.Scheduler) error { return s.Schedule(sc, a.Config.SyncInterval) },
+		Queues:   mailsync.Queues(),
 	}
 }
 

@@ -11,19 +11,15 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// Queue names, by priority: syncs the user waits for beat background work.
-const (
-	QueueCritical = "critical"
-	QueueDefault  = "default"
-	QueueLow      = "low"
-)
-
 // WorkerOptions configure RunWorker.
 type WorkerOptions struct {
 	// Handler processes tasks (the sync package's mux).
 	Handler asynq.Handler
 	// Schedule registers periodic tasks on the scheduler.
 	Schedule func(*asynq.Scheduler) error
+	// Queues maps the queue names to their weights (the sync package's
+	// Queues).
+	Queues map[string]int
 }
 
 // RunWorker runs the asynq server and scheduler until ctx is cancelled,
@@ -36,7 +32,7 @@ func (a *App) RunWorker(ctx context.Context, opts WorkerOptions) error {
 	logger := a.Logger.With(slog.String("component", "worker"))
 	srv := asynq.NewServer(a.Redis, asynq.Config{
 		Concurrency:     a.Config.WorkerConcurrency,
-		Queues:          map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1},
+		Queues:          opts.Queues,
 		RetryDelayFunc:  RetryDelay,
 		ShutdownTimeout: 20 * time.Second,
 		Logger:          asynqLogger{logger},
