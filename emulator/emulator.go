@@ -504,10 +504,15 @@ func (e *Emulator) AddGenerated(email string, g *Generator, n int) error {
 	}
 	mb.gen = g
 	userLabels := map[string]string{}
-	for _, name := range g.Options().UserLabels {
+	names := g.Options().UserLabels
+	if ml := g.Options().MalformedLabel; ml != "" {
+		names = append(slices.Clip(names), ml)
+	}
+	for i, name := range names {
 		l := mb.labelByName(name)
 		if l == nil {
-			if l, err = mb.createLabel(apiLabel{Name: name}); err != nil {
+			c := genLabelColors[i%len(genLabelColors)]
+			if l, err = mb.createLabel(apiLabel{Name: name, Color: &c}); err != nil {
 				return err
 			}
 		}

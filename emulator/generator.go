@@ -24,9 +24,14 @@ type GeneratorOptions struct {
 	ReplyRate       float64       // share of replies, default 0.45
 	AttachmentRate  float64       // share of messages with attachments, default 0.15; negative for none
 	AttachmentSizes []int         // attachment sizes to draw from, default 3 KiB, 48 KiB, 300 KiB
-	MalformedRate   float64       // share of malformed messages, default 0.02; negative for none
-	UserLabels      []string      // user label names messages may carry, default Work, Receipts, Travel/2024
-	Participants    int           // distinct correspondents, default 200
+	// MalformedRate is the share of deliberately malformed messages (junk
+	// in base64, a missing boundary, raw 8-bit headers, an unknown
+	// charset, NUL bytes …) that exercise the decoder; default 0.02,
+	// negative for none. They carry the user label MalformedLabel when set.
+	MalformedRate  float64
+	MalformedLabel string
+	UserLabels     []string // user label names messages may carry, default Work, Receipts, Travel/2024
+	Participants   int      // distinct correspondents, default 200
 }
 
 // Generator builds a deterministic synthetic mailbox: message i is rebuilt
@@ -142,6 +147,9 @@ func (g *Generator) draws(i int) (genDraws, *rand.Rand) {
 	}
 	if r.Float64() < g.o.MalformedRate {
 		d.malformed = 1 + r.IntN(7)
+		if g.o.MalformedLabel != "" {
+			d.userLabels = append(d.userLabels, g.o.MalformedLabel)
+		}
 	}
 	d.peer = r.IntN(g.o.Participants)
 	return d, r
@@ -170,20 +178,120 @@ func (g *Generator) messageID(i int) string {
 	return fmt.Sprintf("<%d.%x.gen@%s>", i, g.seed*0x9e3779b97f4a7c15^uint64(i), "mail.example.net")
 }
 
-var genFirst = []string{"Anna", "José", "Zoë", "Łukasz", "Ольга", "山田", "王", "Søren", "Chloé", "Mehmet", "Priya", "John", "Fatima", "Jürgen", "Ana", "Kenji"}
-var genLast = []string{"Müller", "García", "Nowak", "Иванова", "太郎", "芳", "Kierkegaard", "Dubois", "Yılmaz", "Patel", "Smith", "Haddad", "Weiß", "Silva", "Tanaka"}
-var genDomains = []string{"acme.example", "globex.example", "initech.example", "umbrella.example", "mail.example.org", "gmail.example"}
-
-func (g *Generator) person(p int) (name, addr string) {
-	f := genFirst[p%len(genFirst)]
-	l := genLast[(p/len(genFirst))%len(genLast)]
-	return f + " " + l, fmt.Sprintf("user%d@%s", p, genDomains[p%len(genDomains)])
+// genLocale is one language of the demo world: its people (display name
+// and the ASCII form their address uses), its subjects, and the charsets
+// its mail is written in (indices into genVariants).
+type genLocale struct {
+	first, last []string // "Display:ascii"
+	subjects    []string
+	text        string // a line of body text
+	variants    []int
 }
 
-var genSubjects = []string{
-	"Quarterly report", "Meeting on Thursday", "Invoice #4471", "Your order has shipped",
-	"Café meeting — agenda", "Angebot für Größenänderung", "Spotkanie w środę", "Отчёт за квартал",
-	"会議の議事録", "项目进度更新", "Re-forecast for Q3", "Contract draft v2", "Lunch?", "Flight itinerary",
+var genLocales = []genLocale{
+	{ // English
+		first:    []string{"John:john", "Emily:emily", "Michael:michael", "Sarah:sarah", "David:david", "Laura:laura", "James:james"},
+		last:     []string{"Smith:smith", "Johnson:johnson", "Brown:brown", "Taylor:taylor", "Miller:miller", "Wilson:wilson"},
+		subjects: []string{"Invoice 4471 for October", "Quarterly report Q3", "Meeting on Thursday", "Contract draft v2", "Renewal quote for 2027", "Your order has shipped", "Onboarding call next week", "Re-forecast for Q3", "Flight itinerary", "Lunch on Friday?"},
+		text:     "Hi, thanks for the call today. As promised, here are the numbers for this quarter — let me know if anything looks off. Best regards",
+		variants: []int{0, 3, 8},
+	},
+	{ // German
+		first:    []string{"Jürgen:juergen", "Anna:anna", "Lukas:lukas", "Sophie:sophie", "Matthias:matthias", "Katrin:katrin"},
+		last:     []string{"Müller:mueller", "Weiß:weiss", "Schröder:schroeder", "Becker:becker", "Hoffmann:hoffmann", "Groß:gross"},
+		subjects: []string{"Angebot für die Größenänderung", "Rechnung Nr. 2231 (Oktober)", "Termin am Donnerstag", "Grüße aus München", "Vertragsentwurf – bitte prüfen"},
+		text:     "Guten Tag, vielen Dank für Ihre Anfrage. Anbei unser Angebot; die Preise für Wartung und Größenänderung sind gestiegen. Viele Grüße",
+		variants: []int{1, 0, 3},
+	},
+	{ // French
+		first:    []string{"Chloé:chloe", "Étienne:etienne", "Camille:camille", "Léa:lea", "Théo:theo"},
+		last:     []string{"Dubois:dubois", "Lefèvre:lefevre", "Moreau:moreau", "Girard:girard", "Rousseau:rousseau"},
+		subjects: []string{"Réunion de lancement — ordre du jour", "Facture n° 118 : 20 € de remise", "Devis pour l'œuvre complète", "Café jeudi ?"},
+		text:     "Bonjour, le prix est de 20 € pour l'œuvre complète, livraison comprise. Bien à vous",
+		variants: []int{7, 0},
+	},
+	{ // Polish
+		first:    []string{"Łukasz:lukasz", "Agnieszka:agnieszka", "Paweł:pawel", "Małgorzata:malgorzata"},
+		last:     []string{"Nowak:nowak", "Wiśniewski:wisniewski", "Kowalczyk:kowalczyk", "Wójcik:wojcik"},
+		subjects: []string{"Spotkanie w środę", "Faktura za październik", "Oferta – łączna kwota"},
+		text:     "Dzień dobry, przesyłam łączną kwotę do zatwierdzenia. Pozdrawiam serdecznie",
+		variants: []int{2, 0},
+	},
+	{ // Russian
+		first:    []string{"Ольга:olga", "Дмитрий:dmitry", "Анна:anna", "Сергей:sergey"},
+		last:     []string{"Иванова:ivanova", "Смирнов:smirnov", "Кузнецова:kuznetsova", "Попов:popov"},
+		subjects: []string{"Отчёт за квартал", "Счёт на оплату № 57", "Встреча в пятницу"},
+		text:     "Здравствуйте! Высылаю отчёт за квартал, жду ваших замечаний. С уважением",
+		variants: []int{4, 0},
+	},
+	{ // Japanese
+		first:    []string{"太郎:taro", "花子:hanako", "健二:kenji", "由美:yumi"},
+		last:     []string{"山田:yamada", "田中:tanaka", "佐藤:sato", "鈴木:suzuki"},
+		subjects: []string{"会議の議事録", "見積書の送付について", "来週の打ち合わせ"},
+		text:     "お世話になっております。会議の議事録を送付いたします。ご確認のほどよろしくお願いいたします。",
+		variants: []int{5, 0},
+	},
+	{ // Chinese
+		first:    []string{"芳:fang", "伟:wei", "静:jing", "强:qiang"},
+		last:     []string{"王:wang", "李:li", "张:zhang", "刘:liu"},
+		subjects: []string{"项目进度更新", "发票已开具", "下周会议安排"},
+		text:     "你好，附件是项目进度更新，请查收。谢谢！",
+		variants: []int{6, 0},
+	},
+	{ // Dutch
+		first:    []string{"Peter:peter", "Sanne:sanne", "Daan:daan", "Lotte:lotte", "Joris:joris"},
+		last:     []string{"Jansen:jansen", "de Vries:devries", "Bakker:bakker", "Visser:visser", "Janssens:janssens"},
+		subjects: []string{"Offerte voor het nieuwe jaar", "Factuur 2026-118", "Afspraak volgende week"},
+		text:     "Goedemorgen, hierbij de offerte voor het nieuwe jaar. Laat gerust weten als er vragen zijn. Met vriendelijke groet",
+		variants: []int{1, 3, 0},
+	},
+	{ // Turkish
+		first:    []string{"Mehmet:mehmet", "Ayşe:ayse", "Emre:emre", "Zeynep:zeynep"},
+		last:     []string{"Yılmaz:yilmaz", "Kaya:kaya", "Demir:demir", "Şahin:sahin"},
+		subjects: []string{"Toplantı notları", "Fatura hakkında"},
+		text:     "Merhaba, toplantı notlarını ekte bulabilirsiniz. Teşekkürler, iyi çalışmalar",
+		variants: []int{0},
+	},
+}
+
+// genSubjects flattens the locales' subjects; genSubjectLocale[i] is the
+// locale of genSubjects[i].
+var genSubjects, genSubjectLocale = func() ([]string, []int) {
+	var subs []string
+	var locs []int
+	for li, l := range genLocales {
+		for _, s := range l.subjects {
+			subs = append(subs, s)
+			locs = append(locs, li)
+		}
+	}
+	return subs, locs
+}()
+
+var genDomains = []string{"acme.example", "globex.example", "initech.example", "umbrella.example", "mail.example.org", "gmail.example"}
+
+// person p belongs to locale p % len(genLocales).
+func (g *Generator) person(p int) (name, addr string) {
+	l := genLocales[p%len(genLocales)]
+	k := p / len(genLocales)
+	fd, fa, _ := strings.Cut(l.first[k%len(l.first)], ":")
+	ld, la, _ := strings.Cut(l.last[(k/len(l.first)+k)%len(l.last)], ":")
+	name = fd + " " + ld
+	if p%len(genLocales) == 5 || p%len(genLocales) == 6 { // family name first
+		name = ld + fd
+	}
+	return name, fmt.Sprintf("%s.%s@%s", fa, la, genDomains[k%len(genDomains)])
+}
+
+// peerIn moves a drawn correspondent into locale loc, so a thread's people
+// speak its language.
+func (g *Generator) peerIn(p, loc int) int {
+	n := len(genLocales)
+	q := p - p%n + loc
+	if q >= g.o.Participants {
+		q = loc % max(g.o.Participants, 1)
+	}
+	return q
 }
 
 type genVariant struct {
@@ -226,7 +334,25 @@ func encodedWord(v genVariant, s string, q bool) string {
 		}
 		return mime.BEncoding.Encode("utf-8", s)
 	}
+	if !fits(v.enc, s) {
+		// A charset that cannot write the text would turn it into U+001A
+		// substitutes; real mailers fall back to UTF-8.
+		return mime.BEncoding.Encode("utf-8", s)
+	}
 	return "=?" + v.charset + "?B?" + base64.StdEncoding.EncodeToString(encodeIn(v.enc, s)) + "?="
+}
+
+// fits reports whether enc can write s without loss.
+func fits(enc encoding.Encoding, s string) bool {
+	if enc == nil {
+		return true // UTF-8 writes everything
+	}
+	b, err := enc.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		return false
+	}
+	back, err := enc.NewDecoder().Bytes(b)
+	return err == nil && string(back) == s
 }
 
 func wrap76(b []byte) []byte {
@@ -261,21 +387,33 @@ func bodyIn(cte string, b []byte) []byte {
 // depends only on the seed and i.
 func (g *Generator) Message(i int) []byte {
 	d, r := g.draws(i)
-	v := genVariants[d.variant]
+	// A thread speaks its subject's language: its variant (charset) and
+	// its correspondents come from that locale.
+	rootDraws, _ := g.draws(g.Meta(i).Root)
+	loc := genSubjectLocale[rootDraws.subject]
+	vs := genLocales[loc].variants
+	v := genVariants[vs[d.variant%len(vs)]]
+	if !fits(v.enc, genLocales[loc].text) { // a charset that cannot write the language
+		v = genVariants[0]
+	}
+	peer := g.peerIn(rootDraws.peer, loc)
+	if r.Float64() < 0.25 { // now and then a colleague of theirs answers
+		peer = g.peerIn(d.peer, loc)
+	}
 	var b bytes.Buffer
-	g.writeHeaders(&b, i, d, r, v)
-	b.Write(g.body(i, d, r, v))
+	g.writeHeaders(&b, i, d, r, v, loc, peer)
+	b.Write(g.body(i, d, r, v, loc, peer))
 	return b.Bytes()
 }
 
 // writeHeaders writes the header of message i up to MIME-Version.
-func (g *Generator) writeHeaders(b *bytes.Buffer, i int, d genDraws, r *rand.Rand, v genVariant) {
+func (g *Generator) writeHeaders(b *bytes.Buffer, i int, d genDraws, r *rand.Rand, v genVariant, loc, peer int) {
 	rootDraws, _ := g.draws(g.Meta(i).Root)
 	subjText := genSubjects[rootDraws.subject]
 	if d.parent >= 0 {
 		subjText = "Re: " + subjText
 	}
-	peerName, peerAddr := g.person(d.peer)
+	peerName, peerAddr := g.person(peer)
 	from, to := mime.QEncoding.Encode("utf-8", peerName)+" <"+peerAddr+">", g.o.Owner
 	if d.sent {
 		from, to = g.o.Owner, mime.QEncoding.Encode("utf-8", peerName)+" <"+peerAddr+">"
@@ -285,7 +423,7 @@ func (g *Generator) writeHeaders(b *bytes.Buffer, i int, d genDraws, r *rand.Ran
 	h("From", from)
 	h("To", to)
 	if r.Float64() < 0.3 {
-		cn, ca := g.person((d.peer + 7) % g.o.Participants)
+		cn, ca := g.person(g.peerIn((peer+len(genLocales))%g.o.Participants, loc))
 		h("Cc", encodedWord(v, cn, true)+" <"+ca+">")
 	}
 	if d.malformed == 7 {
@@ -312,7 +450,7 @@ func (g *Generator) writeHeaders(b *bytes.Buffer, i int, d genDraws, r *rand.Ran
 
 // body returns the MIME body of message i with its Content-Type: plain
 // text or text and HTML, with attachments, or one of the malformations.
-func (g *Generator) body(i int, d genDraws, r *rand.Rand, v genVariant) []byte {
+func (g *Generator) body(i int, d genDraws, r *rand.Rand, v genVariant, loc, peer int) []byte {
 	declared := v.charset
 	if v.label != "" {
 		declared = v.label
@@ -320,7 +458,8 @@ func (g *Generator) body(i int, d genDraws, r *rand.Rand, v genVariant) []byte {
 	if d.malformed == 4 {
 		declared = "x-unknown-8bit"
 	}
-	text := fmt.Sprintf("%s\n\n%s\n\nMessage %d of seed %d.\n", v.text, strings.Repeat(v.text+" ", 1+r.IntN(4)), i, g.seed)
+	peerName, _ := g.person(peer)
+	text := fmt.Sprintf("%s\n\n%s\n", genLocales[loc].text, peerSignature(g.o.Owner, d.sent, peerName))
 	if d.malformed == 6 {
 		text += "NUL\x00byte here\n"
 	}
@@ -402,4 +541,21 @@ func (g *Generator) writeAttachment(p *bytes.Buffer, i, a, size int) {
 	}
 	fmt.Fprintf(p, "Content-Type: application/pdf; name=\"%s\"\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", name, disp)
 	p.Write(wrap76(data))
+}
+
+// genLabelColors are colours from Gmail's label palette (users.labels
+// color.backgroundColor/textColor), given to generated user labels in turn.
+var genLabelColors = []apiLabelColor{
+	{BackgroundColor: "#16a766", TextColor: "#ffffff"}, {BackgroundColor: "#4a86e8", TextColor: "#ffffff"},
+	{BackgroundColor: "#ffad47", TextColor: "#ffffff"}, {BackgroundColor: "#e07798", TextColor: "#ffffff"},
+	{BackgroundColor: "#8e63ce", TextColor: "#ffffff"},
+}
+
+// peerSignature closes a body with its writer's name.
+func peerSignature(owner string, sent bool, peer string) string {
+	if sent {
+		local, _, _ := strings.Cut(owner, "@")
+		return "-- \n" + local
+	}
+	return "-- \n" + peer
 }

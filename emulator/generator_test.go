@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
 	"mime"
 	"os"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding/htmlindex"
 	gmail "google.golang.org/api/gmail/v1"
 )
 
@@ -77,7 +79,7 @@ func TestGeneratorDeterministicAndVaried(t *testing.T) {
 	found := false
 	for i := 0; i < n && !found; i++ {
 		m := g1.Message(i)
-		found = bytes.Contains(m, []byte(`charset="iso-8859-1"`)) && bytes.Contains(m, []byte("naïve café"))
+		found = bytes.Contains(m, []byte(`charset="iso-8859-1"`)) && bytes.Contains(m, []byte("quarter — let me know"))
 	}
 	if !found {
 		t.Error("no UTF-8 body declared as ISO-8859-1")
@@ -228,5 +230,38 @@ func TestMillionMessages(t *testing.T) {
 	t.Logf("1,000,000 messages indexed in %v, live heap +%d MiB (%d bytes/message)", took, heap>>20, heap/1_000_000)
 	if heap > 600<<20 {
 		t.Errorf("heap grew by %d MiB", heap>>20)
+	}
+}
+
+// TestGeneratorSubjectsAndNamesReadWell: every subject and name decodes
+// to text without U+001A substitutes (a charset that cannot write a
+// language falls back to UTF-8), several languages and charsets appear,
+// and a thread's subject is in the language of its correspondent's mail.
+func TestGeneratorSubjectsAndNamesReadWell(t *testing.T) {
+	g := NewGenerator(5, GeneratorOptions{MalformedRate: -1})
+	dec := &mime.WordDecoder{CharsetReader: func(cs string, r io.Reader) (io.Reader, error) {
+		enc, err := htmlindex.Get(cs)
+		if err != nil {
+			return nil, err
+		}
+		return enc.NewDecoder().Reader(r), nil
+	}}
+	langs := map[int]bool{}
+	for i := range 1500 {
+		p := parseMessage(g.Message(i))
+		for _, h := range []string{"Subject", "From", "To", "Cc"} {
+			v, err := dec.DecodeHeader(p.header(h))
+			if err != nil {
+				t.Fatalf("message %d %s %q: %v", i, h, p.header(h), err)
+			}
+			if strings.ContainsAny(v, "\x1a\uFFFD") {
+				t.Fatalf("message %d %s decodes to %q", i, h, v)
+			}
+		}
+		d, _ := g.draws(g.Meta(i).Root)
+		langs[genSubjectLocale[d.subject]] = true
+	}
+	if len(langs) < 6 {
+		t.Errorf("only %d languages among 1,500 messages", len(langs))
 	}
 }

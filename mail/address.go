@@ -73,7 +73,7 @@ func (hd headerDecoder) normalizeWords(v, where string, msg *Message) string {
 		// Decoded text goes in as (part of) a quoted-string, RFC 5322
 		// §3.2.4, UTF-8 allowed by RFC 6532: a comma or "<" inside an
 		// encoded word must not change the structure.
-		q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(oneLine(t))
+		q := quoteEscaper.Replace(oneLine(t))
 		if inQuote {
 			b.WriteString(q)
 		} else {
@@ -150,8 +150,17 @@ func extractAddress(piece string, hd headerDecoder) (Address, bool) {
 	return Address{}, false
 }
 
+// quoteEscaper escapes the specials of a quoted-string (RFC 5322 §3.2.4);
+// nameCleaner strips stray angle brackets and unescapes quotes in display
+// names. Built once: a Replacer builds its lookup table on first use, and
+// per call that was 2.5 % of the bytes a sync allocated.
+var (
+	quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	nameCleaner  = strings.NewReplacer("<", "", ">", "", "\\\"", "\"")
+)
+
 func cleanName(s string, hd headerDecoder) string {
-	s = strings.NewReplacer("<", "", ">", "", "\\\"", "\"").Replace(s)
+	s = nameCleaner.Replace(s)
 	s = strings.Trim(strings.TrimSpace(s), "\"' ")
 	return oneLine(hd.decode(s, "", nil))
 }

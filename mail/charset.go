@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gogs/chardet"
@@ -281,6 +282,9 @@ func (c *textConverter) legacyText(b []byte, declared string, info charsetInfo, 
 	if results, err := c.detector.DetectAll(b); err == nil {
 		for _, r := range results {
 			if s, name, ok := try(r.Charset); ok {
+				if ls, lname, ok := pickLatin(b, name); ok {
+					s, name = ls, lname
+				}
 				return s, fmt.Sprintf("%s; detected %q", describeMismatch(declared, info), name)
 			}
 		}
@@ -346,4 +350,63 @@ func utf8Stats(b []byte) (valid, invalid int) {
 		b = b[size:]
 	}
 	return valid, invalid
+}
+
+// latinFamily are the single-byte Western charsets a detector cannot tell
+// apart by byte statistics: they differ only in 0x80–0x9F (C1 controls in
+// Latin-1, punctuation and € in windows-1252) and eight bytes of 0xA0–0xBF
+// (¤ ¦ ¨ ´ ¸ ¼ ½ ¾ in both, € Š š Ž ž Œ œ Ÿ in ISO-8859-15).
+var latinFamily = []struct {
+	name string
+	enc  *charmap.Charmap
+}{
+	{"windows-1252", charmap.Windows1252},
+	{"iso-8859-15", charmap.ISO8859_15},
+	{"iso-8859-1", charmap.ISO8859_1},
+}
+
+// pickLatin re-decides a detected Western charset by which reading makes
+// sense: the one with the fewest implausible characters wins (ties keep
+// the detector's choice). "20 ¤ pour l'½uvre" loses to "20 € pour
+// l'œuvre".
+func pickLatin(b []byte, detected string) (string, string, bool) {
+	inFamily := false
+	for _, l := range latinFamily {
+		inFamily = inFamily || l.name == detected
+	}
+	if !inFamily {
+		return "", "", false
+	}
+	best, bestName, bestScore := "", "", -1
+	for _, l := range latinFamily {
+		s, err := l.enc.NewDecoder().String(string(b))
+		if err != nil {
+			continue
+		}
+		score := implausible(s)
+		if bestScore < 0 || score < bestScore || score == bestScore && l.name == detected {
+			best, bestName, bestScore = s, l.name, score
+		}
+	}
+	return best, bestName, bestScore >= 0
+}
+
+// implausible counts characters that rarely occur in running text: C1
+// controls, the generic currency sign, and the rare symbols of Latin-1's
+// 0xA0–0xBF row when they touch a letter (where ISO-8859-15 has letters).
+func implausible(s string) int {
+	rs := []rune(s)
+	n := 0
+	letter := func(i int) bool { return i >= 0 && i < len(rs) && unicode.IsLetter(rs[i]) }
+	for i, r := range rs {
+		switch {
+		case r >= 0x80 && r <= 0x9f:
+			n += 3
+		case r == '¤':
+			n += 2
+		case strings.ContainsRune("¦¨´¸¼½¾", r) && (letter(i-1) || letter(i+1)):
+			n += 2
+		}
+	}
+	return n
 }

@@ -58,6 +58,29 @@ func TestDecodeFixtures(t *testing.T) {
 			warnings: []string{`body: declared charset "utf-8" is not valid for the bytes; detected "windows-1252"`},
 		},
 		{
+			// ISO-8859-15, Latin-1 and windows-1252 differ in a few bytes
+			// only; the reading whose characters make sense wins (issue 16).
+			file:     "charset-iso-8859-15-x-unknown-8bit.eml",
+			text:     "Le prix est de 20 € pour l'œuvre complète. Œuvres : Šimon, Žofie, Ÿvonne.",
+			warnings: []string{`detected "iso-8859-15"`},
+		},
+		{
+			file:     "charset-windows-1252-x-unknown-8bit.eml",
+			text:     "Grüße aus München – “quoted” and 3 € please.",
+			warnings: []string{`detected "windows-1252"`},
+		},
+		{
+			file: "charset-latin1-x-unknown-8bit.eml",
+			text: "Ça coûte ½ prix: garçon, élève, naïve.",
+		},
+		{
+			// A junk line before valid base64 is skipped, not decoded into
+			// every following byte.
+			file:     "base64-junk-line.eml",
+			text:     "Hello, the junk line above this text must not garble it. Grüße!",
+			warnings: []string{"skipped a line that is not base64"},
+		},
+		{
 			file:     "charset-utf8-declared-latin1.eml",
 			text:     "Grüße aus Köln – schöne Straße.",
 			warnings: []string{`declared charset "latin1" but the bytes are valid UTF-8; read as UTF-8`},

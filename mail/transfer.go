@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"fmt"
@@ -10,19 +11,20 @@ import (
 )
 
 // transferDecoder undoes Content-Transfer-Encoding (RFC 2045 §6) leniently.
-func transferDecoder(cte string, r io.Reader) (io.Reader, string) {
+// warn reports repairs found while reading (junk lines inside base64).
+func transferDecoder(cte string, r io.Reader, warn func(string)) (io.Reader, string) {
 	enc := strings.ToLower(strings.Trim(strings.TrimSpace(cte), "\"'"))
 	switch enc {
 	case "", "7bit", "8bit", "binary":
 		return r, ""
 	case "base64":
-		return base64.NewDecoder(base64.RawStdEncoding, &base64Filter{r: r}), ""
+		return base64.NewDecoder(base64.RawStdEncoding, newBase64Filter(r, warn)), ""
 	case "quoted-printable":
 		return quotedprintable.NewReader(&qpFilter{r: r}), ""
 	}
 	switch {
 	case strings.Contains(enc, "base64") || strings.Contains(enc, "base-64"):
-		return base64.NewDecoder(base64.RawStdEncoding, &base64Filter{r: r}),
+		return base64.NewDecoder(base64.RawStdEncoding, newBase64Filter(r, warn)),
 			fmt.Sprintf("Content-Transfer-Encoding %q read as base64", cte)
 	case strings.Contains(enc, "quoted"):
 		return quotedprintable.NewReader(&qpFilter{r: r}),
@@ -35,8 +37,18 @@ func transferDecoder(cte string, r io.Reader) (io.Reader, string) {
 
 // base64Filter passes only base64 alphabet bytes, so line breaks, spaces,
 // stray characters and (possibly missing or extra) padding do not stop the
-// decoder; it is wrapped in a RawStdEncoding decoder.
-type base64Filter struct{ r io.Reader }
+// decoder; it is wrapped in a RawStdEncoding decoder. A whole line that is
+// not base64 (a mailer's junk line such as "@@not*base64@@": bytes outside
+// the alphabet and an alphabet count that is not a multiple of 4, which
+// would shift every following quantum) is skipped with a warning, so the
+// valid base64 after it still decodes.
+type base64Filter struct {
+	r       *bufio.Reader
+	warn    func(string)
+	skipped int
+	pending []byte
+	err     error
+}
 
 var base64Alphabet = func() (t [256]bool) {
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
@@ -45,20 +57,51 @@ var base64Alphabet = func() (t [256]bool) {
 	return t
 }()
 
-func (f *base64Filter) Read(p []byte) (int, error) {
-	for {
-		n, err := f.r.Read(p)
-		j := 0
-		for _, c := range p[:n] {
-			if base64Alphabet[c] {
-				p[j] = c
-				j++
-			}
-		}
-		if j > 0 || err != nil {
-			return j, err
+func newBase64Filter(r io.Reader, warn func(string)) *base64Filter {
+	return &base64Filter{r: bufio.NewReaderSize(r, 4096), warn: warn}
+}
+
+// junkLine reports whether a complete line is not base64 at all.
+func junkLine(line []byte) bool {
+	alpha, other := 0, 0
+	for _, c := range line {
+		switch {
+		case base64Alphabet[c]:
+			alpha++
+		case c == '=' || c == '\r' || c == '\n' || c == ' ' || c == '\t':
+		default:
+			other++
 		}
 	}
+	return other > 0 && alpha%4 != 0
+}
+
+func (f *base64Filter) Read(p []byte) (int, error) {
+	for len(f.pending) == 0 {
+		if f.err != nil {
+			return 0, f.err
+		}
+		line, err := f.r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			err = nil // a very long line: filter it byte by byte
+		} else if err == nil && junkLine(line) {
+			f.skipped++
+			if f.skipped == 1 && f.warn != nil {
+				f.warn(fmt.Sprintf("skipped a line that is not base64 (%q)", oneLine(string(line[:min(len(line), 40)]))))
+			}
+			continue
+		}
+		f.err = err
+		f.pending = f.pending[:0]
+		for _, c := range line {
+			if base64Alphabet[c] {
+				f.pending = append(f.pending, c)
+			}
+		}
+	}
+	n := copy(p, f.pending)
+	f.pending = f.pending[n:]
+	return n, nil
 }
 
 // qpFilter removes control bytes that mime/quotedprintable rejects

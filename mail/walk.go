@@ -91,7 +91,7 @@ func (w *walker) entity(h header, body io.Reader, partID string, depth int, pare
 	}
 
 	cte := h.get("Content-Transfer-Encoding")
-	dec, note := transferDecoder(cte, body)
+	dec, note := transferDecoder(cte, body, func(msg string) { w.msg.warnf("%s: %s", where, msg) })
 	if note != "" {
 		w.msg.warnf("%s: %s", where, note)
 	}

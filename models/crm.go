@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"gorm.io/gorm"
@@ -56,6 +57,15 @@ func setAccountDomains(tx *gorm.DB, a *Account) error {
 	}
 	if err := tx.Create(&rows).Error; err != nil {
 		return fmt.Errorf("models: account domain already belongs to another account: %w", conflict(err))
+	}
+	// Contacts at these domains that have no account yet join this one.
+	for _, d := range rows {
+		err := tx.Model(&Contact{}).Where("tenant_id = ? AND account_id IS NULL", a.TenantID).
+			Where("id IN (SELECT contact_id FROM contact_emails WHERE tenant_id = ? AND address LIKE ?)", a.TenantID, "%@"+d.Domain).
+			Update("account_id", a.ID).Error
+		if err != nil {
+			return fmt.Errorf("models: link contacts of %s: %w", d.Domain, err)
+		}
 	}
 	return nil
 }
@@ -125,7 +135,10 @@ func (s *Store) CreateContact(ctx context.Context, tenantID int64, c *Contact) e
 			return fmt.Errorf("models: create contact: %w", conflict(err))
 		}
 		c.Emails = emails
-		return setContactEmails(tx, c)
+		if err := setContactEmails(tx, c); err != nil {
+			return err
+		}
+		return linkContactToAccount(tx, c)
 	})
 }
 
@@ -172,9 +185,145 @@ func (s *Store) GetContact(ctx context.Context, tenantID, id int64) (*Contact, e
 	return getByID[Contact](ctx, s, tenantID, id, "Emails")
 }
 
-// ListContacts lists the tenant's contacts.
+// ListContacts lists the tenant's contacts by name (their first address
+// when they have none) in natural order: runs of digits compare as numbers,
+// so user2 comes before user11 and user101. The query matches names and
+// email addresses. Sorting happens on a projection of (id, key), then only
+// the page is loaded.
 func (s *Store) ListContacts(ctx context.Context, tenantID int64, p Page) ([]Contact, int64, error) {
-	return list[Contact](ctx, s, tenantID, p, []string{"first_name", "last_name"}, "Emails")
+	q := s.scoped(ctx, tenantID).Model(&Contact{})
+	if p.Query != "" {
+		like := "%" + strings.ToLower(strings.TrimSpace(p.Query)) + "%"
+		q = q.Where(`(LOWER(first_name) LIKE ? OR LOWER(last_name) LIKE ? OR LOWER(COALESCE(first_name, '') || ' ' || COALESCE(last_name, '')) LIKE ?
+			OR id IN (SELECT contact_id FROM contact_emails WHERE tenant_id = ? AND address LIKE ?))`, like, like, like, tenantID, like)
+	}
+	type key struct {
+		ID                  int64
+		FirstName, LastName string
+		Address             string
+	}
+	var keys []key
+	err := q.Select(`id, first_name, last_name,
+		(SELECT MIN(ce.address) FROM contact_emails ce WHERE ce.tenant_id = contacts.tenant_id AND ce.contact_id = contacts.id) AS address`).
+		Scan(&keys).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("models: list contacts: %w", err)
+	}
+	sortKey := func(k key) string {
+		if n := strings.TrimSpace(k.FirstName + " " + k.LastName); n != "" {
+			return strings.ToLower(n)
+		}
+		return k.Address
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		a, b := sortKey(keys[i]), sortKey(keys[j])
+		if c := NaturalCompare(a, b); c != 0 {
+			return c < 0
+		}
+		return keys[i].ID < keys[j].ID
+	})
+	total := int64(len(keys))
+	start := min(p.Offset, len(keys))
+	end := min(start+p.limit(), len(keys))
+	ids := make([]int64, 0, end-start)
+	for _, k := range keys[start:end] {
+		ids = append(ids, k.ID)
+	}
+	var rows []Contact
+	if len(ids) > 0 {
+		if err := s.scoped(ctx, tenantID).Where("id IN ?", ids).Preload("Emails").Find(&rows).Error; err != nil {
+			return nil, 0, fmt.Errorf("models: list contacts: %w", err)
+		}
+	}
+	pos := make(map[int64]int, len(ids))
+	for i, id := range ids {
+		pos[id] = i
+	}
+	out := make([]Contact, len(rows))
+	for _, c := range rows {
+		out[pos[c.ID]] = c
+	}
+	return out, total, nil
+}
+
+// NaturalCompare compares strings with runs of ASCII digits compared by
+// value ("user2" < "user11").
+func NaturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmpInt(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmpInt(int(a[0]), int(b[0]))
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmpInt(len(a), len(b))
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// AccountNames maps account ids to names (for list columns).
+func (s *Store) AccountNames(ctx context.Context, tenantID int64, ids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []Account
+	if err := s.scoped(ctx, tenantID).Select("id, name").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("models: account names: %w", err)
+	}
+	for _, a := range rows {
+		out[a.ID] = a.Name
+	}
+	return out, nil
+}
+
+// linkContactToAccount sets a contact without an account to the account
+// owning one of its addresses' domains, so a contact is linked to its
+// company whoever created it (a person or the sync).
+func linkContactToAccount(tx *gorm.DB, c *Contact) error {
+	if c.AccountID != nil || len(c.Emails) == 0 {
+		return nil
+	}
+	for _, e := range c.Emails {
+		var d AccountDomain
+		err := tx.Where("tenant_id = ? AND domain = ?", c.TenantID, domainOf(e.Address)).Limit(1).Find(&d).Error
+		if err != nil {
+			return fmt.Errorf("models: account by domain: %w", err)
+		}
+		if d.AccountID != 0 {
+			id := d.AccountID
+			c.AccountID = &id
+			return tx.Model(&Contact{}).Where("tenant_id = ? AND id = ?", c.TenantID, c.ID).Update("account_id", id).Error
+		}
+	}
+	return nil
 }
 
 // ContactsOfAccount lists an account's contacts.
@@ -200,7 +349,10 @@ func (s *Store) UpdateContact(ctx context.Context, tenantID int64, c *Contact) e
 		if err := updateByID(ctx, tx, tenantID, c.ID, c, "first_name", "last_name", "account_id", "updated_at"); err != nil {
 			return err
 		}
-		return setContactEmails(tx, c)
+		if err := setContactEmails(tx, c); err != nil {
+			return err
+		}
+		return linkContactToAccount(tx, c)
 	})
 }
 
@@ -266,7 +418,9 @@ func (s *Store) GetCase(ctx context.Context, tenantID, id int64) (*Case, error) 
 // CaseFilter narrows ListCases.
 type CaseFilter struct {
 	Page
-	Status     CaseStatus
+	Status CaseStatus
+	// Active lists cases that are not closed (new, open, pending).
+	Active     bool
 	AccountID  int64
 	ContactID  int64
 	AssigneeID int64
@@ -277,6 +431,9 @@ func (s *Store) ListCases(ctx context.Context, tenantID int64, f CaseFilter) ([]
 	q := s.scoped(ctx, tenantID).Model(&Case{})
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
+	}
+	if f.Active {
+		q = q.Where("status <> ?", CaseClosed)
 	}
 	if f.AccountID != 0 {
 		q = q.Where("account_id = ?", f.AccountID)

@@ -177,7 +177,7 @@ func (s *Store) UpsertLabels(ctx context.Context, tenantID, mailboxID int64, lab
 			keep = append(keep, labels[i].GmailID)
 		}
 		if len(labels) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, []string{"name", "type"})).Create(&labels).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, []string{"name", "type", "background_color", "text_color"})).Create(&labels).Error; err != nil {
 				return fmt.Errorf("models: upsert labels: %w", err)
 			}
 		}
@@ -203,8 +203,16 @@ func (s *Store) ListLabels(ctx context.Context, tenantID, mailboxID int64) ([]La
 
 // MessageWrite is everything needed to store one Gmail message.
 type MessageWrite struct {
-	Message     Message
-	LabelIDs    []string
+	Message  Message
+	LabelIDs []string
+	// Participants are the decoded From, To, Cc and Bcc headers, as
+	// structured values; when set, the store derives both the display
+	// columns (Message.From, To, Cc, Bcc, FromAddress) and the
+	// MessageAddress rows from them, so nothing between decoding and
+	// storage flattens an address into a string.
+	Participants Participants
+	// Addresses are the message's participants as stored rows; derived
+	// from Participants when those are set.
 	Addresses   []MessageAddress
 	Attachments []Attachment
 	// Raw is kept in RawMessage when set (messages that needed repair or
@@ -222,7 +230,8 @@ var messageColumns = []string{
 // UpsertMessages stores messages of a mailbox idempotently, keyed by
 // (mailbox, Gmail id), with their exact label sets, participants and
 // attachment metadata, in one transaction. It returns the stored rows in
-// the order given, with their database ids.
+// the order given, with their database ids. Writes with Participants get
+// their derived fields (display columns, Addresses) filled in place.
 func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, ws []MessageWrite) ([]Message, error) {
 	if len(ws) == 0 {
 		return nil, nil
@@ -230,6 +239,9 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 	msgs := make([]Message, len(ws))
 	gids := make([]string, len(ws))
 	for i := range ws {
+		if !ws[i].Participants.empty() {
+			ws[i].Participants.apply(&ws[i])
+		}
 		m := ws[i].Message
 		m.ID, m.TenantID, m.MailboxID = 0, tenantID, mailboxID
 		m.Labels, m.Attachments = nil, nil
@@ -242,7 +254,7 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Omit(clause.Associations).Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, messageColumns)).
-			CreateInBatches(&msgs, 200).Error; err != nil {
+			CreateInBatches(&msgs, s.rowsPerInsert(200, 26)).Error; err != nil {
 			return fmt.Errorf("models: upsert messages: %w", err)
 		}
 		ids, err := messageIDs(tx, tenantID, mailboxID, gids)
@@ -287,21 +299,21 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 		}
 		// A stored message's label set is replaced, never merged: Gmail's
 		// answer is the truth for exactly this message.
-		if err := tx.Where("tenant_id = ? AND message_id IN ?", tenantID, idList).Delete(&MessageLabel{}).Error; err != nil {
+		if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, idList).Delete(&MessageLabel{}).Error; err != nil {
 			return fmt.Errorf("models: clear labels: %w", err)
 		}
 		if len(labels) > 0 {
-			if err := tx.CreateInBatches(&labels, 500).Error; err != nil {
+			if err := tx.CreateInBatches(&labels, s.rowsPerInsert(500, 3)).Error; err != nil {
 				return fmt.Errorf("models: store labels: %w", err)
 			}
 		}
 		if len(addrs) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "role", "address"}, nil)).CreateInBatches(&addrs, 500).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"message_id", "role", "address"}, nil)).CreateInBatches(&addrs, s.rowsPerInsert(500, 6)).Error; err != nil {
 				return fmt.Errorf("models: store addresses: %w", err)
 			}
 		}
 		if len(atts) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, 200).Error; err != nil {
+			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, s.rowsPerInsert(200, 10)).Error; err != nil {
 				return fmt.Errorf("models: store attachments: %w", err)
 			}
 		}
@@ -363,7 +375,7 @@ func messageIDs(tx *gorm.DB, tenantID, mailboxID int64, gmailIDs []string) (map[
 		end := min(start+500, len(gmailIDs))
 		var rows []row
 		if err := tx.Model(&Message{}).Select("id, gmail_id").
-			Where("tenant_id = ? AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, gmailIDs[start:end]).
+			Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, gmailIDs[start:end]).
 			Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("models: message ids: %w", err)
 		}
@@ -444,7 +456,7 @@ func (s *Store) DeleteMessages(ctx context.Context, tenantID, mailboxID int64, g
 			}
 			var rows []row
 			if err := tx.Model(&Message{}).Select("id, gmail_thread_id").
-				Where("tenant_id = ? AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Scan(&rows).Error; err != nil {
+				Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Scan(&rows).Error; err != nil {
 				return fmt.Errorf("models: find messages: %w", err)
 			}
 			ids := make([]int64, len(rows))
@@ -456,7 +468,7 @@ func (s *Store) DeleteMessages(ctx context.Context, tenantID, mailboxID int64, g
 			if err := deleteMessageRows(tx, tenantID, ids); err != nil {
 				return err
 			}
-			if err := tx.Where("tenant_id = ? AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Delete(&RawMessage{}).Error; err != nil {
+			if err := tx.Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Delete(&RawMessage{}).Error; err != nil {
 				return fmt.Errorf("models: delete raw: %w", err)
 			}
 			if err := recountThreads(tx, tenantID, mailboxID, uniqueSorted(threads)); err != nil {
@@ -476,11 +488,11 @@ func deleteMessageRows(tx *gorm.DB, tenantID int64, ids []int64) error {
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		for _, m := range []any{&MessageLabel{}, &MessageAddress{}, &Attachment{}, &CaseMessage{}} {
-			if err := tx.Where("tenant_id = ? AND message_id IN ?", tenantID, chunk).Delete(m).Error; err != nil {
+			if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, chunk).Delete(m).Error; err != nil {
 				return fmt.Errorf("models: delete message rows: %w", err)
 			}
 		}
-		if err := tx.Where("tenant_id = ? AND id IN ?", tenantID, chunk).Delete(&Message{}).Error; err != nil {
+		if err := tx.Where(tenantFilter+" AND id IN ?", tenantID, chunk).Delete(&Message{}).Error; err != nil {
 			return fmt.Errorf("models: delete messages: %w", err)
 		}
 	}

@@ -59,8 +59,23 @@ type User struct {
 	// LastTenantID is the organization the user worked in last; their
 	// next login lands there.
 	LastTenantID *int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// TimeZone is the IANA zone dates are shown in and search date
+	// operators mean ("" until chosen: UTC).
+	TimeZone  string `gorm:"not null;default:''"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Location is the user's time zone, UTC when unset or unknown.
+func (u User) Location() *time.Location {
+	if u.TimeZone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(u.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Membership ties a user to a tenant with a role.
@@ -325,6 +340,10 @@ type Label struct {
 	GmailID   string    `gorm:"uniqueIndex:ux_label;not null"`
 	Name      string    `gorm:"not null"`
 	Type      LabelType `gorm:"not null"`
+	// BackgroundColor and TextColor are Gmail's label colours (#rrggbb),
+	// empty when the label has none.
+	BackgroundColor string `gorm:"not null;default:''"`
+	TextColor       string `gorm:"not null;default:''"`
 }
 
 // MessageLabel is one Gmail label on one message. It refers to the Gmail

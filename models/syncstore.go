@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // This file holds the Store methods the Gmail sync (package sync) needs
@@ -56,8 +58,8 @@ func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gm
 	for start := 0; start < len(gmailIDs); start += 500 {
 		chunk := gmailIDs[start:min(start+500, len(gmailIDs))]
 		var rows []stateRow
-		if err := s.scoped(ctx, tenantID).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
-			Where("mailbox_id = ? AND gmail_id IN ?", mailboxID, chunk).Scan(&rows).Error; err != nil {
+		if err := s.db.WithContext(ctx).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
+			Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("models: message states: %w", err)
 		}
 		if len(rows) == 0 {
@@ -68,7 +70,7 @@ func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gm
 			ids[i] = r.ID
 		}
 		var labels []MessageLabel
-		if err := s.scoped(ctx, tenantID).Where("message_id IN ?", ids).Order("label_id").Find(&labels).Error; err != nil {
+		if err := s.db.WithContext(ctx).Where(tenantFilter+" AND message_id IN ?", tenantID, ids).Order("label_id").Find(&labels).Error; err != nil {
 			return nil, fmt.Errorf("models: message labels: %w", err)
 		}
 		addStates(out, rows, labels)
@@ -150,4 +152,62 @@ func (s *Store) MessagesByIDs(ctx context.Context, tenantID int64, ids []int64) 
 		out = append(out, msgs...)
 	}
 	return out, nil
+}
+
+// SetLabelSets replaces the label sets of the named messages of a mailbox
+// (Gmail id → complete set of label ids) in one transaction, and returns
+// the database ids of the messages that are stored; the others are
+// skipped. A page of label changes from history is one call, not one
+// transaction per message.
+func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, sets map[string][]string) (map[string]int64, error) {
+	if len(sets) == 0 {
+		return map[string]int64{}, nil
+	}
+	gids := make([]string, 0, len(sets))
+	for g := range sets {
+		gids = append(gids, g)
+	}
+	var ids map[string]int64
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if ids, err = messageIDs(tx, tenantID, mailboxID, gids); err != nil {
+			return err
+		}
+		idList := make([]int64, 0, len(ids))
+		var rows []MessageLabel
+		for g, id := range ids {
+			idList = append(idList, id)
+			for _, l := range uniqueSorted(sets[g]) {
+				rows = append(rows, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
+			}
+		}
+		for start := 0; start < len(idList); start += 500 {
+			chunk := idList[start:min(start+500, len(idList))]
+			if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, chunk).Delete(&MessageLabel{}).Error; err != nil {
+				return fmt.Errorf("models: clear labels: %w", err)
+			}
+		}
+		if len(rows) > 0 {
+			if err := tx.CreateInBatches(&rows, s.rowsPerInsert(500, 3)).Error; err != nil {
+				return fmt.Errorf("models: set labels: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// rowsPerInsert sizes multi-row INSERTs: on Postgres, many rows per
+// statement save round trips; the embedded SQLite driver binds each
+// positional parameter by scanning the argument list
+// (github.com/glebarez/go-sqlite conn.bind), quadratic in the parameters
+// of a statement, so there a statement keeps to about 256 of them.
+func (s *Store) rowsPerInsert(rows, columns int) int {
+	if s.engine != SQLite {
+		return rows
+	}
+	return max(1, min(rows, 256/columns))
 }

@@ -421,7 +421,7 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
 	}
-	pq, err := ParseQuery(req.Query)
+	pq, err := ParseQueryIn(req.Query, req.Location)
 	if err != nil {
 		return nil, err
 	}

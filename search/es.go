@@ -560,7 +560,7 @@ func (x *ESIndex) IDs(ctx context.Context, tenantID, mailboxID int64) ([]int64, 
 // SearchBody builds the Elasticsearch request body for req; exported for
 // the test suite and for debugging (tidings search --explain).
 func (x *ESIndex) SearchBody(tenantID int64, req Request) (map[string]any, error) {
-	pq, err := ParseQuery(req.Query)
+	pq, err := ParseQueryIn(req.Query, req.Location)
 	if err != nil {
 		return nil, err
 	}

@@ -174,15 +174,23 @@ func wrap(n Node) string {
 	return n.String()
 }
 
-// ParseQuery parses Gmail-style query text. Errors are *SyntaxError.
-func ParseQuery(q string) (*Query, error) {
+// ParseQuery parses Gmail-style query text with dates in UTC. Errors are
+// *SyntaxError.
+func ParseQuery(q string) (*Query, error) { return ParseQueryIn(q, time.UTC) }
+
+// ParseQueryIn parses query text whose before:/after: dates are midnights
+// in loc, the searching user's time zone, as Gmail reads them (nil is UTC).
+func ParseQueryIn(q string, loc *time.Location) (*Query, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
 	if len(q) > maxQueryLen {
 		return nil, &SyntaxError{Pos: maxQueryLen, Query: q, Msg: fmt.Sprintf("query longer than %d bytes", maxQueryLen)}
 	}
 	if !utf8.ValidString(q) {
 		return nil, &SyntaxError{Pos: invalidUTF8At(q), Query: q, Msg: "query is not valid UTF-8"}
 	}
-	p := &parser{src: q}
+	p := &parser{src: q, loc: loc}
 	p.skipSpace()
 	if p.eof() {
 		// An empty AND matches everything but, unlike in:anywhere, still
@@ -241,6 +249,7 @@ func walk(n Node, fn func(Node)) {
 }
 
 type parser struct {
+	loc   *time.Location
 	src   string
 	pos   int
 	depth int
@@ -565,7 +574,7 @@ func (p *parser) operator(op string, opPos, valPos int, rest, field string) (Nod
 		}
 		return nil, p.errf(valPos, "unknown has: value %q (want attachment)", value)
 	case "before", "after", "older", "newer":
-		t, err := parseDate(value)
+		t, err := parseDate(value, p.loc)
 		if err != nil {
 			return nil, p.errf(valPos, "%s: %v", op, err)
 		}
@@ -608,10 +617,10 @@ func normLabel(s string) string {
 	return strings.TrimSuffix(b.String(), "-")
 }
 
-// parseDate accepts YYYY/MM/DD and YYYY-MM-DD (midnight UTC) and, as Gmail
-// does, seconds since the Unix epoch.
-func parseDate(v string) (time.Time, error) {
-	t, err := parseDateValue(v)
+// parseDate accepts YYYY/MM/DD and YYYY-MM-DD (midnight in loc) and, as
+// Gmail does, seconds since the Unix epoch.
+func parseDate(v string, loc *time.Location) (time.Time, error) {
+	t, err := parseDateValue(v, loc)
 	// Index backends store dates as nanoseconds since 1970 in an int64,
 	// which ends in 2262: a date beyond the range is the client's mistake.
 	if err == nil && (t.Year() < 1900 || t.Year() > 2200) {
@@ -620,7 +629,7 @@ func parseDate(v string) (time.Time, error) {
 	return t, err
 }
 
-func parseDateValue(v string) (time.Time, error) {
+func parseDateValue(v string, loc *time.Location) (time.Time, error) {
 	if v != "" && strings.Trim(v, "0123456789") == "" && len(v) <= 11 {
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err == nil {
@@ -628,7 +637,7 @@ func parseDateValue(v string) (time.Time, error) {
 		}
 	}
 	for _, layout := range []string{"2006/1/2", "2006-1-2"} {
-		if t, err := time.Parse(layout, v); err == nil {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
 			return t, nil
 		}
 	}

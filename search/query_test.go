@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -141,4 +142,46 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("not a fixed point: %q -> %q -> %q", in, s1, s2)
 		}
 	})
+}
+
+// TestParseQueryInZone: before:/after: dates are midnights in the user's
+// zone, as Gmail reads them; epoch seconds and relative ages are absolute.
+func TestParseQueryInZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	for _, c := range []struct {
+		q    string
+		loc  *time.Location
+		want time.Time
+	}{
+		{"after:2026/11/20", nil, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
+		{"after:2026/11/20", time.UTC, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
+		{"after:2026/11/20", berlin, time.Date(2026, 11, 19, 23, 0, 0, 0, time.UTC)},
+		{"before:2026-07-01", berlin, time.Date(2026, 6, 30, 22, 0, 0, 0, time.UTC)}, // summer time
+		{"before:2026/11/20", tokyo, time.Date(2026, 11, 19, 15, 0, 0, 0, time.UTC)},
+		{"after:1763596800", tokyo, time.Unix(1763596800, 0)},
+	} {
+		q, err := ParseQueryIn(c.q, c.loc)
+		if err != nil {
+			t.Fatalf("%s: %v", c.q, err)
+		}
+		d, ok := q.Root.(*DateNode)
+		if !ok {
+			t.Fatalf("%s: root is %T", c.q, q.Root)
+		}
+		if !d.At.Equal(c.want) {
+			t.Errorf("%s in %v = %v, want %v", c.q, c.loc, d.At.UTC(), c.want)
+		}
+		// The canonical form reparses to the same instant in any zone.
+		again, err := ParseQueryIn(q.String(), time.UTC)
+		if err != nil || !again.Root.(*DateNode).At.Equal(c.want) {
+			t.Errorf("%s: String() %q does not round-trip: %v", c.q, q.String(), err)
+		}
+	}
 }

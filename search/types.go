@@ -86,6 +86,9 @@ type Request struct {
 	Size       int    // 0 = DefaultSize; capped at MaxSize
 	After      string // opaque cursor from Result.Next for stable deep pagination
 	Now        time.Time
+	// Location is the searching user's time zone: before:/after: dates
+	// are its midnights. nil means UTC.
+	Location *time.Location
 }
 
 // Result is one page of hits.

@@ -106,18 +106,21 @@ func (s *Syncer) FetchAttachment(ctx context.Context, tenantID int64, att *model
 	if part == nil || part.Body == nil {
 		return nil, fmt.Errorf("%w: part %q of message %s", ErrAttachmentNotFound, att.PartID, msg.GmailID)
 	}
-	data := part.Body.Data
 	if part.Body.AttachmentId != "" {
-		var body *gmail.MessagePartBody
+		// Large parts are fetched on their own and streamed: a 25 MB
+		// attachment is never held in memory.
+		var rc io.ReadCloser
 		err = api.call(ctx, costAttachmentsGet, func(o ...gmailCallOption) (err error) {
-			body, err = api.svc.Users.Messages.Attachments.Get("me", msg.GmailID, part.Body.AttachmentId).Context(ctx).Do(o...)
+			rc, err = api.getAttachment(ctx, msg.GmailID, part.Body.AttachmentId, o...)
 			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sync: fetch attachment of %s: %w", msg.GmailID, err)
 		}
-		data = body.Data
+		return rc, nil
 	}
+	// Small parts come inline in format=full.
+	data := part.Body.Data
 	b, err := base64.URLEncoding.DecodeString(data)
 	if err != nil {
 		if b, err = base64.RawURLEncoding.DecodeString(data); err != nil {

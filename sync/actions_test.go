@@ -91,8 +91,11 @@ func TestFetchAttachmentLazily(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", att.Filename, err)
 			}
-			got, _ := io.ReadAll(rc)
+			got, err := io.ReadAll(rc)
 			rc.Close()
+			if err != nil {
+				t.Fatalf("%s: read: %v", att.Filename, err)
+			}
 			if !bytes.Equal(bytes.TrimRight(got, "\r\n"), want[att.Filename]) {
 				t.Errorf("%s: got %d bytes, want %d", att.Filename, len(got), len(want[att.Filename]))
 			}

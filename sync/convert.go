@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"google.golang.org/api/gmail/v1"
@@ -56,21 +55,20 @@ func addressesOf(stored []models.Message, writes []models.MessageWrite) map[int6
 	return out
 }
 
-// buildWrite turns a format=raw Gmail message into what the store keeps.
-// Decoding never fails: a message that cannot be parsed is stored with
-// its DecodeError and raw bytes, never dropped (Nylas keeps raw MIME too).
-func (s *Syncer) buildWrite(m *gmail.Message) models.MessageWrite {
+// keptRawMax is the largest message whose raw bytes are kept for decoding
+// warnings alone.
+const keptRawMax = 1 << 20
+
+// buildWrite turns a format=raw Gmail message, raw being its decoded
+// bytes, into what the store keeps. Decoding never fails: a message that
+// cannot be parsed (or whose raw field was not base64url, rawErr) is
+// stored with its DecodeError and raw bytes, never dropped (Nylas keeps
+// raw MIME too).
+func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.MessageWrite {
 	internal := time.UnixMilli(m.InternalDate).UTC()
-	// Drop the message's reference to the base64 text: for a message with
-	// a 25 MB attachment it is ~34 MB that the garbage collector can
-	// reclaim while the decoded bytes are parsed.
-	encoded := m.Raw
-	m.Raw = ""
-	raw, rawErr := decodeRaw(encoded)
 	var dm *mail.Message
 	if rawErr != nil {
 		dm = &mail.Message{Err: rawErr, Snippet: m.Snippet}
-		raw = []byte(encoded)
 	} else {
 		dm = mail.Decode(raw, mail.Options{InternalDate: internal})
 	}
@@ -84,9 +82,6 @@ func (s *Syncer) buildWrite(m *gmail.Message) models.MessageWrite {
 		RFCMessageID:  dm.MessageID,
 		InReplyTo:     dm.InReplyTo,
 		Subject:       dm.Subject,
-		To:            formatAddrs(dm.To),
-		Cc:            formatAddrs(dm.Cc),
-		Bcc:           formatAddrs(dm.Bcc),
 		Date:          date.UTC(),
 		InternalDate:  internal,
 		Snippet:       dm.Snippet,
@@ -100,33 +95,19 @@ func (s *Syncer) buildWrite(m *gmail.Message) models.MessageWrite {
 	if msg.Size == 0 {
 		msg.Size = int64(len(raw))
 	}
-	if len(dm.From) > 0 {
-		msg.From = dm.From[0].String()
-		msg.FromAddress = models.NormalizeAddress(dm.From[0].Address)
-	}
 	if dm.Err != nil {
 		msg.DecodeError = dm.Err.Error()
 	}
-	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds}
-	if dm.Err != nil || len(dm.Warnings) > 0 {
+	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds, Participants: models.Participants{
+		From: nameAddrs(dm.From), To: nameAddrs(dm.To), Cc: nameAddrs(dm.Cc), Bcc: nameAddrs(dm.Bcc),
+	}}
+	// Messages that needed repair keep their raw bytes so that a better
+	// decoder can redo them. Above keptRawMax Gmail's own copy (RawRef)
+	// serves for those with warnings only: holding a 25 MB attachment
+	// until its page is stored, and copying it into the database driver,
+	// would double the peak memory of a sync for a warning.
+	if dm.Err != nil || (len(dm.Warnings) > 0 && len(raw) <= keptRawMax) {
 		w.Raw = raw
-	}
-	seen := map[string]bool{}
-	for _, role := range []struct {
-		name  string
-		addrs []mail.Address
-	}{{"from", dm.From}, {"to", dm.To}, {"cc", dm.Cc}, {"bcc", dm.Bcc}} {
-		for _, a := range role.addrs {
-			addr := models.NormalizeAddress(a.Address)
-			at := strings.LastIndexByte(addr, '@')
-			if at <= 0 || at == len(addr)-1 || seen[role.name+" "+addr] {
-				continue
-			}
-			seen[role.name+" "+addr] = true
-			w.Addresses = append(w.Addresses, models.MessageAddress{
-				Role: role.name, Address: addr, Domain: models.NormalizeDomain(addr[at+1:]), Name: a.Name,
-			})
-		}
 	}
 	parts := map[string]bool{}
 	for _, a := range dm.Attachments {
@@ -142,13 +123,15 @@ func (s *Syncer) buildWrite(m *gmail.Message) models.MessageWrite {
 	return w
 }
 
-func formatAddrs(as []mail.Address) models.StringList {
+// nameAddrs carries decoded addresses to the store as they are: the store
+// derives display columns and participant rows from them.
+func nameAddrs(as []mail.Address) []models.NameAddr {
 	if len(as) == 0 {
 		return nil
 	}
-	out := make(models.StringList, 0, len(as))
-	for _, a := range as {
-		out = append(out, a.String())
+	out := make([]models.NameAddr, len(as))
+	for i, a := range as {
+		out[i] = models.NameAddr{Name: a.Name, Address: a.Address}
 	}
 	return out
 }

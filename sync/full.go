@@ -224,11 +224,47 @@ func (r *run) indexFailed(err error) {
 }
 
 // fetched is one fetched message; for format=raw it is already decoded
-// into write and msg.Raw is dropped.
+// into write, and size is what the write still holds in memory.
 type fetched struct {
 	msg   *gmail.Message
 	write models.MessageWrite
 	size  int
+}
+
+// fetchOne gets one message; a raw one is streamed, decoded and converted
+// while it holds its in-flight admission, so only the decoded result
+// (bodies, kept raw bytes) outlives this call.
+func (r *run) fetchOne(ctx context.Context, id, format string) (fetched, error) {
+	if format != "raw" {
+		var m *gmail.Message
+		err := r.api.call(ctx, costMessagesGet, func(o ...gmailCallOption) (err error) {
+			m, err = r.api.svc.Users.Messages.Get("me", id).Format(format).Context(ctx).Do(o...)
+			return err
+		})
+		if err != nil {
+			return fetched{}, err
+		}
+		return fetched{msg: m}, nil
+	}
+	var rm *fetchedRaw
+	err := r.api.call(ctx, costMessagesGet, func(o ...gmailCallOption) (err error) {
+		rm, err = r.api.getRaw(ctx, id, r.api.admit, o...)
+		return err
+	})
+	if err != nil {
+		return fetched{}, err
+	}
+	defer rm.adm.release()
+	w := r.s.buildWrite(rm.msg, rm.raw, rm.rawErr)
+	if w.Raw != nil {
+		rm.adm.keep()
+	}
+	return fetched{msg: rm.msg, write: w, size: writeSize(&w)}, nil
+}
+
+// writeSize is the memory a decoded write keeps until it is stored.
+func writeSize(w *models.MessageWrite) int {
+	return len(w.Message.Text) + len(w.Message.HTML) + len(w.Raw) + len(w.Message.Snippet) + 1024
 }
 
 func writesOf(fs []fetched) []models.MessageWrite {
@@ -265,16 +301,7 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 			go func() {
 				defer wg.Done()
 				defer r.api.conc.release()
-				gctx, hold := r.api.gate.hold(ctx)
-				defer hold.release()
-				var m *gmail.Message
-				err := r.api.call(ctx, costMessagesGet, func(o ...gmailCallOption) (err error) {
-					m, err = r.api.svc.Users.Messages.Get("me", id).Format(format).Context(gctx).Do(o...)
-					if err != nil {
-						hold.release() // a failed attempt must not block others
-					}
-					return err
-				})
+				f, err := r.fetchOne(ctx, id, format)
 				switch {
 				case errors.Is(err, errGone):
 					return
@@ -282,19 +309,6 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 					cancel(fmt.Errorf("sync: messages.get %s: %w", id, err))
 					return
 				}
-				f := fetched{msg: m, size: len(m.Raw)}
-				if format == "raw" {
-					if len(m.Raw) >= bigMessageBytes {
-						// Compressed or chunked responses carry no
-						// Content-Length: gate at least the decoding.
-						if err := hold.acquire(ctx); err != nil {
-							return
-						}
-					}
-					f.write = r.s.buildWrite(m)
-					m.Raw = ""
-				}
-				hold.release()
 				select {
 				case out <- f:
 				case <-ctx.Done():

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,11 +52,11 @@ var (
 // and an adaptive concurrency limit.
 type gmailClient struct {
 	svc       *gmail.Service
-	hc        *http.Client // authorized; for the resumable upload protocol
-	baseURL   string       // Gmail API root, for the same
+	baseURL   string // Gmail API root, for the resumable upload protocol
 	tokens    *tokenSource
 	limiter   *rate.Limiter // nil: no client-side quota
-	gate      *bigGate
+	hc        *http.Client  // the authenticated client svc uses
+	admit     *inflight
 	conc      *adaptiveLimit
 	quotaUser string
 	retry     Retry
@@ -81,12 +80,9 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		defer cancel()
 		return s.store.SaveToken(ctx, tenantID, mailboxID, t)
 	})
-	base := s.http.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
+	base := s.transport
 	hc := &http.Client{
-		Transport: &oauth2.Transport{Source: ts, Base: gatedTransport{base: base}},
+		Transport: &oauth2.Transport{Source: ts, Base: base},
 		Timeout:   s.http.Timeout,
 	}
 	svc, err := s.service(ctx, hc)
@@ -99,7 +95,7 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		baseURL = s.endpoint
 	}
 	return &gmailClient{
-		svc: svc, hc: hc, baseURL: baseURL, tokens: ts, limiter: lim.rate, conc: lim.conc, gate: s.gate,
+		svc: svc, hc: hc, baseURL: baseURL, tokens: ts, limiter: lim.rate, conc: lim.conc, admit: s.admit,
 		quotaUser: fmt.Sprintf("tidings-%d-%d", mb.TenantID, mb.ID),
 		retry:     s.retry, log: s.log.With(slog.Int64("mailbox", mb.ID)),
 	}, nil
@@ -465,15 +461,6 @@ func (t *tokenSource) invalidate() {
 	expired.AccessToken = ""
 	expired.Expiry = time.Unix(1, 0)
 	t.src = t.cfg.TokenSource(t.ctx, &expired)
-}
-
-// decodeRaw decodes Message.raw, base64url with or without padding.
-func decodeRaw(s string) ([]byte, error) {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
-	if err != nil {
-		return nil, fmt.Errorf("sync: decode raw message: %w", err)
-	}
-	return b, nil
 }
 
 // gmailCallOption is a per-call option of the generated client (quotaUser).

@@ -192,34 +192,32 @@ type labelChange struct {
 	from, to []string
 }
 
-// applyLabelChanges changes the label sets of exactly the named messages
-// (never "all messages with label X", HelloLily's bug) and follows in the
-// index.
+// applyLabelChanges sets the label sets of exactly the named messages
+// (never "all messages with label X", HelloLily's bug) in one transaction
+// per page, and follows in the index.
 func (r *run) applyLabelChanges(ctx context.Context, changes []labelChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	sets := make(map[string][]string, len(changes))
+	for _, c := range changes {
+		sets[c.gmailID] = c.to
+	}
+	ids, err := r.s.store.SetLabelSets(ctx, r.tenantID, r.mb.ID, sets)
+	if err != nil {
+		return fmt.Errorf("sync: change labels: %w", err)
+	}
+	if r.s.index == nil {
+		return nil
+	}
 	var reindex []int64
 	for _, c := range changes {
-		var add, remove []string
-		for _, l := range c.to {
-			if !slices.Contains(c.from, l) {
-				add = append(add, l)
-			}
+		id, ok := ids[c.gmailID]
+		if !ok {
+			continue // not stored (deleted meanwhile)
 		}
-		for _, l := range c.from {
-			if !slices.Contains(c.to, l) {
-				remove = append(remove, l)
-			}
-		}
-		id, labels, err := r.s.store.ChangeLabels(ctx, r.tenantID, r.mb.ID, c.gmailID, add, remove)
-		if errors.Is(err, models.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("sync: change labels of %s: %w", c.gmailID, err)
-		}
-		if r.s.index == nil {
-			continue
-		}
-		err = r.s.index.UpdateLabels(context.WithoutCancel(ctx), r.tenantID, id, labels, r.userLabelNames(labels))
+		labels := uniqueSorted(c.to)
+		err := r.s.index.UpdateLabels(context.WithoutCancel(ctx), r.tenantID, id, labels, r.userLabelNames(labels))
 		if isIndexNotFound(err) {
 			reindex = append(reindex, id)
 		} else if err != nil {

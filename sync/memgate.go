@@ -2,82 +2,133 @@ package sync
 
 import (
 	"context"
-	"net/http"
 	stdsync "sync"
+
+	"golang.org/x/sync/semaphore"
 )
 
-// bigMessageBytes is the response size above which a message counts as
-// big: a 25 MB attachment arrives as ~34 MB of base64url in ~45 MB of JSON
-// and is held several times over while it is decoded. Big messages are
-// processed one at a time per Syncer, so that peak memory stays bounded
-// by one big message plus the small ones in flight, whatever the fetch
-// concurrency.
+// Bounding memory in bytes, not in messages: every message being fetched
+// and decoded holds an admission for the bytes it needs. Ordinary messages
+// share a byte budget (Deps.InflightBytes); a message that needs more than
+// bigMessageBytes — a 25 MB attachment arrives as ~34 MB of base64url —
+// takes the single big slot instead, so at most one such message is in
+// memory per Syncer whatever the fetch concurrency. The peak is then the
+// budget plus one big message plus the batch waiting to be stored.
+
+// bigMessageBytes is the decoded size above which a message needs the big
+// slot.
 const bigMessageBytes = 4 << 20
 
-// bigGate admits one big message at a time.
-type bigGate struct{ sem chan struct{} }
+// unknownSizeGrant is what a response without Content-Length (chunked or
+// compressed) is admitted with; it grows into the big slot if needed.
+const unknownSizeGrant = 256 << 10
 
-func newBigGate() *bigGate { return &bigGate{sem: make(chan struct{}, 1)} }
-
-// gateHold is one fetch's claim on the gate, carried in the request
-// context so that the transport can take it as soon as the response
-// headers announce a big body (before the body is read) and the fetching
-// goroutine can release it once the message is decoded.
-type gateHold struct {
-	mu   stdsync.Mutex
-	gate *bigGate
-	held bool
+// inflight is the Syncer's in-flight byte budget.
+type inflight struct {
+	budget int64
+	sem    *semaphore.Weighted
+	big    chan struct{}
+	// bigBuf is the buffer of the last big message, reused by the next
+	// one; only the holder of the big slot touches it. Without it each
+	// big message left ~35 MB of garbage behind while the next one was
+	// being read, and the peak held two.
+	bigBuf []byte
 }
 
-type gateKey struct{}
-
-func (g *bigGate) hold(ctx context.Context) (context.Context, *gateHold) {
-	h := &gateHold{gate: g}
-	return context.WithValue(ctx, gateKey{}, h), h
+func newInflight(budget int64) *inflight {
+	return &inflight{budget: budget, sem: semaphore.NewWeighted(budget), big: make(chan struct{}, 1)}
 }
 
-// acquire takes the gate unless this fetch holds it already.
-func (h *gateHold) acquire(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.held {
+// admission is one message's claim on the budget.
+type admission struct {
+	in     *inflight
+	mu     stdsync.Mutex
+	shared int64 // bytes held from the shared budget
+	big    bool  // holds the big slot
+}
+
+// admit waits until a response of contentLength bytes (-1: unknown) fits.
+func (in *inflight) admit(ctx context.Context, contentLength int64) (*admission, error) {
+	a := &admission{in: in}
+	need := int64(unknownSizeGrant)
+	if contentLength >= 0 {
+		need = contentLength/4*3 + 1
+	}
+	if need > bigMessageBytes || need > in.budget {
+		return a, a.takeBig(ctx)
+	}
+	if err := in.sem.Acquire(ctx, need); err != nil {
+		return nil, err
+	}
+	a.shared = need
+	return a, nil
+}
+
+// extend is called when a message grows to total bytes: past its shared
+// grant it needs the big slot (waiting for it while holding the small
+// grant cannot deadlock: the big slot's holder never waits for the shared
+// budget).
+func (a *admission) extend(ctx context.Context, total int64) error {
+	a.mu.Lock()
+	ok := a.big || total <= a.shared
+	a.mu.Unlock()
+	if ok {
 		return nil
 	}
+	return a.takeBig(ctx)
+}
+
+func (a *admission) takeBig(ctx context.Context) error {
 	select {
-	case h.gate.sem <- struct{}{}:
-		h.held = true
-		return nil
+	case a.in.big <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	a.mu.Lock()
+	a.big = true
+	a.mu.Unlock()
+	return nil
 }
 
-func (h *gateHold) release() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.held {
-		<-h.gate.sem
-		h.held = false
+// buffer returns an empty buffer of capacity at least n: for a message
+// holding the big slot, the previous big message's buffer when it is
+// large enough.
+func (a *admission) buffer(n int) []byte {
+	a.mu.Lock()
+	big := a.big
+	a.mu.Unlock()
+	if !big {
+		return make([]byte, 0, n)
+	}
+	if cap(a.in.bigBuf) < n {
+		a.in.bigBuf = make([]byte, 0, n)
+	}
+	return a.in.bigBuf[:0]
+}
+
+// keep tells the admission that the message's buffer outlives it (its
+// raw bytes are stored): it must not be handed to the next big message.
+func (a *admission) keep() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.big {
+		a.in.bigBuf = nil
 	}
 }
 
-// gatedTransport takes the gate for responses whose Content-Length says
-// they are big, before their body is read (TCP flow control holds the
-// rest at the sender meanwhile).
-type gatedTransport struct {
-	base http.RoundTripper
-}
-
-func (t gatedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r)
-	if err != nil || resp.ContentLength < bigMessageBytes {
-		return resp, err
+// release returns everything the admission holds; it is idempotent.
+func (a *admission) release() {
+	if a == nil {
+		return
 	}
-	if h, ok := r.Context().Value(gateKey{}).(*gateHold); ok {
-		if err := h.acquire(r.Context()); err != nil {
-			resp.Body.Close()
-			return nil, err
-		}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.shared > 0 {
+		a.in.sem.Release(a.shared)
+		a.shared = 0
 	}
-	return resp, nil
+	if a.big {
+		<-a.in.big
+		a.big = false
+	}
 }

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -348,7 +347,7 @@ func (o *outboxRun) storeFromShadow(ctx context.Context, msg *gmail.Message) (in
 		labels = []string{"SENT"}
 	}
 	w := o.s.buildWrite(&gmail.Message{Id: msg.Id, ThreadId: msg.ThreadId, LabelIds: labels,
-		InternalDate: o.s.now().UnixMilli(), SizeEstimate: o.it.Size, Raw: base64.URLEncoding.EncodeToString(sh.Raw)})
+		InternalDate: o.s.now().UnixMilli(), SizeEstimate: o.it.Size}, sh.Raw, nil)
 	for i := range w.Attachments {
 		if i < len(sh.Sizes) {
 			w.Attachments[i].Size = sh.Sizes[i]

@@ -85,3 +85,11 @@ func isPermanent(err error) bool {
 }
 
 func encodeRaw(b []byte) string { return base64.URLEncoding.EncodeToString(b) }
+
+func decodeRaw(s string) ([]byte, error) {
+	b, err := base64.URLEncoding.DecodeString(s)
+	if err != nil {
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	return b, nil
+}

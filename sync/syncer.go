@@ -52,6 +52,10 @@ type Deps struct {
 	// PageSize is messages.list and history.list maxResults (default
 	// 500, Gmail's maximum).
 	PageSize int64
+	// InflightBytes bounds the bytes of ordinary messages being fetched
+	// and decoded at once (default 32 MiB); beyond it, one big message at
+	// a time is admitted on its own.
+	InflightBytes int64
 	// LeaseTTL is how long a silent worker keeps a mailbox's sync lease
 	// (default 5 min). The holder renews it every LeaseTTL/3.
 	LeaseTTL time.Duration
@@ -82,7 +86,10 @@ type Syncer struct {
 	leaseTTL time.Duration
 	topic    string
 	limiters limiterSet
-	gate     *bigGate
+	admit    *inflight
+	// transport carries Gmail calls; it keeps as many idle connections
+	// as fetches run at once.
+	transport http.RoundTripper
 
 	outboxLeaseTTL time.Duration
 }
@@ -106,11 +113,15 @@ func New(d Deps) (*Syncer, error) {
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
 		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, topic: d.PubSubTopic,
-		gate: newBigGate(), outboxLeaseTTL: d.OutboxLease,
+		admit: newInflight(d.InflightBytes), outboxLeaseTTL: d.OutboxLease,
+	}
+	if d.InflightBytes <= 0 {
+		s.admit = newInflight(32 << 20)
 	}
 	if s.http == nil {
 		s.http = &http.Client{Timeout: 2 * time.Minute}
 	}
+	s.transport = pooledTransport(s.http.Transport, s.quota.MaxConcurrency)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -139,6 +150,24 @@ func New(d Deps) (*Syncer, error) {
 	}
 	s.oauth = &oauth2.Config{ClientID: d.ClientID, ClientSecret: d.ClientSecret, RedirectURL: d.RedirectURL, Scopes: scopes, Endpoint: ep}
 	return s, nil
+}
+
+// pooledTransport returns base (the default transport when nil) with room
+// for conc idle connections per host: net/http keeps 2 by default, so
+// with 16 fetches in flight most requests would dial (and, with Google,
+// handshake TLS) anew — 6 % of a sync's CPU in the ingest profile.
+func pooledTransport(base http.RoundTripper, conc int) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t, ok := base.(*http.Transport)
+	if !ok || t.MaxIdleConnsPerHost >= conc {
+		return base
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = conc
+	t.MaxIdleConns = max(t.MaxIdleConns, 4*conc)
+	return t
 }
 
 // Progress reports a sync's progress: messages done of an estimated total
@@ -330,7 +359,11 @@ func (r *run) syncLabels(ctx context.Context) error {
 		if name == "" {
 			name = l.Id
 		}
-		labels = append(labels, models.Label{GmailID: l.Id, Name: name, Type: typ})
+		lab := models.Label{GmailID: l.Id, Name: name, Type: typ}
+		if l.Color != nil {
+			lab.BackgroundColor, lab.TextColor = l.Color.BackgroundColor, l.Color.TextColor
+		}
+		labels = append(labels, lab)
 		if typ == models.LabelUser {
 			r.labelNames[l.Id] = name
 		}

@@ -12,7 +12,10 @@ type labelOut struct {
 	GmailID string           `json:"gmail_id"`
 	Name    string           `json:"name"`
 	Type    models.LabelType `json:"type"`
-	Links   links            `json:"_links"`
+	// BackgroundColor and TextColor are Gmail's label colours, when set.
+	BackgroundColor string `json:"background_color,omitempty"`
+	TextColor       string `json:"text_color,omitempty"`
+	Links           links  `json:"_links"`
 }
 
 func (s *Server) listLabels(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -27,7 +30,7 @@ func (s *Server) listLabels(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	out := make([]labelOut, len(items))
 	for i, l := range items {
-		out[i] = labelOut{ID: l.ID, GmailID: l.GmailID, Name: l.Name, Type: l.Type,
+		out[i] = labelOut{ID: l.ID, GmailID: l.GmailID, Name: l.Name, Type: l.Type, BackgroundColor: l.BackgroundColor, TextColor: l.TextColor,
 			Links: links{"messages": lnk("/api/mailboxes/%d/messages?label=%s", m.ID, url.QueryEscape(l.GmailID))}}
 	}
 	s.writeHAL(w, r, http.StatusOK, map[string]any{"count": len(out),

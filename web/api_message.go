@@ -23,19 +23,21 @@ type attachmentOut struct {
 }
 
 type messageOut struct {
-	ID             int64     `json:"id"`
-	MailboxID      int64     `json:"mailbox_id"`
-	GmailID        string    `json:"gmail_id"`
-	GmailThreadID  string    `json:"gmail_thread_id"`
-	Subject        string    `json:"subject"`
-	From           string    `json:"from"`
-	To             []string  `json:"to"`
-	Cc             []string  `json:"cc"`
-	Date           time.Time `json:"date"`
-	Snippet        string    `json:"snippet"`
-	Labels         []string  `json:"labels"`
-	HasAttachments bool      `json:"has_attachments"`
-	Text           *string   `json:"text,omitempty"`
+	ID            int64     `json:"id"`
+	MailboxID     int64     `json:"mailbox_id"`
+	GmailID       string    `json:"gmail_id"`
+	GmailThreadID string    `json:"gmail_thread_id"`
+	Subject       string    `json:"subject"`
+	From          string    `json:"from"`
+	To            []string  `json:"to"`
+	Cc            []string  `json:"cc"`
+	Date          time.Time `json:"date"`
+	Snippet       string    `json:"snippet"`
+	Labels        []string  `json:"labels"`
+	// LabelNames names each of Labels (Gmail ids) with its colours.
+	LabelNames     []labelRef `json:"label_names,omitempty"`
+	HasAttachments bool       `json:"has_attachments"`
+	Text           *string    `json:"text,omitempty"`
 	// HTML is the body as sanitized at ingest. Render it only in a
 	// sandboxed frame.
 	HTML        *string `json:"html,omitempty"`
@@ -86,7 +88,10 @@ func (s *Server) getMessageAPI(w http.ResponseWriter, r *http.Request, p *princi
 		s.apiError(w, r, err)
 		return
 	}
-	s.writeHAL(w, r, http.StatusOK, messageRep(m, cases[m.ID], true))
+	rep := []messageOut{messageRep(m, cases[m.ID], true)}
+	if s.nameLabels(w, r, p, rep) {
+		s.writeHAL(w, r, http.StatusOK, rep[0])
+	}
 }
 
 type labelsIn struct {

@@ -59,6 +59,7 @@ func (s *Server) searchAPI(w http.ResponseWriter, r *http.Request, p *principal)
 		s.invalid(w, r, bad...)
 		return
 	}
+	req.Location = p.User.Location() // dates in the caller's time zone
 	res, err := s.d.Search.Search(r.Context(), p.TenantID, req)
 	var syn *search.SyntaxError
 	switch {

@@ -64,6 +64,10 @@ func (s *Server) getThread(w http.ResponseWriter, r *http.Request, p *principal)
 		return
 	}
 	out := threadRep(t)
-	out.Embedded = map[string]any{"messages": repsOf(msgs, messageSummary)}
+	reps := repsOf(msgs, messageSummary)
+	if !s.nameLabels(w, r, p, reps) {
+		return
+	}
+	out.Embedded = map[string]any{"messages": reps}
 	s.writeHAL(w, r, http.StatusOK, out)
 }

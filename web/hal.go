@@ -181,7 +181,7 @@ func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error
 		s.problem(w, r, Problem{Status: http.StatusInternalServerError, Detail: "internal error; it has been logged"})
 		return
 	}
-	http.Error(w, "Internal error; it has been logged.", http.StatusInternalServerError)
+	s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "The error has been logged. Try again in a moment.")
 }
 
 // decodeJSON reads a JSON request body strictly: a JSON media type, at most

@@ -22,6 +22,7 @@ func (s *Server) registerUI() {
 	s.registerSettingsUI()
 	s.registerCRMUI()
 	s.registerMailUI()
+	s.registerWorkspaceUI()
 	s.registerComposeUI()
 }
 

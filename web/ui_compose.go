@@ -117,7 +117,7 @@ func (s *Server) prefill(ctx context.Context, p *principal, d *composeData) erro
 	case d.Forward != 0:
 		d.Heading, d.Subject, d.Original = "Forward", mail.ForwardSubject(m.Subject), m
 	default:
-		o := mail.Original{MessageID: m.RFCMessageID, Subject: m.Subject, To: parseAddrs(m.To), Cc: parseAddrs(m.Cc)}
+		o := mail.Original{MessageID: m.RFCMessageID, Subject: m.Subject, To: storedAddrs(m.To), Cc: storedAddrs(m.Cc)}
 		if a, err := netmail.ParseAddress(m.From); err == nil {
 			o.From = *a
 		} else {
@@ -134,7 +134,7 @@ func (s *Server) prefill(ctx context.Context, p *principal, d *composeData) erro
 	return nil
 }
 
-func parseAddrs(l models.StringList) []netmail.Address {
+func storedAddrs(l models.StringList) []netmail.Address {
 	var out []netmail.Address
 	for _, s := range l {
 		if a, err := netmail.ParseAddress(s); err == nil {

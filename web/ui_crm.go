@@ -22,9 +22,9 @@ func (s *Server) registerCRMUI() {
 	s.handle("POST", "/contacts/{id}", s.page(updateUI(s, contactForm, s.d.Store.GetContact, s.d.Store.UpdateContact, s.renderContact)))
 	s.handle("POST", "/contacts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteContact, "/contacts")))
 	s.handle("GET", "/cases", s.page(s.casesPage))
-	s.handle("POST", "/cases", s.page(createUI(s, caseForm, s.d.Store.CreateCase, s.renderCases)))
+	s.handle("POST", "/cases", s.page(s.contactField(createUI(s, caseForm, s.d.Store.CreateCase, s.renderCases))))
 	s.handle("GET", "/cases/{id}", s.page(s.casePage))
-	s.handle("POST", "/cases/{id}", s.page(updateUI(s, caseForm, s.d.Store.GetCase, s.d.Store.UpdateCase, s.renderCase)))
+	s.handle("POST", "/cases/{id}", s.page(s.contactField(updateUI(s, caseForm, s.d.Store.GetCase, s.d.Store.UpdateCase, s.renderCase))))
 	s.handle("POST", "/cases/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteCase, "/cases")))
 	s.handle("POST", "/cases/{id}/messages/{messageId}/unlink", s.page(s.caseUnlinkUI))
 }
@@ -136,8 +136,10 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *princi
 type contactsData struct {
 	Items    []models.Contact
 	Accounts []models.Account
-	Q        string
-	Pager    pager
+	// AccountNames names the listed contacts' accounts.
+	AccountNames map[int64]string
+	Q            string
+	Pager        pager
 }
 
 func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -154,8 +156,12 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
+	names, err := s.contactAccountNames(r, p, items)
+	if err != nil {
+		return err
+	}
 	s.render(w, r, status, "contacts", view{Title: "Contacts", P: p, Error: errMsg, Form: r.PostForm,
-		Data: contactsData{Items: items, Accounts: accts, Q: q, Pager: newPager(r, uiPage, total)}})
+		Data: contactsData{Items: items, Accounts: accts, AccountNames: names, Q: q, Pager: newPager(r, uiPage, total)}})
 	return nil
 }
 
@@ -259,6 +265,7 @@ func (s *Server) renderCases(w http.ResponseWriter, r *http.Request, p *principa
 	if st := models.CaseStatus(q.Get("status")); st.Valid() {
 		f.Status = st
 	}
+	f.Active = q.Get("status") == "active" // new, open or pending: the dashboard's "open cases"
 	f.AccountID, _ = queryID(q, "account_id")
 	f.ContactID, _ = queryID(q, "contact_id")
 	f.AssigneeID, _ = queryID(q, "assignee_id")
@@ -442,6 +449,7 @@ func deleteUI(s *Server, del func(ctx context.Context, tenantID, id int64) error
 		if err := del(r.Context(), p.TenantID, id); err != nil {
 			return err
 		}
+		setFlash(w, deletedMessage(listPath))
 		redirect(w, r, listPath)
 		return nil
 	}

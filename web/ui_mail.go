@@ -21,8 +21,6 @@ func (s *Server) registerMailUI() {
 	s.handle("GET", "/oauth/google/callback", s.page(s.oauthCallback))
 	s.handle("POST", "/mailboxes/{id}/sync", s.page(s.syncUI))
 	s.handle("POST", "/mailboxes/{id}/disconnect", s.page(s.disconnectUI))
-	s.handle("GET", "/mailboxes/{id}", s.page(s.mailboxPage))
-	s.handle("GET", "/threads/{id}", s.page(s.threadPage))
 	s.handle("GET", "/messages/{id}", s.page(s.messagePage))
 	s.handle("GET", "/messages/{id}/body", s.page(s.messageBody))
 	s.handle("GET", "/messages/{id}/attachments/{attachmentId}", s.page(s.attachmentUI))
@@ -34,9 +32,11 @@ func (s *Server) registerMailUI() {
 
 type dashboardData struct {
 	Mailboxes []models.Mailbox
-	Accounts  int64
-	Contacts  int64
-	OpenCases int64
+	// HasDemoMailbox hides "Connect demo mailbox" once one is connected.
+	HasDemoMailbox bool
+	Accounts       int64
+	Contacts       int64
+	OpenCases      int64
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -45,13 +45,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *principal)
 	if d.Mailboxes, err = s.d.Store.ListMailboxes(r.Context(), p.TenantID); err != nil {
 		return err
 	}
+	for _, m := range d.Mailboxes {
+		d.HasDemoMailbox = d.HasDemoMailbox || isDemoAddress(m.Email)
+	}
 	if _, d.Accounts, err = s.d.Store.ListAccounts(r.Context(), p.TenantID, models.Page{Limit: 1}); err != nil {
 		return err
 	}
 	if _, d.Contacts, err = s.d.Store.ListContacts(r.Context(), p.TenantID, models.Page{Limit: 1}); err != nil {
 		return err
 	}
-	if _, d.OpenCases, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{Status: models.CaseOpen, Page: models.Page{Limit: 1}}); err != nil {
+	if _, d.OpenCases, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{Active: true, Page: models.Page{Limit: 1}}); err != nil {
 		return err
 	}
 	s.render(w, r, http.StatusOK, "dashboard", view{Title: "Dashboard", P: p, Data: d})
@@ -73,9 +76,11 @@ func (s *Server) connectDemoUI(w http.ResponseWriter, r *http.Request, p *princi
 	if s.d.Demo == nil {
 		return errNotConfigured
 	}
-	if _, err := s.d.Demo.ConnectDemo(r.Context(), p.TenantID, p.User.ID); err != nil {
+	m, err := s.d.Demo.ConnectDemo(r.Context(), p.TenantID, p.User.ID)
+	if err != nil {
 		return fmt.Errorf("web: connect demo mailbox: %w", err)
 	}
+	setFlash(w, "Demo mailbox "+m.Email+" connected; its first sync is running.")
 	redirect(w, r, "/")
 	return nil
 }
@@ -192,44 +197,8 @@ func (s *Server) disconnectUI(w http.ResponseWriter, r *http.Request, p *princip
 	if err := s.disconnect(r, p, id); err != nil {
 		return err
 	}
+	setFlash(w, "Mailbox disconnected; its synced mail was removed from tidings.")
 	redirect(w, r, "/")
-	return nil
-}
-
-type mailboxData struct {
-	Mailbox *models.Mailbox
-	Threads []models.Thread
-	Pager   pager
-}
-
-func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	m, err := loadFromPath(r, p, s.d.Store.GetMailbox)
-	if err != nil {
-		return err
-	}
-	threads, total, err := s.d.Store.ListThreads(r.Context(), p.TenantID, m.ID, models.Page{Limit: 50, Offset: offsetParam(r)})
-	if err != nil {
-		return err
-	}
-	s.render(w, r, http.StatusOK, "mailbox", view{Title: m.Email, P: p, Data: mailboxData{Mailbox: m, Threads: threads, Pager: newPager(r, 50, total)}})
-	return nil
-}
-
-type threadData struct {
-	Thread   *models.Thread
-	Messages []models.Message
-}
-
-func (s *Server) threadPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	t, err := loadFromPath(r, p, s.d.Store.GetThread)
-	if err != nil {
-		return err
-	}
-	msgs, _, err := s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{MailboxID: t.MailboxID, GmailThreadID: t.GmailThreadID, Page: models.Page{Limit: 500}})
-	if err != nil {
-		return err
-	}
-	s.render(w, r, http.StatusOK, "thread", view{Title: t.Subject, P: p, Data: threadData{Thread: t, Messages: msgs}})
 	return nil
 }
 
@@ -238,6 +207,8 @@ type messageData struct {
 	Cases   []models.Case
 	Linked  []models.Case
 	Thread  *models.Thread
+	From    []person
+	Labels  []labelView
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -246,6 +217,9 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	d := messageData{Message: m}
+	if err := s.messageContext(r, p, &d); err != nil {
+		return err
+	}
 	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{Page: models.Page{Limit: 200}}); err != nil {
 		return err
 	}
@@ -342,6 +316,7 @@ type searchData struct {
 
 func (s *Server) runSearch(r *http.Request, p *principal) (searchData, error) {
 	req, _ := searchRequest(r)
+	req.Location = p.User.Location()
 	d := searchData{Q: req.Query}
 	if strings.TrimSpace(req.Query) == "" {
 		return d, nil

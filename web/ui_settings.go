@@ -36,6 +36,7 @@ type settingsData struct {
 	NewToken    string
 	InviteLink  string
 	Notice      string
+	Zones       []string // offered in the time zone field
 }
 
 type orgChoice struct {
@@ -72,6 +73,7 @@ func (s *Server) settingsView(r *http.Request, p *principal, d settingsData, err
 	if d.Tokens, err = s.d.Store.ListAPITokens(ctx, p.TenantID, p.User.ID); err != nil {
 		return view{}, err
 	}
+	d.Zones = commonZones
 	return view{Title: "Settings", P: p, Data: d, Error: errMsg}, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -120,7 +119,7 @@ type Server struct {
 	d        Deps
 	log      *slog.Logger
 	mux      *http.ServeMux
-	pages    map[string]*template.Template
+	pages    *pageSet
 	sessions *sessionCodec
 	limiter  *loginLimiter
 	cop      *http.CrossOriginProtection
@@ -195,7 +194,7 @@ func New(d Deps) (*Server, error) {
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.forbidden(w, r, "cross-origin request rejected")
 	}))
-	if s.pages, err = parsePages(); err != nil {
+	if s.pages, err = newPageSet(); err != nil {
 		return nil, err
 	}
 	staticFS, err := fs.Sub(assets, "static")
@@ -274,6 +273,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// Pages no route takes get the styled 404 page, not the mux's text.
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.notFoundPage(w, r, s.sessionPrincipal(r))
 		return
 	}
 	// Browser-facing routes: reject cross-origin state changes by

@@ -28,7 +28,7 @@ func commands() map[string]command {
 		"sync":    {"sync a mailbox in the foreground until it is consistent", runSync},
 		"search":  {"search mail with Gmail-style queries; prints JSON hits", runSearch},
 		"reindex": {"rebuild the search index from the database, or check it for drift", runReindex},
-		"bench":   {"run a benchmark: search", runBench},
+		"bench":   {"run a benchmark: search, ingest", runBench},
 		"org":     {"create an organization with its first admin (headless set-up)", runOrg},
 		"user":    {"list users, set a password, invite, change a role or remove a member", runUser},
 	}
@@ -75,9 +75,12 @@ func usage(w io.Writer, cmds map[string]command) {
 
 // runBench dispatches `tidings bench KIND`.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "search" {
-		fmt.Fprintln(stderr, "usage: tidings bench search [flags]")
-		return 2
+	switch {
+	case len(args) > 0 && args[0] == "search":
+		return runSearchBench(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "ingest":
+		return runIngestBench(ctx, args[1:], stdout, stderr)
 	}
-	return runSearchBench(ctx, args[1:], stdout, stderr)
+	fmt.Fprintln(stderr, "usage: tidings bench search|ingest [flags]")
+	return 2
 }

@@ -130,6 +130,9 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tenant := fs.Int64("tenant", 0, "tenant id (default: the only tenant)")
 	policy := fs.String("contacts", "correspondents", "contact auto-creation policy: none, correspondents or all")
 	noQuota := fs.Bool("no-quota", false, "disable the client-side quota limiter (emulator benchmarks only)")
+	noIndex := fs.Bool("no-index", false, "do not feed the search index (`tidings reindex` catches up)")
+	var prof profileFlags
+	prof.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tidings sync [--full] [--tenant ID] [--contacts POLICY] EMAIL")
 		fs.PrintDefaults()
@@ -146,10 +149,23 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tidings sync:", err)
 		return 2
 	}
+	stopProf, err := prof.start()
+	if err != nil {
+		fmt.Fprintln(stderr, "tidings sync:", err)
+		return 1
+	}
+	defer func() {
+		if err := stopProf(); err != nil {
+			fmt.Fprintln(stderr, "tidings sync: profiles:", err)
+		}
+	}()
 	env, err := openSyncEnv(ctx, stderr, func(d *mailsync.Deps) {
 		d.ContactPolicy = cp
 		if *noQuota {
 			d.Quota.UnitsPerMinute = -1
+		}
+		if *noIndex {
+			d.Indexer = nil
 		}
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -73,6 +74,9 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 
 func (a *App) open(ctx context.Context, opts Options) (err error) {
 	cfg, logger := a.Config, a.Logger
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	if cfg.DatabaseURL == "" || cfg.SecretKey == "" || (opts.Search && cfg.ElasticsearchURL == "") {
 		if err := privateDataDir(cfg.DataDir); err != nil {
 			return err

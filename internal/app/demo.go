@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	gosync "sync"
+	"time"
 
 	"tidings/emulator"
 	"tidings/models"
@@ -19,6 +20,23 @@ const DemoDomain = "demo.tidings.example"
 
 // DemoMessages is the default size of a generated demo mailbox.
 const DemoMessages = 1500
+
+// DemoInterval is the mean gap between demo messages: 1,500 messages span
+// about 19 months.
+const DemoInterval = 9 * time.Hour
+
+// demoOptions are the generator options of a demo mailbox whose newest
+// message is from just before end. Malformed messages stay (they show the
+// decoder at work) and are labelled so.
+func demoOptions(owner string, end time.Time, size int) emulator.GeneratorOptions {
+	return emulator.GeneratorOptions{
+		Owner:          owner,
+		Interval:       DemoInterval,
+		Start:          end.UTC().Truncate(time.Minute).Add(-time.Duration(size+1) * DemoInterval),
+		UserLabels:     []string{"Customers", "Receipts", "Travel/2026"},
+		MalformedLabel: "Malformed samples",
+	}
+}
 
 // Demo is the "connect demo mailbox" feature of the embedded default: with
 // no Google OAuth client configured, an in-process Gmail emulator serves a
@@ -71,7 +89,12 @@ func demoAddress(tenantID int64) string {
 // is idempotent: connecting again returns the existing mailbox.
 func (d *Demo) ConnectDemo(ctx context.Context, tenantID, ownerID int64) (*models.Mailbox, error) {
 	email := demoAddress(tenantID)
-	if err := d.ensureMailbox(email, tenantID); err != nil {
+	if mb, err := d.store.MailboxByEmail(ctx, tenantID, email); err == nil && !mb.NeedsReauth {
+		// Connected already: pressing the button again must not restart
+		// the full sync.
+		return mb, nil
+	}
+	if err := d.ensureMailbox(email, tenantID, time.Now()); err != nil {
 		return nil, err
 	}
 	mb := &models.Mailbox{Email: email, OwnerID: ownerID, Provider: "gmail"}
@@ -86,13 +109,17 @@ func (d *Demo) ConnectDemo(ctx context.Context, tenantID, ownerID int64) (*model
 
 // ensureMailbox creates the emulator user with its generated mail, seeded
 // by tenant so that every restart rebuilds the same mailbox.
-func (d *Demo) ensureMailbox(email string, tenantID int64) error {
+//
+// The mail ends at end (the mailbox's creation) and spans DemoInterval per
+// message before it, so a fresh demo has mail from today and relative
+// searches (newer_than:) find it; a restart rebuilds the same dates.
+func (d *Demo) ensureMailbox(email string, tenantID int64, end time.Time) error {
 	if _, err := d.emu.AddUser(email); errors.Is(err, emulator.ErrUserExists) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("demo mailbox: %w", err)
 	}
-	gen := emulator.NewGenerator(tenantID, emulator.GeneratorOptions{Owner: email})
+	gen := emulator.NewGenerator(tenantID, demoOptions(email, end, d.size))
 	if err := d.emu.AddGenerated(email, gen, d.size); err != nil {
 		return fmt.Errorf("demo mailbox: %w", err)
 	}
@@ -138,7 +165,7 @@ func (d *Demo) Restore(ctx context.Context) error {
 			if !strings.HasSuffix(mb.Email, "@"+DemoDomain) || mb.Email != demoAddress(tid) {
 				continue
 			}
-			if err := d.ensureMailbox(mb.Email, tid); err != nil {
+			if err := d.ensureMailbox(mb.Email, tid, mb.CreatedAt); err != nil {
 				return err
 			}
 			if err := d.authorize(ctx, tid, mb); err != nil {

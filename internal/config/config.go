@@ -61,6 +61,10 @@ type Config struct {
 	UndoSend time.Duration
 	// WorkerConcurrency is the number of asynq worker goroutines.
 	WorkerConcurrency int
+	// MemoryLimit is the Go runtime's soft memory limit in bytes
+	// (runtime/debug.SetMemoryLimit); 0 leaves the runtime alone (GOMEMLIMIT
+	// set, or TIDINGS_MEMORY_LIMIT=off).
+	MemoryLimit int64
 	// LogLevel and LogFormat configure slog.
 	LogLevel  slog.Level
 	LogFormat string
@@ -89,6 +93,7 @@ var Vars = []Var{
 	{"TIDINGS_PUSH_SERVICE_ACCOUNT", "", "service account email the push subscription's OIDC token must be issued to"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
+	{"TIDINGS_MEMORY_LIMIT", "160MiB", "Go soft memory limit (B, KiB, MiB, GiB suffixes; off for none); GOMEMLIMIT, when set, wins"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TIDINGS_LOG_FORMAT", "text", "text or json"},
 }
@@ -193,6 +198,11 @@ func Load(getenv func(string) string) (*Config, error) {
 			c.WorkerConcurrency = n
 		}
 	}
+	if n, err := memoryLimit(get("TIDINGS_MEMORY_LIMIT"), get("GOMEMLIMIT")); err != nil {
+		bad("TIDINGS_MEMORY_LIMIT", "%v", err)
+	} else {
+		c.MemoryLimit = n
+	}
 	switch lv := strings.ToLower(get("TIDINGS_LOG_LEVEL")); lv {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
@@ -216,6 +226,43 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// defaultMemoryLimit keeps a process's heap, with the garbage collector's
+// headroom, near the 200 MB a sync worker is meant to fit in: the limit
+// makes the collector run earlier instead of letting the heap double
+// while one large message is in flight.
+const defaultMemoryLimit = 160 << 20
+
+// memoryLimit parses TIDINGS_MEMORY_LIMIT. A GOMEMLIMIT set in the
+// environment has already been applied by the runtime and wins.
+func memoryLimit(v, gomemlimit string) (int64, error) {
+	if gomemlimit != "" {
+		return 0, nil
+	}
+	switch strings.ToLower(v) {
+	case "":
+		return defaultMemoryLimit, nil
+	case "off", "0":
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+			if err != nil || n <= 0 || n > (1<<50)/u.mult {
+				break
+			}
+			if n*u.mult < 32<<20 {
+				return 0, fmt.Errorf("%q is below 32MiB", v)
+			}
+			return n * u.mult, nil
+		}
+	}
+	return 0, fmt.Errorf("%q must be a size like 160MiB or 1GiB, or off", v)
 }
 
 // SQLitePath is where the embedded database lives.

@@ -28,6 +28,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"TIDINGS_LOG_LEVEL":          "loud",
 		"GOOGLE_CLIENT_ID":           "only-the-id",
 		"TIDINGS_PUBSUB_TOPIC":       "my-topic",
+		"TIDINGS_MEMORY_LIMIT":       "lots",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -41,5 +42,28 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 				t.Fatalf("Load with %s=%q: err = %v, want an error naming %s", name, value, err, name)
 			}
 		})
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	cases := []struct {
+		v, gomemlimit string
+		want          int64
+		wantErr       bool
+	}{
+		{"", "", 160 << 20, false},
+		{"512MiB", "", 512 << 20, false},
+		{"2GiB", "", 2 << 30, false},
+		{"off", "", 0, false},
+		{"512MiB", "300MiB", 0, false}, // GOMEMLIMIT wins, the runtime applied it
+		{"1KiB", "", 0, true},
+		{"12 parsecs", "", 0, true},
+		{"-5MiB", "", 0, true},
+	}
+	for _, c := range cases {
+		got, err := memoryLimit(c.v, c.gomemlimit)
+		if (err != nil) != c.wantErr || got != c.want {
+			t.Errorf("memoryLimit(%q, %q) = %d, %v; want %d, error %v", c.v, c.gomemlimit, got, err, c.want, c.wantErr)
+		}
 	}
 }
