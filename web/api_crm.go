@@ -371,9 +371,12 @@ func (s *Server) unlinkMessage(w http.ResponseWriter, r *http.Request, p *princi
 // reads the request into the store's filter and its page (it answers the
 // problem itself when the query is invalid), list loads that page and the
 // total, and each row is rendered with rep into a HAL collection named name.
+// Each finish step completes the page's representations (naming labels, say)
+// and answers the problem itself when it returns false.
 func listPage[F, T, R any](s *Server, name string,
 	query func(w http.ResponseWriter, r *http.Request, p *principal) (F, models.Page, bool),
-	list func(ctx context.Context, tenantID int64, f F) ([]T, int64, error), rep func(*T) R) apiHandler {
+	list func(ctx context.Context, tenantID int64, f F) ([]T, int64, error), rep func(*T) R,
+	finish ...func(w http.ResponseWriter, r *http.Request, p *principal, out []R) bool) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
 		f, pg, ok := query(w, r, p)
 		if !ok {
@@ -385,6 +388,11 @@ func listPage[F, T, R any](s *Server, name string,
 			return
 		}
 		out := repsOf(items, rep)
+		for _, f := range finish {
+			if !f(w, r, p, out) {
+				return
+			}
+		}
 		s.writeHAL(w, r, http.StatusOK, newCollection(r, name, out, len(out), total, pg))
 	}
 }

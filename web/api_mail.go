@@ -15,7 +15,7 @@ func (s *Server) registerMailAPI() {
 	s.handle("POST", "/api/mailboxes/{id}/sync", s.api(s.syncNow))
 	s.handle("GET", "/api/mailboxes/{id}/labels", s.api(s.listLabels))
 	s.handle("GET", "/api/mailboxes/{id}/threads", s.api(listPage(s, "threads", s.threadsQuery, s.listThreads, threadRep)))
-	s.handle("GET", "/api/mailboxes/{id}/messages", s.api(listPage(s, "messages", s.mailboxMessagesQuery, s.d.Store.ListMessages, messageSummary)))
+	s.handle("GET", "/api/mailboxes/{id}/messages", s.api(listPage(s, "messages", s.mailboxMessagesQuery, s.d.Store.ListMessages, messageSummary, s.nameLabels)))
 	s.handle("GET", "/api/threads/{id}", s.api(s.getThread))
 	s.handle("GET", "/api/messages/{id}", s.api(s.getMessageAPI))
 	s.handle("POST", "/api/messages/{id}/labels", s.api(s.changeLabelsAPI))

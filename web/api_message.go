@@ -218,7 +218,7 @@ func messageSummary(m *models.Message) messageOut { return messageRep(m, nil, fa
 // relatedMessages lists the messages of an account, contact or case (set
 // puts the {id} of the path into the filter).
 func (s *Server) relatedMessages(set func(*models.MessageFilter, int64)) apiHandler {
-	return listPage(s, "messages", s.relatedQuery(set), s.d.Store.ListMessages, messageSummary)
+	return listPage(s, "messages", s.relatedQuery(set), s.d.Store.ListMessages, messageSummary, s.nameLabels)
 }
 
 // relatedQuery reads the query of the messages of an account, contact or

@@ -108,6 +108,11 @@ func TestLabelNamesInAPIAndUI(t *testing.T) {
 			t.Errorf("label_names %s lacks %s", names, want)
 		}
 	}
+	// Paged collections name labels too, not only single messages.
+	_, body = e.call("GET", fmt.Sprintf("/api/mailboxes/%d/messages", f.MailboxID), f.Token, "")
+	if !strings.Contains(string(body), `"name":"Customers/Priority"`) {
+		t.Errorf("a mailbox's message page lacks label names: %s", body)
+	}
 	msg, err := store.GetMessage(ctx, f.TenantID, f.MessageID)
 	if err != nil {
 		t.Fatal(err)
