@@ -236,8 +236,12 @@ type Mailbox struct {
 	Resyncs         int
 	LastSyncAt      *time.Time
 	WatchExpiration *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Scopes are the OAuth scopes Google granted (space-separated), as the
+	// token response reported them: permanent delete needs
+	// https://mail.google.com/ (or gmail.messages.delete).
+	Scopes    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Thread is a Gmail conversation.

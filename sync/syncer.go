@@ -66,6 +66,10 @@ type Deps struct {
 	// Metrics counts quota spent, rate limits and ingested messages; nil
 	// counts nothing.
 	Metrics *Metrics
+	// OutboxLease is how long a worker holds an outbox item without
+	// renewing it (default 2 min): a killed worker's item is taken over
+	// after it.
+	OutboxLease time.Duration
 }
 
 // Syncer synchronizes Gmail mailboxes into the store and the index.
@@ -90,6 +94,8 @@ type Syncer struct {
 	// as fetches run at once.
 	transport http.RoundTripper
 	metrics   *Metrics
+
+	outboxLeaseTTL time.Duration
 }
 
 // Scopes are the OAuth scopes tidings asks for. gmail.modify is the
@@ -111,7 +117,7 @@ func New(d Deps) (*Syncer, error) {
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
 		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, topic: d.PubSubTopic,
-		admit: newInflight(d.InflightBytes), metrics: d.Metrics,
+		admit: newInflight(d.InflightBytes), metrics: d.Metrics, outboxLeaseTTL: d.OutboxLease,
 	}
 	if d.InflightBytes <= 0 {
 		s.admit = newInflight(32 << 20)

@@ -67,6 +67,9 @@ type Config struct {
 	PushServiceAccount string
 	// SyncInterval is how often the scheduler enqueues incremental syncs.
 	SyncInterval time.Duration
+	// UndoSend is how long a sent message waits so the user can undo it
+	// (0 disables the window).
+	UndoSend time.Duration
 	// WorkerConcurrency is the number of asynq worker goroutines.
 	WorkerConcurrency int
 	// MemoryLimit is the Go runtime's soft memory limit in bytes
@@ -206,6 +209,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad("TIDINGS_SYNC_INTERVAL", "must be a duration of at least 1s, like 60s or 5m")
 		} else {
 			c.SyncInterval = d
+		}
+	}
+	c.UndoSend = 10 * time.Second
+	if v := get("TIDINGS_UNDO_SEND"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Hour {
+			bad("TIDINGS_UNDO_SEND", "must be a duration from 0s to 1h, like 10s")
+		} else {
+			c.UndoSend = d
 		}
 	}
 	c.WorkerConcurrency = 8
