@@ -133,12 +133,15 @@ func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, c *call, 
 	if slices.ContainsFunc(recipients(raw), func(a string) bool { return strings.EqualFold(a, c.mb.email) }) {
 		labels = append(labels, "INBOX", "UNREAD")
 	}
-	out, aerr := e.store(c, raw, labels, "receivedTime", meta.ThreadID)
+	out, aerr := e.store(c, raw, labels, "receivedTime", sendThread(c.mb, meta.ThreadID, raw))
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return
 	}
 	e.deliverLocal(c.mb.email, raw)
+	if e.failAfterStore(w, c) {
+		return
+	}
 	writeJSON(w, 200, out)
 }
 
@@ -150,7 +153,7 @@ func (e *Emulator) createDraft(w http.ResponseWriter, r *http.Request, c *call, 
 		writeAPIError(w, aerr)
 		return
 	}
-	msg, aerr := e.store(c, raw, []string{"DRAFT"}, "receivedTime", meta.ThreadID)
+	msg, aerr := e.store(c, raw, []string{"DRAFT"}, "receivedTime", sendThread(c.mb, meta.ThreadID, raw))
 	if aerr != nil {
 		writeAPIError(w, aerr)
 		return
@@ -188,6 +191,14 @@ func (e *Emulator) updateDraft(w http.ResponseWriter, r *http.Request, c *call, 
 	thread := meta.ThreadID
 	if old != nil && thread == "" {
 		thread = formatID(old.thread)
+	}
+	mb.mu.Unlock()
+	thread = sendThread(mb, thread, raw)
+	mb.mu.Lock()
+	if mb.drafts[in.pathID] != d {
+		mb.mu.Unlock()
+		writeAPIError(w, errNotFound())
+		return
 	}
 	now := e.now()
 	if old != nil {
@@ -234,6 +245,9 @@ func (e *Emulator) sendDraft(w http.ResponseWriter, r *http.Request, c *call, in
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	e.deliverLocal(mb.email, sentRaw)
+	if e.failAfterStore(w, c) {
+		return
+	}
 	writeJSON(w, 200, out)
 }
 

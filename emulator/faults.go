@@ -21,12 +21,14 @@ const (
 	FaultEmptyHistoryPage                           // history.list page with no records but a nextPageToken
 	FaultPhantomHistoryMessage                      // history.list names a message that 404s on fetch
 	FaultGhostLabel                                 // a label id that labels.list does not know
+	FaultFailAfterStore                             // messages.send/drafts.send store and deliver, then answer 503 or reset
 )
 
 var faultNames = map[FaultKind]string{
 	FaultServerError: "500", FaultUnavailable: "503", FaultRateLimit: "429", FaultConnReset: "reset",
 	FaultSlow: "slow", FaultTruncated: "truncate", FaultEmptyHistoryPage: "empty-history-page",
 	FaultPhantomHistoryMessage: "phantom-message", FaultGhostLabel: "ghost-label",
+	FaultFailAfterStore: "fail-after-store",
 }
 
 func (k FaultKind) String() string {
@@ -38,7 +40,7 @@ func (k FaultKind) String() string {
 
 // ParseFaultKinds parses a comma-separated list of fault names as printed by
 // FaultKind.String ("500,503,429,reset,slow,truncate,empty-history-page,
-// phantom-message,ghost-label"); "all" selects every kind.
+// phantom-message,ghost-label,fail-after-store"); "all" selects every kind.
 func ParseFaultKinds(s string) ([]FaultKind, error) {
 	if strings.TrimSpace(s) == "" || s == "all" {
 		return AllFaults(), nil
@@ -63,7 +65,7 @@ func ParseFaultKinds(s string) ([]FaultKind, error) {
 // AllFaults lists every fault kind.
 func AllFaults() []FaultKind {
 	return []FaultKind{FaultServerError, FaultUnavailable, FaultRateLimit, FaultConnReset, FaultSlow,
-		FaultTruncated, FaultEmptyHistoryPage, FaultPhantomHistoryMessage, FaultGhostLabel}
+		FaultTruncated, FaultEmptyHistoryPage, FaultPhantomHistoryMessage, FaultGhostLabel, FaultFailAfterStore}
 }
 
 // Faults configures fault injection: each API request draws one fault with

@@ -102,6 +102,7 @@ type mailbox struct {
 	inflight  int
 	retention time.Duration
 	pushScan  uint64 // history id up to which push relevance was checked
+	scope     string // OAuth scope granted to this user's tokens ("" = full access)
 }
 
 func newMailbox(email string, seed uint64, now time.Time, retention time.Duration) *mailbox {

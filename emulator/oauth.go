@@ -122,7 +122,7 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 		"access_token": at,
 		"token_type":   "Bearer",
 		"expires_in":   int(e.cfg.accessTTL / time.Second),
-		"scope":        "https://mail.google.com/",
+		"scope":        e.scopeOf(email),
 	}
 	if refresh != "" {
 		resp["refresh_token"] = refresh

@@ -11,7 +11,7 @@ import (
 // query is the subset of Gmail's search syntax
 // (https://support.google.com/mail/answer/7190) the emulator understands:
 // after:/before: (YYYY/MM/DD or epoch seconds), newer_than:/older_than:
-// (Nd, Nm, Ny, Nh), in:, label:, is:, from:, to:, subject:, bare words
+// (Nd, Nm, Ny, Nh), in:, label:, is:, from:, to:, subject:, rfc822msgid:, bare words
 // (matched against Subject and From), each optionally negated with "-".
 type query struct {
 	terms    []qterm
@@ -140,6 +140,9 @@ func parseQuery(s string, now time.Time) (*query, error) {
 			t.key, t.val = "label", val
 		case "from", "to", "subject":
 			t.key, t.val = key, strings.ToLower(val)
+		case "rfc822msgid":
+			// Gmail matches the Message-ID with or without angle brackets.
+			t.key, t.val = "msgid", strings.ToLower(strings.Trim(val, "<>"))
 		default:
 			return nil, fmt.Errorf("unsupported search operator %q", key+":")
 		}
@@ -198,6 +201,9 @@ func (q *query) match(mb *mailbox, m *msgState) bool {
 			ok = slices.Contains(m.labels, t.label)
 		case "from", "to", "subject":
 			ok = strings.Contains(header(t.key), t.val)
+		case "msgid":
+			ids := msgIDList(header("message-id"))
+			ok = len(ids) > 0 && strings.Trim(ids[0], "<>") == t.val
 		case "text":
 			ok = strings.Contains(header("subject"), t.val) || strings.Contains(header("from"), t.val)
 		}

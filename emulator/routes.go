@@ -104,6 +104,10 @@ func (e *Emulator) api(method string, h apiHandler) http.Handler {
 			return
 		}
 		c := &call{mb: mb, method: method}
+		if aerr := mb.checkScope(method); aerr != nil {
+			writeAPIError(w, aerr)
+			return
+		}
 
 		if e.cfg.quota {
 			if !e.admit(w, mb, method) {

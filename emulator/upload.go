@@ -38,6 +38,7 @@ type uploadSession struct {
 	buf     bytes.Buffer
 	declLen int64
 	created time.Time
+	done    *recordedResponse // the final answer once the upload completed
 }
 
 // uploadSessionTTL is how long an abandoned resumable session is kept
@@ -177,6 +178,22 @@ func (e *Emulator) handleResumableChunk(w http.ResponseWriter, r *http.Request) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.done != nil {
+		// A completed upload answers every later request, status queries
+		// included, with its final response.
+		s.done.replay(w)
+		return
+	}
+	fault := e.drawFault()
+	switch fault {
+	case FaultServerError, FaultUnavailable, FaultRateLimit:
+		writeAPIError(w, errBackend(503))
+		return
+	case FaultConnReset:
+		if e.reset(w) {
+			return
+		}
+	}
 	start, end, total, ok := parseContentRange(r.Header.Get("Content-Range"))
 	if !ok {
 		writeAPIError(w, errBadRequest("Invalid Content-Range"))
@@ -204,14 +221,30 @@ func (e *Emulator) handleResumableChunk(w http.ResponseWriter, r *http.Request) 
 		e.resumeIncomplete(w, r, int64(s.buf.Len()))
 		return
 	}
-	e.dropUpload(id)
 	mb, err := e.mailbox(s.email)
 	if err != nil {
+		e.dropUpload(id)
 		writeAPIError(w, errNotFound())
 		return
 	}
 	s.in.media = s.buf.Bytes()
-	s.h(w, r, &call{mb: mb, method: s.method}, s.in)
+	rec := &recordedResponse{header: http.Header{}}
+	c := &call{mb: mb, method: s.method}
+	s.h(rec, r, c, s.in)
+	s.in.media, s.buf = nil, bytes.Buffer{}
+	if rec.status >= 500 {
+		// The upload failed as a whole: the session is gone.
+		e.dropUpload(id)
+	} else {
+		s.done = rec
+	}
+	if fault == FaultFailAfterStore && rec.status < 300 {
+		c.fault = fault
+		if e.failAfterStore(w, c) {
+			return
+		}
+	}
+	rec.replay(w)
 }
 
 func (e *Emulator) dropUpload(id string) {

@@ -71,9 +71,11 @@ func TestSimpleMediaUploadAndResumableProtocol(t *testing.T) {
 	if got, _ := srv.Raw(testUser, m.ID); !bytes.Equal(got, raw) {
 		t.Errorf("resumable upload stored %q", got)
 	}
-	// The session is gone once complete.
-	if r := chunk(0, half); r.StatusCode != 404 {
-		t.Errorf("completed session: %d", r.StatusCode)
+	// A completed session answers any later request, a status query
+	// included, with its final response (the outcome of a lost answer).
+	var again struct{ ID string }
+	if r := chunk(0, half); r.StatusCode != 200 || json.NewDecoder(r.Body).Decode(&again) != nil || again.ID != m.ID {
+		t.Errorf("completed session: %d %q, want 200 %q", r.StatusCode, again.ID, m.ID)
 	}
 	// Declared size over the limit is refused at initiation.
 	resp = post(srv.URL+"/upload/gmail/v1/users/me/messages/send?uploadType=resumable", "application/json", []byte(`{}`),

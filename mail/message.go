@@ -1,5 +1,6 @@
 // Package mail owns the decoding of raw RFC 5322 messages (as returned by the
-// Gmail API with format=raw) into tidings' message model.
+// Gmail API with format=raw) into tidings' message model, and the composing
+// of outgoing ones (compose.go: new messages, replies and forwards).
 //
 // Decoding is defensive: Decode never fails and never panics. Whatever it had
 // to repair (mislabelled charsets, broken RFC 2047 encoded words, raw 8-bit

@@ -23,6 +23,7 @@ func modelTables() []any {
 		&Contact{}, &ContactEmail{}, &Case{}, &CaseMessage{}, &Mailbox{},
 		&Thread{}, &Message{}, &RawMessage{}, &MessageAddress{}, &Label{},
 		&MessageLabel{}, &Attachment{}, &APIToken{}, &Session{}, &Invitation{}, &SearchOutbox{},
+		&OutboxItem{}, &OutboxChunk{},
 	}
 }
 

@@ -241,8 +241,12 @@ type Mailbox struct {
 	LeaseOwner      string
 	LeaseGeneration int64
 	LeaseExpiresAt  int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Scopes are the OAuth scopes Google granted (space-separated), as the
+	// token response reported them: permanent delete needs
+	// https://mail.google.com/ (or gmail.messages.delete).
+	Scopes    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Thread is a Gmail conversation.

@@ -52,6 +52,7 @@ var (
 // and an adaptive concurrency limit.
 type gmailClient struct {
 	svc       *gmail.Service
+	baseURL   string // Gmail API root, for the resumable upload protocol
 	tokens    *tokenSource
 	limiter   *rate.Limiter // nil: no client-side quota
 	hc        *http.Client  // the authenticated client svc uses
@@ -90,8 +91,12 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		return nil, err
 	}
 	lim := s.limiters.get(mb.ID, s.quota)
+	baseURL := "https://gmail.googleapis.com"
+	if s.endpoint != "" {
+		baseURL = s.endpoint
+	}
 	return &gmailClient{
-		svc: svc, hc: hc, tokens: ts, limiter: lim.rate, conc: lim.conc, admit: s.admit,
+		svc: svc, hc: hc, baseURL: baseURL, tokens: ts, limiter: lim.rate, conc: lim.conc, admit: s.admit,
 		quotaUser: fmt.Sprintf("tidings-%d-%d", mb.TenantID, mb.ID),
 		retry:     s.retry, log: s.log.With(slog.Int64("mailbox", mb.ID)),
 		metrics: s.metrics,

@@ -62,10 +62,10 @@ func newLeaseOwner() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// abandon clears a lease the failed acquisition may have taken after all
+// abandonLease clears a lease the failed acquisition may have taken after all
 // (see models.Store.AbandonSyncLease), so that the mailbox is not locked
 // for a TTL by a run that never started.
-func (s *Syncer) abandon(ctx context.Context, tenantID, mailboxID int64, owner string) {
+func (s *Syncer) abandonLease(ctx context.Context, tenantID, mailboxID int64, owner string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.store.AbandonSyncLease(ctx, tenantID, mailboxID, owner); err != nil {

@@ -61,6 +61,13 @@ func (s *Syncer) Connect(ctx context.Context, tenantID, ownerID int64, code stri
 	if err := s.store.SaveToken(ctx, tenantID, mb.ID, tok); err != nil {
 		return nil, fmt.Errorf("sync: store token: %w", err)
 	}
+	// What Google granted decides what the mailbox may do (permanent
+	// delete needs more than gmail.modify).
+	if scope, _ := tok.Extra("scope").(string); scope != "" {
+		if err := s.store.UpdateMailbox(ctx, tenantID, mb.ID, map[string]any{"scopes": scope}); err != nil {
+			return nil, err
+		}
+	}
 	if mb.NeedsReauth {
 		if err := s.store.UpdateMailbox(ctx, tenantID, mb.ID, map[string]any{
 			"needs_reauth": false, "sync_state": models.SyncPending, "last_error": "",

@@ -71,6 +71,10 @@ type Deps struct {
 	// Metrics counts quota spent, rate limits and ingested messages; nil
 	// counts nothing.
 	Metrics *Metrics
+	// OutboxLease is how long a worker holds an outbox item without
+	// renewing it (default 2 min): a killed worker's item is taken over
+	// after it.
+	OutboxLease time.Duration
 }
 
 // Syncer synchronizes Gmail mailboxes into the store and the index.
@@ -97,6 +101,8 @@ type Syncer struct {
 	// as fetches run at once.
 	transport http.RoundTripper
 	metrics   *Metrics
+
+	outboxLeaseTTL time.Duration
 }
 
 // Scopes are the OAuth scopes tidings asks for. gmail.modify is the
@@ -118,7 +124,7 @@ func New(d Deps) (*Syncer, error) {
 		http:     d.HTTPClient, log: d.Logger, now: d.Now,
 		policy: d.ContactPolicy, quota: d.Quota.withDefaults(), retry: d.Retry.withDefaults(),
 		pageSize: d.PageSize, leaseTTL: d.LeaseTTL, owner: d.LeaseOwner, topic: d.PubSubTopic,
-		admit: newInflight(d.InflightBytes), metrics: d.Metrics,
+		admit: newInflight(d.InflightBytes), metrics: d.Metrics, outboxLeaseTTL: d.OutboxLease,
 	}
 	if d.InflightBytes <= 0 {
 		s.admit = newInflight(32 << 20)
@@ -223,12 +229,12 @@ func (s *Syncer) Run(ctx context.Context, tenantID, mailboxID int64, full bool, 
 		return &BusyError{RetryIn: s.busyRetryDelay(held.ExpiresAt)}
 	}
 	if err != nil {
-		s.abandon(ctx, tenantID, mailboxID, owner)
+		s.abandonLease(ctx, tenantID, mailboxID, owner)
 		return err
 	}
 	if ctx.Err() != nil {
 		// Killed while taking the lease: give it back at once.
-		s.abandon(ctx, tenantID, mailboxID, owner)
+		s.abandonLease(ctx, tenantID, mailboxID, owner)
 		return ctx.Err()
 	}
 	log := s.log.With(slog.Int64("tenant", tenantID), slog.Int64("mailbox", mailboxID), slog.Int64("lease_generation", lease.Generation))

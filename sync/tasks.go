@@ -118,6 +118,8 @@ func (s *Syncer) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeLabelSync, s.handleLabels)
 	mux.HandleFunc(TypeScheduleSyncs, s.handleSchedule)
 	mux.HandleFunc(TypeRenewWatches, s.handleRenewWatches)
+	mux.HandleFunc(TypeOutbox, s.handleOutbox)
+	mux.HandleFunc(TypeOutboxSweep, s.handleOutboxSweep)
 }
 
 // Schedule registers the periodic tasks: a sync of every mailbox each
@@ -131,6 +133,13 @@ func (s *Syncer) Schedule(sched *asynq.Scheduler, interval time.Duration) error 
 		asynq.Queue(QueueCritical), asynq.Unique(max(interval, time.Second)), asynq.MaxRetry(0))
 	if err != nil {
 		return fmt.Errorf("sync: schedule syncs: %w", err)
+	}
+	// The outbox sweep re-enqueues items whose task was lost or whose
+	// worker died; the database, not the queue, is the source of truth.
+	_, err = sched.Register("@every 30s", asynq.NewTask(TypeOutboxSweep, nil),
+		asynq.Queue(QueueCritical), asynq.Unique(30*time.Second), asynq.MaxRetry(0))
+	if err != nil {
+		return fmt.Errorf("sync: schedule outbox sweep: %w", err)
 	}
 	if s.topic != "" {
 		_, err = sched.Register("@every 24h", asynq.NewTask(TypeRenewWatches, nil), asynq.Queue(QueueLow), asynq.MaxRetry(3))

@@ -24,6 +24,7 @@ func (s *Server) registerMailAPI() {
 	s.handle("GET", "/api/tokens", s.api(s.listTokens))
 	s.handle("POST", "/api/tokens", s.api(s.createToken))
 	s.handle("DELETE", "/api/tokens/{id}", s.api(s.deleteToken))
+	s.registerOutboxAPI()
 }
 
 func nonNil[T any](s []T) []T {

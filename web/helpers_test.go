@@ -20,6 +20,7 @@ import (
 	"tidings/internal/testenv"
 	"tidings/models"
 	"tidings/search"
+	mailsync "tidings/sync"
 )
 
 // Test doubles for the consumer-side interfaces. They do real work on the
@@ -155,6 +156,13 @@ func newEnv(t testing.TB, store *models.Store, opts ...func(*Deps)) *env {
 		LoginLimit: LoginLimit{Every: time.Minute, Burst: 100},
 		Logger:     slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
+	// The outbox is the real one without a queue or Gmail: items are
+	// stored and never carried out unless a test does it.
+	ob, err := mailsync.New(mailsync.Deps{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Outbox = ob
 	for _, o := range opts {
 		o(&d)
 	}
@@ -177,12 +185,12 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, store *models.Store)) {
 
 // tenantFix is one seeded tenant with one row of every kind.
 type tenantFix struct {
-	TenantID, UserID                              int64
-	Email, Password, Token                        string
-	AccountID, ContactID, CaseID, MailboxID       int64
-	ThreadID, MessageID, AttachmentID, APITokenID int64
-	OtherMessageID, InvitationID, SessionID       int64
-	MessageSubject, AccountName                   string
+	TenantID, UserID                                  int64
+	Email, Password, Token                            string
+	AccountID, ContactID, CaseID, MailboxID           int64
+	ThreadID, MessageID, AttachmentID, APITokenID     int64
+	OtherMessageID, InvitationID, SessionID, OutboxID int64
+	MessageSubject, AccountName                       string
 }
 
 const testPassword = "correct horse battery"
@@ -230,6 +238,11 @@ func seedTenant(t testing.TB, s *models.Store, name string) tenantFix {
 	}
 	f.ThreadID = threads[0].ID
 	must(t, s.LinkMessage(ctx, f.TenantID, cs.ID, f.MessageID))
+	ob := &models.OutboxItem{MailboxID: mb.ID, UserID: u.ID, Kind: models.OutboxSend, State: models.OutboxFailed, Subject: "Sent by " + name, LastError: "test"}
+	if _, err := s.CreateOutboxItem(ctx, f.TenantID, ob); err != nil {
+		t.Fatal(err)
+	}
+	f.OutboxID = ob.ID
 	plain, tok, err := s.CreateAPIToken(ctx, f.TenantID, u.ID, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,12 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, p *principal) erro
 // page requires a session. State-changing methods must also carry the
 // session's CSRF token.
 func (s *Server) page(h pageHandler) http.Handler {
+	return s.pageWithLimit(s.d.MaxBodyBytes, h)
+}
+
+// pageWithLimit is page with its own request body limit (compose forms
+// carry attachments).
+func (s *Server) pageWithLimit(limit int64, h pageHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := s.sessionPrincipal(r)
 		if p == nil {
@@ -39,7 +46,7 @@ func (s *Server) page(h pageHandler) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			r.Body = http.MaxBytesReader(w, r.Body, s.d.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if !csrfOK(r, p) {
 				s.forbidden(w, r, "missing or invalid CSRF token")
 				return
@@ -169,6 +176,7 @@ func funcsFor(loc *time.Location) template.FuncMap {
 		"sub":   func(a, b int) int { return a - b },
 		"join":  func(s []string) string { return strings.Join(s, ", ") },
 		"lower": strings.ToLower,
+		"has":   slices.Contains[[]string],
 		"last":  func(i, n int) bool { return i == n-1 },
 		"size":  humanSize,
 		// withData passes a loop item to a sub-template with the page's view.
@@ -215,6 +223,7 @@ func parsePages(loc *time.Location) (map[string]*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
+	partials, _ := fs.Glob(assets, "templates/partials/*.html")
 	out := map[string]*template.Template{}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
@@ -225,7 +234,12 @@ func parsePages(loc *time.Location) (map[string]*template.Template, error) {
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", f, err)
 		}
-		t, err := template.New("layout").Funcs(funcsFor(loc)).Parse(string(layout))
+		t, err := template.New("layout").Funcs(funcsFor(loc)).Funcs(outboundFuncs).Parse(string(layout))
+		if err == nil && len(partials) > 0 {
+			// Partials (templates/partials) are small blocks pages share,
+			// kept apart so several features can add to one page.
+			_, err = t.ParseFS(assets, "templates/partials/*.html")
+		}
 		if err == nil {
 			_, err = t.New(name).Parse(string(body))
 		}

@@ -23,6 +23,7 @@ func (s *Server) registerUI() {
 	s.registerCRMUI()
 	s.registerMailUI()
 	s.registerWorkspaceUI()
+	s.registerComposeUI()
 }
 
 // serveStatic serves the embedded assets (no directory listings). They

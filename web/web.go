@@ -72,6 +72,11 @@ type Deps struct {
 	Demo        DemoConnector
 	Attachments AttachmentFetcher
 	Labels      LabelChanger
+	// Outbox sends mail and carries out mailbox actions (api_outbox.go).
+	Outbox Outbox
+	// UndoWindow is how long a sent message waits so it can be undone;
+	// zero means 10 s.
+	UndoWindow time.Duration
 	// Push receives Gmail push notifications on POST /gmail/push, which
 	// exists only when PushAuth is configured too.
 	Push     PushReceiver

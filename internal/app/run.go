@@ -51,8 +51,8 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	a.registerStatusMetrics()
 
 	deps := web.Deps{
-		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer,
-		Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
+		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer, Outbox: syncer,
+		UndoWindow: undoWindow(cfg.UndoSend), Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
 		// Gmail push through a Pub/Sub push subscription: mounted only
 		// when it can be authenticated.
 		PushAuth: web.PushAuth{Token: cfg.PushToken, Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount},
@@ -208,4 +208,13 @@ func (g gmailConnector) AuthCodeURL(state string) string { return g.s.AuthCodeUR
 
 func (g gmailConnector) Connect(ctx context.Context, tenantID, ownerID int64, code string) (*models.Mailbox, error) {
 	return g.s.Connect(ctx, tenantID, ownerID, code)
+}
+
+// undoWindow maps TIDINGS_UNDO_SEND=0 (no window) to the smallest delay
+// web accepts as "set".
+func undoWindow(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Nanosecond
+	}
+	return d
 }

@@ -74,6 +74,9 @@ type Config struct {
 	// stopped heartbeating before another may take it over
 	// (TIDINGS_SYNC_LEASE_TTL, default 30s).
 	SyncLeaseTTL time.Duration
+	// UndoSend is how long a sent message waits so the user can undo it
+	// (0 disables the window).
+	UndoSend time.Duration
 	// WorkerConcurrency is the number of asynq worker goroutines.
 	WorkerConcurrency int
 	// MemoryLimit is the Go runtime's soft memory limit in bytes
@@ -231,6 +234,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			bad("TIDINGS_SYNC_LEASE_TTL", "must be a duration of at least 3s, like 30s")
 		} else {
 			c.SyncLeaseTTL = d
+		}
+	}
+	c.UndoSend = 10 * time.Second
+	if v := get("TIDINGS_UNDO_SEND"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Hour {
+			bad("TIDINGS_UNDO_SEND", "must be a duration from 0s to 1h, like 10s")
+		} else {
+			c.UndoSend = d
 		}
 	}
 	c.WorkerConcurrency = 8
