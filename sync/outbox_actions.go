@@ -42,7 +42,7 @@ func CanDeletePermanently(scopes string) bool {
 }
 
 // ErrScopeForDelete: the mailbox's grant does not allow permanent delete.
-var ErrScopeForDelete = errors.New("permanent delete needs the https://mail.google.com/ scope, which this mailbox did not grant (tidings asks for gmail.modify); move the messages to Trash instead, Gmail empties it after 30 days")
+var ErrScopeForDelete = errors.New("permanent delete needs the https://mail.google.com/ scope, which this mailbox did not grant (tidings asks for gmail.modify unless TIDINGS_GMAIL_FULL_ACCESS is set); move the messages to Trash instead, Gmail empties it after 30 days")
 
 // action carries out label changes, trash, untrash and permanent delete.
 // All of them are idempotent in Gmail, so they are retried like reads.

@@ -113,6 +113,13 @@ type Syncer struct {
 // users.watch work with it, so no profile or email scope is needed.
 var Scopes = []string{gmail.GmailModifyScope}
 
+// FullAccessScopes are asked for instead of Scopes when an operator wants
+// permanent delete (TIDINGS_GMAIL_FULL_ACCESS): users.messages.delete
+// accepts only https://mail.google.com/, which includes everything
+// gmail.modify allows
+// (https://developers.google.com/gmail/api/reference/rest/v1/users.messages/delete).
+var FullAccessScopes = []string{gmail.MailGoogleComScope}
+
 // New builds a Syncer.
 func New(d Deps) (*Syncer, error) {
 	if d.Store == nil {

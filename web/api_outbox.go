@@ -71,12 +71,14 @@ func (in sendIn) spec() mailsync.SendSpec {
 		ReplyTo: in.ReplyTo, ReplyAll: in.ReplyAll, Forward: in.Forward, NoQuote: in.NoQuote}
 }
 
-// sendAt is when a send happens: a chosen time, or now plus the undo
-// window.
+// sendAt is when a send happens: a chosen time (RFC 3339 with its own
+// offset; stored in UTC), now plus the undo window when the caller asked
+// for one, or at once. The undo window is the UI's default only: a REST
+// caller that wants it says "undo": true.
 func (s *Server) sendAt(at *time.Time, undo bool) time.Time {
 	switch {
 	case at != nil:
-		return *at
+		return at.UTC()
 	case undo:
 		return s.d.Now().Add(s.undoWindow())
 	}

@@ -70,8 +70,8 @@ func TestNoServerErrorsOnBadInput(t *testing.T) {
 	}{
 		{"/search?q=x&after=garbage", nil, 200},
 		{"/search?q=" + url.QueryEscape("before:9999999999"), nil, 200},
-		{fmt.Sprintf("/messages/%d/labels", a.MessageID), url.Values{"add": {"Label_nope"}}, 400},
-		{fmt.Sprintf("/messages/%d/labels", a.MessageID), url.Values{"add": {""}}, 422},
+		{fmt.Sprintf("/messages/%d/action", a.MessageID), url.Values{"action": {"label"}, "label": {"No such label"}}, 422},
+		{fmt.Sprintf("/messages/%d/action", a.MessageID), url.Values{"action": {""}}, 422},
 		{fmt.Sprintf("/messages/%d/attachments/%d", a.MessageID, a.AttachmentID), nil, 409},
 	} {
 		var resp *http.Response

@@ -92,6 +92,9 @@ func TestBrowserOutbound(t *testing.T) {
 		}
 		return env
 	}
+	// The user reads and types times in Tokyo (UTC+9, no DST).
+	must(t, store.SetUserTimeZone(ctx, f.UserID, "Asia/Tokyo"))
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	u := o.ts.URL
 	c.do(t, "login",
 		chromedp.Navigate(u+"/login"), chromedp.WaitVisible(css(`input[name=email]`)),
@@ -155,13 +158,17 @@ func TestBrowserOutbound(t *testing.T) {
 	}
 
 	// 5. Schedule a send for later.
-	later := time.Now().UTC().Add(2 * time.Hour).Format("2006-01-02T15:04")
+	laterAt := time.Now().Add(2 * time.Hour).Truncate(time.Minute)
+	later := laterAt.In(tokyo).Format("2006-01-02T15:04")
 	c.do(t, "schedule",
 		chromedp.Navigate(fmt.Sprintf("%s/compose?mailbox=%d", u, f.MailboxID)), chromedp.WaitVisible(css(`#compose`)),
 		chromedp.SendKeys(css(`#to`), "hal@partner.example"), chromedp.SendKeys(css(`#subject`), "Later"),
 		chromedp.SetValue(css(`#send-at`), later), chromedp.Click(css(`#send`)), chromedp.WaitVisible(css(`#undo-notice`)))
-	if it := waitState(models.OutboxSend, "Later", models.OutboxScheduled); it.SendAt.UTC().Format("2006-01-02T15:04") != later {
-		t.Errorf("scheduled for %s, want %s", it.SendAt, later)
+	if it := waitState(models.OutboxSend, "Later", models.OutboxScheduled); !it.SendAt.Equal(laterAt) {
+		t.Errorf("scheduled for %s, want %s (%s in Tokyo)", it.SendAt.UTC(), laterAt.UTC(), later)
+	}
+	if got := c.eval(t, `document.querySelector('#undo-notice').innerText`); !strings.Contains(got, strings.Replace(later, "T", " ", 1)+" (Asia/Tokyo)") {
+		t.Errorf("undo notice %s does not show %s in Tokyo", got, later)
 	}
 
 	// 6. Send and undo within the window.
@@ -184,7 +191,11 @@ func TestBrowserOutbound(t *testing.T) {
 	if l := o.emu.Snapshot(email)[origGID].LabelIDs; !strings.Contains(strings.Join(l, ","), "STARRED") {
 		t.Errorf("Gmail labels after Star: %v", l)
 	}
-	c.do(t, "delete forever asks first", chromedp.Click(css(`#delete-forever`)), chromedp.WaitVisible(css(`#confirm`)))
+	// The mailbox granted gmail.modify only: the confirmation says so.
+	c.do(t, "delete forever needs the scope", chromedp.Click(css(`#delete-forever`)), chromedp.WaitVisible(css(`#confirm-blocked`)))
+	c.shot(t, "05-delete-needs-scope")
+	must(t, store.UpdateMailbox(ctx, f.TenantID, f.MailboxID, map[string]any{"scopes": "https://mail.google.com/"}))
+	c.do(t, "delete forever asks first", chromedp.Reload(), chromedp.WaitVisible(css(`#confirm`)))
 	c.shot(t, "05-confirm-delete")
 	if v := c.cspViolations(); len(v) > 0 {
 		t.Errorf("CSP violations:\n%s", strings.Join(v, "\n"))

@@ -82,7 +82,6 @@ func uiMatrix(a tenantFix) []struct{ method, path string } {
 		{"GET", fmt.Sprintf("/messages/%d/body", a.MessageID)},
 		{"GET", fmt.Sprintf("/messages/%d/attachments/%d", a.MessageID, a.AttachmentID)},
 		{"POST", fmt.Sprintf("/messages/%d/link", a.MessageID)},
-		{"POST", fmt.Sprintf("/messages/%d/labels", a.MessageID)},
 		{"POST", fmt.Sprintf("/settings/tokens/%d/delete", a.APITokenID)},
 		{"POST", fmt.Sprintf("/outbox/%d/cancel", a.OutboxID)},
 		{"POST", fmt.Sprintf("/outbox/%d/retry", a.OutboxID)},

@@ -203,7 +203,7 @@ func (s *Server) composeSubmit(w http.ResponseWriter, r *http.Request, p *princi
 	if draft {
 		sub.Kind = models.OutboxDraftSave
 	} else {
-		at, err := s.parseSendAt(r.FormValue("send_at"))
+		at, err := s.parseSendAt(r.FormValue("send_at"), p.User.Location())
 		if err != nil {
 			return s.renderCompose(w, r, p, http.StatusUnprocessableEntity, err.Error(), d)
 		}
@@ -233,20 +233,22 @@ func (s *Server) composeSubmit(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
-// parseSendAt reads "send later" (datetime-local, UTC); empty means now
-// plus the undo window.
-func (s *Server) parseSendAt(v string) (time.Time, error) {
+// parseSendAt reads "send later" (datetime-local: a wall-clock time
+// without zone, which the form means in the user's time zone loc, as every
+// date the UI shows); empty means now plus the undo window. A wall time
+// that a DST change skips or repeats resolves as time.Date does.
+func (s *Server) parseSendAt(v string, loc *time.Location) (time.Time, error) {
 	if strings.TrimSpace(v) == "" {
 		return s.d.Now().Add(s.undoWindow()), nil
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04", v, time.UTC)
+	t, err := time.ParseInLocation("2006-01-02T15:04", v, loc)
 	if err != nil {
 		return time.Time{}, errors.New("Send later: give a date and time")
 	}
 	if t.Before(s.d.Now().Add(-time.Minute)) {
 		return time.Time{}, errors.New("Send later: that time has passed")
 	}
-	return t, nil
+	return t.UTC(), nil // stored times are UTC (SQLite compares them as text)
 }
 
 // formFiles yields the uploaded files of the compose form in order.
@@ -399,6 +401,9 @@ func (s *Server) draftSendUI(w http.ResponseWriter, r *http.Request, p *principa
 type confirmData struct {
 	Question, Detail, Button, Action, Back string
 	Fields                                 map[string]string
+	// Blocked, when set, says why the action cannot be done; the page
+	// then offers no button.
+	Blocked string
 }
 
 func (s *Server) draftDeleteConfirm(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -441,10 +446,20 @@ func (s *Server) messageDeleteConfirm(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	s.render(w, r, http.StatusOK, "confirm", view{Title: "Delete forever", P: p, Data: confirmData{
+	mb, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, m.MailboxID)
+	if err != nil {
+		return err
+	}
+	d := confirmData{
 		Question: "Delete this message forever?", Detail: fmt.Sprintf("“%s” is deleted from Gmail permanently; it cannot be restored. Move to Trash keeps it for 30 days.", m.Subject),
 		Button: "Delete forever", Action: fmt.Sprintf("/messages/%d/action", m.ID), Back: fmt.Sprintf("/messages/%d", m.ID),
-		Fields: map[string]string{"action": "delete"}}})
+		Fields: map[string]string{"action": "delete"}}
+	if !mailsync.CanDeletePermanently(mb.Scopes) {
+		// Say so before the user confirms: the grant decides, and
+		// only connecting again with the full scope changes it.
+		d.Blocked = fmt.Sprintf("Not possible for %s: %v. To allow it, an administrator sets TIDINGS_GMAIL_FULL_ACCESS=true and the mailbox is connected again.", mb.Email, mailsync.ErrScopeForDelete)
+	}
+	s.render(w, r, http.StatusOK, "confirm", view{Title: "Delete forever", P: p, Data: d})
 	return nil
 }
 

@@ -26,7 +26,6 @@ func (s *Server) registerMailUI() {
 	s.handle("GET", "/messages/{id}/body", s.page(s.messageBody))
 	s.handle("GET", "/messages/{id}/attachments/{attachmentId}", s.page(s.attachmentUI))
 	s.handle("POST", "/messages/{id}/link", s.page(s.linkUI))
-	s.handle("POST", "/messages/{id}/labels", s.page(s.labelsUI))
 	s.handle("GET", "/search", s.page(s.searchPage))
 	s.handle("GET", "/search/results", s.page(s.searchResults))
 }
@@ -280,29 +279,6 @@ func (s *Server) linkUI(w http.ResponseWriter, r *http.Request, p *principal) er
 		return models.ErrNotFound
 	}
 	if err := s.d.Store.LinkMessage(r.Context(), p.TenantID, *cid, id); err != nil {
-		return err
-	}
-	redirect(w, r, "/messages/"+itoa(id))
-	return nil
-}
-
-func (s *Server) labelsUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	if _, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id); err != nil {
-		return err
-	}
-	if s.d.Labels == nil {
-		return errNotConfigured
-	}
-	add, remove := r.PostForm["add"], r.PostForm["remove"]
-	if bad := checkLabelIDs(add, remove); len(bad) > 0 || len(add)+len(remove) == 0 {
-		s.render(w, r, http.StatusUnprocessableEntity, "error", view{P: p, Title: "Labels not changed", Data: "Choose existing labels to add or remove."})
-		return nil
-	}
-	if err := s.d.Labels.ChangeLabels(r.Context(), p.TenantID, id, add, remove); err != nil {
 		return err
 	}
 	redirect(w, r, "/messages/"+itoa(id))

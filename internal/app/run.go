@@ -175,6 +175,11 @@ func (a *App) NewSyncer(endpoint string) (*mailsync.Syncer, error) {
 		LeaseTTL:    cfg.SyncLeaseTTL,
 		Metrics:     a.syncMetrics(),
 	}
+	if cfg.GmailFullAccess {
+		// Permanent delete needs the full scope; mailboxes connected
+		// before keep their grant until they connect again.
+		deps.OAuthScopes = mailsync.FullAccessScopes
+	}
 	if a.Indexer != nil {
 		deps.Indexer = a.Indexer
 	}

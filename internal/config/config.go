@@ -50,6 +50,11 @@ type Config struct {
 	// GmailEndpoint, when set, sends every Google call (Gmail API and
 	// OAuth) to a Gmail API emulator at this base URL.
 	GmailEndpoint string
+	// GmailFullAccess asks Google for https://mail.google.com/ instead of
+	// gmail.modify when a mailbox connects: the only way permanent delete
+	// (users.messages.delete) is allowed. Mailboxes connected before keep
+	// the scope they granted until they are connected again.
+	GmailFullAccess bool
 	// PubSubTopic ("projects/P/topics/T") enables Gmail push: mailboxes
 	// are watched and notifications arrive at /gmail/push.
 	PubSubTopic string
@@ -105,6 +110,7 @@ var Vars = []Var{
 	{"GOOGLE_CLIENT_ID", "", "Google OAuth client id (Gmail API enabled)"},
 	{"GOOGLE_CLIENT_SECRET", "", "Google OAuth client secret"},
 	{"TIDINGS_GMAIL_ENDPOINT", "", "base URL of a Gmail API emulator; all Gmail and OAuth calls go there instead of Google"},
+	{"TIDINGS_GMAIL_FULL_ACCESS", "false", "true asks Google for the full https://mail.google.com/ scope at connect time (needed for permanent delete) instead of gmail.modify"},
 	{"TIDINGS_PUBSUB_TOPIC", "", "Pub/Sub topic (projects/P/topics/T) Gmail publishes changes to; enables push"},
 	{"TIDINGS_PUSH_TOKEN", "", "shared secret the push subscription sends as ?token= on /gmail/push"},
 	{"TIDINGS_METRICS_TOKEN", "", "bearer token a Prometheus scraper sends for /metrics on the web listener (operators' browser sessions need none)"},
@@ -210,6 +216,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		bad("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together")
+	}
+	if v := get("TIDINGS_GMAIL_FULL_ACCESS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("TIDINGS_GMAIL_FULL_ACCESS", "must be true or false")
+		}
+		c.GmailFullAccess = b
 	}
 	c.SyncInterval = 60 * time.Second
 	if v := get("TIDINGS_SYNC_INTERVAL"); v != "" {

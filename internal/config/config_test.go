@@ -31,6 +31,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"TIDINGS_METRICS_LISTEN":     "9090",
 		"TIDINGS_METRICS_TOKEN":      "short",
 		"TIDINGS_MEMORY_LIMIT":       "lots",
+		"TIDINGS_GMAIL_FULL_ACCESS":  "sometimes",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -66,6 +67,23 @@ func TestMemoryLimit(t *testing.T) {
 		got, err := memoryLimit(c.v, c.gomemlimit)
 		if (err != nil) != c.wantErr || got != c.want {
 			t.Errorf("memoryLimit(%q, %q) = %d, %v; want %d, error %v", c.v, c.gomemlimit, got, err, c.want, c.wantErr)
+		}
+	}
+}
+
+func TestGmailFullAccess(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{{"", false}, {"false", false}, {"0", false}, {"true", true}, {"TRUE", true}, {"1", true}, {" true ", true}} {
+		cfg, err := Load(func(k string) string {
+			if k == "TIDINGS_GMAIL_FULL_ACCESS" {
+				return c.v
+			}
+			return ""
+		})
+		if err != nil || cfg.GmailFullAccess != c.want {
+			t.Errorf("TIDINGS_GMAIL_FULL_ACCESS=%q: GmailFullAccess = %v, %v; want %v", c.v, cfg != nil && cfg.GmailFullAccess, err, c.want)
 		}
 	}
 }
