@@ -39,8 +39,8 @@ type settingsData struct {
 	// SendFrom are the admin's own mailboxes in this organization, which
 	// can send an invitation (an empty list offers no sending).
 	SendFrom []models.Mailbox
-	Notice      string
-	Zones       []string // offered in the time zone field
+	Notice   string
+	Zones    []string // offered in the time zone field
 }
 
 type orgChoice struct {
