@@ -51,7 +51,7 @@ func (s storeSearcher) Search(ctx context.Context, tenantID int64, req search.Re
 	if err != nil {
 		return nil, err
 	}
-	res := &search.Result{Total: total}
+	res := &search.Result{Total: total, TotalRelation: search.TotalExact}
 	for _, m := range msgs {
 		hl := html.EscapeString(m.Subject)
 		if q := html.EscapeString(f.Query); q != "" {
