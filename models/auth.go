@@ -166,8 +166,8 @@ func (s *Store) createTenantWithAdmin(ctx context.Context, orgName string, u *Us
 // firstTenantOnly fails with ErrSignUpClosed when tx sees a tenant. On
 // Postgres the tenants table is locked against concurrent inserts until
 // the transaction ends (read committed would let two first sign-ups both
-// see none); SQLite has a single writer, and a WAL snapshot that another
-// writer changed cannot be upgraded to write.
+// see none); SQLite transactions take the write lock at BEGIN
+// (_txlock=immediate, db.go), so the count is already serialized.
 func firstTenantOnly(tx *gorm.DB, engine Engine) error {
 	if engine == Postgres {
 		if err := tx.Exec("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE").Error; err != nil {
