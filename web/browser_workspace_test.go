@@ -134,7 +134,9 @@ func TestBrowserWorkspace(t *testing.T) {
 		t.Errorf("inbox count = %q, want 1 unread of 63 threads", inboxCount)
 	}
 	c.shot(t, "workspace-01-inbox")
-	c.do(t, "next page", chromedp.Click(css(`.pager a[rel=next]`)), chromedp.WaitVisible(css(`#threads`)))
+	// The old page also has #threads: wait for the link only page 2 has, so
+	// the count is read after the navigation, not during it.
+	c.do(t, "next page", chromedp.Click(css(`.pager a[rel=next]`)), chromedp.WaitVisible(css(`.pager a[rel=prev]`)), chromedp.WaitVisible(css(`#threads`)))
 	if n := c.eval(t, `String(document.querySelectorAll('#threads li.thread').length)`); n != "13" {
 		t.Errorf("second page shows %s threads, want 13", n)
 	}
