@@ -20,12 +20,39 @@ import (
 // one answer for it (see web), never "this address has an account".
 var ErrSignUpRefused = errors.New("models: sign-up refused")
 
+// ErrSignUpClosed is returned by SignUpFirst when the instance has an
+// organization already: further people join by invitation.
+var ErrSignUpClosed = errors.New("models: sign-up closed")
+
+// HasTenants reports whether the instance has any organization, i.e.
+// whether it has been bootstrapped.
+func (s *Store) HasTenants(ctx context.Context) (bool, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Tenant{}).Limit(1).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("models: count tenants: %w", err)
+	}
+	return n > 0, nil
+}
+
+// SignUpFirst is SignUp for an instance whose sign-up is closed: it
+// succeeds only while there is no organization (the first user
+// bootstraps the instance) and returns ErrSignUpClosed otherwise. The
+// check and the creation are one transaction, so two concurrent first
+// sign-ups cannot both win.
+func (s *Store) SignUpFirst(ctx context.Context, orgName, email, name, password string) (*Tenant, *User, error) {
+	return s.signUp(ctx, true, orgName, email, name, password)
+}
+
 // SignUp creates a tenant with the signing-up user as its admin. A new
 // address creates the user; an address that has an account with this very
 // password adds a new organization to that account (the owner proved who
 // they are). Either path costs exactly one password hash, so the answer
 // time does not tell the two apart.
 func (s *Store) SignUp(ctx context.Context, orgName, email, name, password string) (*Tenant, *User, error) {
+	return s.signUp(ctx, false, orgName, email, name, password)
+}
+
+func (s *Store) signUp(ctx context.Context, first bool, orgName, email, name, password string) (*Tenant, *User, error) {
 	email = NormalizeAddress(email)
 	var v validator
 	orgName, name = strings.TrimSpace(orgName), strings.TrimSpace(name)
@@ -61,7 +88,7 @@ func (s *Store) SignUp(ctx context.Context, orgName, email, name, password strin
 	default:
 		return nil, nil, fmt.Errorf("models: find user: %w", err)
 	}
-	t, err := s.createTenantWithAdmin(ctx, orgName, u)
+	t, err := s.createTenantWithAdmin(ctx, orgName, u, first)
 	if errors.Is(err, ErrConflict) {
 		// The same address signed up concurrently.
 		return nil, nil, ErrSignUpRefused
@@ -102,18 +129,24 @@ func (s *Store) CreateOrganization(ctx context.Context, orgName, email, name, pa
 	} else if err != nil {
 		return nil, nil, false, fmt.Errorf("models: find user: %w", err)
 	}
-	t, err := s.createTenantWithAdmin(ctx, orgName, &u)
+	t, err := s.createTenantWithAdmin(ctx, orgName, &u, false)
 	return t, &u, created, err
 }
 
 // createTenantWithAdmin creates the tenant, the user when u.ID is 0, and
-// the admin membership in one transaction.
-func (s *Store) createTenantWithAdmin(ctx context.Context, orgName string, u *User) (*Tenant, error) {
+// the admin membership in one transaction. With onlyFirst it fails with
+// ErrSignUpClosed when a tenant exists already.
+func (s *Store) createTenantWithAdmin(ctx context.Context, orgName string, u *User, onlyFirst bool) (*Tenant, error) {
 	t := &Tenant{Name: orgName}
 	if dom := u.Email[strings.LastIndex(u.Email, "@")+1:]; dom != "" {
 		t.Domains = StringList{dom}
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if onlyFirst {
+			if err := firstTenantOnly(tx, s.engine); err != nil {
+				return err
+			}
+		}
 		if err := tx.Create(t).Error; err != nil {
 			return fmt.Errorf("models: create tenant: %w", err)
 		}
@@ -128,6 +161,27 @@ func (s *Store) createTenantWithAdmin(ctx context.Context, orgName string, u *Us
 		return nil, err
 	}
 	return t, nil
+}
+
+// firstTenantOnly fails with ErrSignUpClosed when tx sees a tenant. On
+// Postgres the tenants table is locked against concurrent inserts until
+// the transaction ends (read committed would let two first sign-ups both
+// see none); SQLite transactions take the write lock at BEGIN
+// (_txlock=immediate, db.go), so the count is already serialized.
+func firstTenantOnly(tx *gorm.DB, engine Engine) error {
+	if engine == Postgres {
+		if err := tx.Exec("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE").Error; err != nil {
+			return fmt.Errorf("models: lock tenants: %w", err)
+		}
+	}
+	var n int64
+	if err := tx.Model(&Tenant{}).Limit(1).Count(&n).Error; err != nil {
+		return fmt.Errorf("models: count tenants: %w", err)
+	}
+	if n > 0 {
+		return ErrSignUpClosed
+	}
+	return nil
 }
 
 // Authenticate checks a login. It returns ErrNotFound for an unknown email

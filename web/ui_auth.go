@@ -93,7 +93,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) {
+	open, err := s.signupOpen(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if !open {
+		s.signupClosed(w, r, http.StatusOK)
+		return
+	}
 	s.render(w, r, http.StatusOK, "signup", view{Title: "Sign up"})
+}
+
+// signupOpen: sign-up is open when the operator opened it, or while the
+// instance has no organization yet (its first user bootstraps it).
+func (s *Server) signupOpen(r *http.Request) (bool, error) {
+	if s.d.OpenSignup {
+		return true, nil
+	}
+	has, err := s.d.Store.HasTenants(r.Context())
+	return !has, err
+}
+
+// signupClosed is the one answer of a closed sign-up: it never looks at
+// the submitted address, so it cannot tell whether it has an account.
+func (s *Server) signupClosed(w http.ResponseWriter, r *http.Request, status int) {
+	s.render(w, r, status, "signup_closed", view{Title: "Sign up"})
 }
 
 // signupRefused is the one answer for an address that cannot sign up with
@@ -104,6 +129,15 @@ const signupRefused = "We could not sign you up with this email address and pass
 // signup creates an organization (tenant) with its first user as admin.
 // Further users join by an admin's invitation (Settings).
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
+	open, err := s.signupOpen(r)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if !open {
+		s.signupClosed(w, r, http.StatusForbidden)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.d.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		s.render(w, r, http.StatusBadRequest, "signup", view{Title: "Sign up", Error: "The form could not be read."})
@@ -122,12 +156,15 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	var (
 		t    *models.Tenant
 		u    *models.User
-		err  error
 		done bool
 	)
+	signUp := s.d.Store.SignUpFirst
+	if s.d.OpenSignup {
+		signUp = s.d.Store.SignUp
+	}
 	s.guardPassword(w, r, f.Get("email"), "signup", v, func() {
 		done = true
-		t, u, err = s.d.Store.SignUp(r.Context(), f.Get("org"), f.Get("email"), f.Get("name"), r.PostFormValue("password"))
+		t, u, err = signUp(r.Context(), f.Get("org"), f.Get("email"), f.Get("name"), r.PostFormValue("password"))
 	})
 	if !done {
 		return
@@ -135,6 +172,11 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	if verrs, ok := models.AsValidation(err); ok {
 		v.Error = validationMessage(verrs)
 		s.render(w, r, http.StatusUnprocessableEntity, "signup", v)
+		return
+	}
+	if errors.Is(err, models.ErrSignUpClosed) {
+		// Another first sign-up won the race.
+		s.signupClosed(w, r, http.StatusForbidden)
 		return
 	}
 	if errors.Is(err, models.ErrSignUpRefused) {

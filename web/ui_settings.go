@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tidings/models"
+	mailsync "tidings/sync"
 )
 
 // Settings: the organization's members and invitations (admins), the
@@ -35,8 +36,11 @@ type settingsData struct {
 	Tokens      []models.APIToken
 	NewToken    string
 	InviteLink  string
-	Notice      string
-	Zones       []string // offered in the time zone field
+	// SendFrom are the admin's own mailboxes in this organization, which
+	// can send an invitation (an empty list offers no sending).
+	SendFrom []models.Mailbox
+	Notice   string
+	Zones    []string // offered in the time zone field
 }
 
 type orgChoice struct {
@@ -53,6 +57,9 @@ func (s *Server) settingsView(r *http.Request, p *principal, d settingsData, err
 	}
 	if p.Admin() {
 		if d.Invitations, err = s.d.Store.ListInvitations(ctx, p.TenantID, s.d.Now()); err != nil {
+			return view{}, err
+		}
+		if d.SendFrom, err = s.invitationMailboxes(r, p); err != nil {
 			return view{}, err
 		}
 	}
@@ -165,9 +172,89 @@ func (s *Server) inviteUser(w http.ResponseWriter, r *http.Request, p *principal
 		return s.settingsError(w, r, p, err)
 	}
 	s.log.Info("invitation created", "tenant_id", p.TenantID, "invitation_id", inv.ID)
-	d := settingsData{InviteLink: s.absURL(r, "/invitations/"+tok),
+	link := s.absURL(r, "/invitations/"+tok)
+	d := settingsData{InviteLink: link,
 		Notice: "Invitation for " + inv.Email + " created. Send them this link (shown only now); it works once, for 7 days."}
-	return s.renderSettings(w, r, p, http.StatusOK, d, "")
+	errMsg := ""
+	if r.PostFormValue("send") == "1" {
+		from, err := s.sendInvitation(r, p, inv, link)
+		switch {
+		case err == nil:
+			d.Notice = "Invitation for " + inv.Email + " created and queued for sending from " + from +
+				" (see Outbox). The link is also here (shown only now); it works once, for 7 days."
+		case errors.Is(err, errInviteNotSent):
+			errMsg = "The invitation was created but could not be sent from that mailbox: send the link below yourself."
+		default:
+			return err
+		}
+	}
+	return s.renderSettings(w, r, p, http.StatusOK, d, errMsg)
+}
+
+// errInviteNotSent: the chosen mailbox cannot send the invitation (not the
+// admin's, not connected, no outbox, or the address was refused).
+var errInviteNotSent = errors.New("web: invitation not sent")
+
+// invitationMailboxes are the admin's own connected mailboxes in the
+// current organization: an invitation goes out from the inviter's address,
+// never from a colleague's mailbox.
+func (s *Server) invitationMailboxes(r *http.Request, p *principal) ([]models.Mailbox, error) {
+	if s.d.Outbox == nil {
+		return nil, nil
+	}
+	all, err := s.d.Store.ListMailboxes(r.Context(), p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	var own []models.Mailbox
+	for _, mb := range all {
+		if mb.OwnerID == p.User.ID && !mb.NeedsReauth {
+			own = append(own, mb)
+		}
+	}
+	return own, nil
+}
+
+// sendInvitation queues the invitation as a plain-text message in the
+// outbox of one of the admin's mailboxes (form field send_from) and
+// returns that mailbox's address.
+func (s *Server) sendInvitation(r *http.Request, p *principal, inv *models.Invitation, link string) (string, error) {
+	id, _ := strconv.ParseInt(r.PostFormValue("send_from"), 10, 64)
+	own, err := s.invitationMailboxes(r, p)
+	if err != nil {
+		return "", err
+	}
+	var from *models.Mailbox
+	for i := range own {
+		if own[i].ID == id {
+			from = &own[i]
+		}
+	}
+	if from == nil {
+		return "", errInviteNotSent
+	}
+	t, err := s.d.Store.GetTenant(r.Context(), p.TenantID)
+	if err != nil {
+		return "", err
+	}
+	inviter := p.User.Name
+	if inviter == "" {
+		inviter = p.User.Email
+	}
+	text := inviter + " invites you to join " + t.Name + " on tidings.\n\n" +
+		"Open this link to accept: sign in with this address (" + inv.Email + "), or create your account there.\n\n" +
+		link + "\n\nThe link works once, for 7 days.\n"
+	_, _, err = s.d.Outbox.Submit(r.Context(), mailsync.Submission{TenantID: p.TenantID, UserID: p.User.ID, MailboxID: from.ID,
+		Kind: models.OutboxSend, Spec: mailsync.SendSpec{To: inv.Email, Subject: "Invitation to join " + t.Name + " on tidings", Text: text}})
+	if errors.Is(err, mailsync.ErrInvalidSend) || errors.Is(err, models.ErrNotFound) {
+		s.log.Warn("invitation not sent", "tenant_id", p.TenantID, "invitation_id", inv.ID, "err", err)
+		return "", errInviteNotSent
+	}
+	if err != nil {
+		return "", err
+	}
+	s.log.Info("invitation queued for sending", "tenant_id", p.TenantID, "invitation_id", inv.ID, "mailbox_id", from.ID)
+	return from.Email, nil
 }
 
 // absURL makes a link for someone else's browser: on BaseURL when set.

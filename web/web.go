@@ -96,6 +96,13 @@ type Deps struct {
 	// a random key is generated: sessions then end when the process exits
 	// and do not work across several web processes.
 	SessionKey []byte
+	// OpenSignup lets anyone create an organization on /signup. Off (the
+	// default), sign-up exists only while the instance has no
+	// organization: the first user bootstraps it and everyone else joins
+	// by invitation. Open sign-up tells whether an address is registered
+	// (a taken address is refused), which tidings cannot avoid without a
+	// mail channel of its own for verification emails.
+	OpenSignup bool
 	// LoginLimit bounds login attempts per client IP and email; zero means
 	// DefaultLoginLimit.
 	LoginLimit LoginLimit

@@ -24,7 +24,8 @@ func TestOperatorsToolsInEmbeddedDefault(t *testing.T) {
 	const token = "scrape-token-0123456789"
 	// A 1 s sync interval makes the scheduler enqueue a task at once, so
 	// asynq has queues to report.
-	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": t.TempDir(), "TIDINGS_METRICS_TOKEN": token, "TIDINGS_SYNC_INTERVAL": "1s"}))
+	// Two organizations sign up: open sign-up.
+	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": t.TempDir(), "TIDINGS_METRICS_TOKEN": token, "TIDINGS_SYNC_INTERVAL": "1s", "TIDINGS_OPEN_SIGNUP": "true"}))
 	if err != nil {
 		t.Fatal(err)
 	}

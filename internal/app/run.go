@@ -53,6 +53,7 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	deps := web.Deps{
 		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer, Outbox: syncer,
 		UndoWindow: undoWindow(cfg.UndoSend), Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
+		OpenSignup: cfg.OpenSignup,
 		// Gmail push through a Pub/Sub push subscription: mounted only
 		// when it can be authenticated.
 		PushAuth: web.PushAuth{Token: cfg.PushToken, Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount},

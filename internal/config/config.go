@@ -73,6 +73,9 @@ type Config struct {
 	// the OIDC token's audience and the service account it is issued to.
 	PushAudience       string
 	PushServiceAccount string
+	// OpenSignup (TIDINGS_OPEN_SIGNUP) lets anyone create an organization
+	// on /signup; off, only the first user can (invitations otherwise).
+	OpenSignup bool
 	// SyncInterval is how often the scheduler enqueues incremental syncs.
 	SyncInterval time.Duration
 	// SyncLeaseTTL is how long a mailbox stays locked to a worker that
@@ -117,6 +120,7 @@ var Vars = []Var{
 	{"TIDINGS_METRICS_LISTEN", "", "separate address (e.g. 127.0.0.1:9090) serving /metrics without authentication, in web and worker; /metrics then leaves the web listener"},
 	{"TIDINGS_PUSH_AUDIENCE", "", "audience of the push subscription's OIDC token; with TIDINGS_PUSH_SERVICE_ACCOUNT verifies signed push"},
 	{"TIDINGS_PUSH_SERVICE_ACCOUNT", "", "service account email the push subscription's OIDC token must be issued to"},
+	{"TIDINGS_OPEN_SIGNUP", "false", "true lets anyone create an organization on /signup (it then reveals whether an address is registered); otherwise only the first user signs up and others join by invitation"},
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_SYNC_LEASE_TTL", "30s", "how long a mailbox stays locked to a worker that stopped heartbeating (killed) before another takes it over"},
 	{"TIDINGS_SEARCH", "on", "off: this process neither opens nor writes a search index (a cmd/worker whose index another process maintains)"},
@@ -217,12 +221,17 @@ func Load(getenv func(string) string) (*Config, error) {
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		bad("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together")
 	}
-	if v := get("TIDINGS_GMAIL_FULL_ACCESS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad("TIDINGS_GMAIL_FULL_ACCESS", "must be true or false")
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{{"TIDINGS_GMAIL_FULL_ACCESS", &c.GmailFullAccess}, {"TIDINGS_OPEN_SIGNUP", &c.OpenSignup}} {
+		if v := get(f.name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				bad(f.name, "must be true or false")
+			}
+			*f.dst = b
 		}
-		c.GmailFullAccess = b
 	}
 	c.SyncInterval = 60 * time.Second
 	if v := get("TIDINGS_SYNC_INTERVAL"); v != "" {
