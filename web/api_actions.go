@@ -173,12 +173,8 @@ func (s *Server) draftsQuery(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) createDraftAPI(w http.ResponseWriter, r *http.Request, p *principal) {
-	mb, ok := s.mailboxOf(w, r, p)
+	mb, ok := s.outboxMailbox(w, r, p, "Drafts")
 	if !ok {
-		return
-	}
-	if s.d.Outbox == nil {
-		s.notConfigured(w, r, "Drafts")
 		return
 	}
 	var in sendIn

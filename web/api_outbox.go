@@ -214,13 +214,24 @@ func fileParts(mr *multipart.Reader) iter.Seq2[mailsync.Upload, error] {
 	}
 }
 
-func (s *Server) createOutboxAPI(w http.ResponseWriter, r *http.Request, p *principal) {
+// outboxMailbox is the caller's mailbox {id} for a request that queues
+// outbox work; what names the feature in the answer when this process has
+// no outbox. It writes the problem itself when it returns false.
+func (s *Server) outboxMailbox(w http.ResponseWriter, r *http.Request, p *principal, what string) (*models.Mailbox, bool) {
 	mb, ok := s.mailboxOf(w, r, p)
 	if !ok {
-		return
+		return nil, false
 	}
 	if s.d.Outbox == nil {
-		s.notConfigured(w, r, "Sending mail")
+		s.notConfigured(w, r, what)
+		return nil, false
+	}
+	return mb, true
+}
+
+func (s *Server) createOutboxAPI(w http.ResponseWriter, r *http.Request, p *principal) {
+	mb, ok := s.outboxMailbox(w, r, p, "Sending mail")
+	if !ok {
 		return
 	}
 	var in sendIn
