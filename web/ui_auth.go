@@ -77,7 +77,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	tenantID, err := s.d.Store.LoginTenant(r.Context(), u)
 	if errors.Is(err, models.ErrNotFound) {
-		v.Error = "Your account does not belong to an organization any more. Accept an invitation, or sign up to create one."
+		v.Error = "Your account does not belong to an organization any more. Ask an admin for an invitation and accept it."
+		if s.d.OpenSignup {
+			v.Error = "Your account does not belong to an organization any more. Accept an invitation, or sign up to create one."
+		}
 		s.render(w, r, http.StatusForbidden, "login", v)
 		return
 	}
