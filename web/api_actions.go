@@ -79,14 +79,8 @@ type actionIn struct {
 }
 
 func (s *Server) messageActionAPI(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
+	m, ok := loadOne(s, w, r, p, s.d.Store.GetMessage)
 	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
 		return
 	}
 	var in actionIn

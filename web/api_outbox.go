@@ -286,17 +286,9 @@ func (s *Server) listOutboxAPI(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) getOutboxAPI(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.apiNotFound(w, r)
-		return
+	if it, ok := loadOne(s, w, r, p, s.d.Store.GetOutboxItem); ok {
+		s.writeHAL(w, r, http.StatusOK, outboxRep(it))
 	}
-	it, err := s.d.Store.GetOutboxItem(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	s.writeHAL(w, r, http.StatusOK, outboxRep(it))
 }
 
 func (s *Server) outboxTransitionAPI(cancel bool) apiHandler {

@@ -19,10 +19,10 @@ func (s *Server) registerSettingsUI() {
 	s.handle("POST", "/settings/organization", s.page(s.switchTenant))
 	s.handle("POST", "/settings/password", s.page(s.changePassword))
 	s.handle("POST", "/settings/invitations", s.page(s.inviteUser))
-	s.handle("POST", "/settings/invitations/{id}/revoke", s.page(s.revokeInvitation))
-	s.handle("POST", "/settings/users/{id}/role", s.page(s.setRole))
-	s.handle("POST", "/settings/users/{id}/remove", s.page(s.removeMember))
-	s.handle("POST", "/settings/users/{id}/password", s.page(s.resetPassword))
+	s.handle("POST", "/settings/invitations/{id}/revoke", s.page(s.adminOn(s.revokeInvitation)))
+	s.handle("POST", "/settings/users/{id}/role", s.page(s.adminOn(s.setRole)))
+	s.handle("POST", "/settings/users/{id}/remove", s.page(s.adminOn(s.removeMember)))
+	s.handle("POST", "/settings/users/{id}/password", s.page(s.adminOn(s.resetPassword)))
 	s.handle("POST", "/settings/sessions/{id}/end", s.page(s.endSession))
 	s.handle("POST", "/settings/tokens", s.page(s.createTokenUI))
 	s.handle("POST", "/settings/tokens/{id}/delete", s.page(s.deleteTokenUI))
@@ -257,6 +257,21 @@ func (s *Server) sendInvitation(r *http.Request, p *principal, inv *models.Invit
 	return from.Email, nil
 }
 
+// adminOn serves an admin's action on the record {id} of the path: others
+// get the admin-only answer, a malformed id is not found.
+func (s *Server) adminOn(fn func(w http.ResponseWriter, r *http.Request, p *principal, id int64) error) func(http.ResponseWriter, *http.Request, *principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		if !s.requireAdmin(w, r, p) {
+			return nil
+		}
+		id, ok := pathID(r, "id")
+		if !ok {
+			return models.ErrNotFound
+		}
+		return fn(w, r, p, id)
+	}
+}
+
 // absURL makes a link for someone else's browser: on BaseURL when set.
 func (s *Server) absURL(r *http.Request, path string) string {
 	if s.d.BaseURL != "" {
@@ -269,14 +284,7 @@ func (s *Server) absURL(r *http.Request, path string) string {
 	return scheme + "://" + r.Host + path
 }
 
-func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if !s.requireAdmin(w, r, p) {
-		return nil
-	}
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
+func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request, p *principal, id int64) error {
 	if err := s.d.Store.RevokeInvitation(r.Context(), p.TenantID, id); err != nil {
 		return err
 	}
@@ -284,14 +292,7 @@ func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-func (s *Server) setRole(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if !s.requireAdmin(w, r, p) {
-		return nil
-	}
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
+func (s *Server) setRole(w http.ResponseWriter, r *http.Request, p *principal, id int64) error {
 	if err := s.d.Store.SetRole(r.Context(), p.TenantID, id, models.Role(r.PostFormValue("role"))); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			return err
@@ -309,14 +310,7 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request, p *principal) e
 	return nil
 }
 
-func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if !s.requireAdmin(w, r, p) {
-		return nil
-	}
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *principal, id int64) error {
 	if err := s.d.Store.RemoveMember(r.Context(), p.TenantID, id); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			return err
@@ -330,14 +324,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *princip
 
 // resetPassword is an admin setting a member's password; refused for
 // users who also belong to other organizations.
-func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if !s.requireAdmin(w, r, p) {
-		return nil
-	}
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
+func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, p *principal, id int64) error {
 	var err error
 	done := false
 	s.guardPassword(w, r, "reset:"+strconv.FormatInt(id, 10), "settings", view{Title: "Settings", P: p}, func() {
