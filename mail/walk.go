@@ -223,11 +223,7 @@ func (w *walker) base64Attachment(h header, body io.Reader, partID, mt, filename
 	buf := w.d.scratch
 	for {
 		n, err := body.Read(buf)
-		for _, c := range buf[:n] {
-			if base64Alphabet[c] {
-				chars++
-			}
-		}
+		chars += countBase64(buf[:n])
 		if err != nil {
 			if err != io.EOF {
 				w.msg.warnf("%s: %s: %v (counted %d bytes)", partLabel(partID), mt, err, chars*6/8)

@@ -32,6 +32,7 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 		{"foreign_keys", "1"},
 		{"synchronous", "1"}, // NORMAL
 		{"cache_size", "-8192"},
+		{"temp_store", "2"}, // MEMORY
 	}
 	for i := range 4 {
 		conn, err := sqlDB.Conn(ctx)

@@ -247,12 +247,21 @@ func (r *run) fetchOne(ctx context.Context, id, format string) (fetched, error) 
 	if err != nil {
 		return fetched{}, err
 	}
+	return r.s.decodeRaw(rm), nil
+}
+
+// decodeRaw converts a fetched raw message into its write and gives back
+// its admission; the buffer is recycled unless the write keeps it.
+func (s *Syncer) decodeRaw(rm *fetchedRaw) fetched {
 	defer rm.adm.release()
-	w := r.s.buildWrite(rm.msg, rm.raw, rm.rawErr)
+	w := s.buildWrite(rm.msg, rm.raw, rm.rawErr)
 	if w.Raw != nil {
 		rm.adm.keep()
+	} else {
+		// The decoded message holds copies (strings) only.
+		rm.adm.recycle(rm.raw)
 	}
-	return fetched{msg: rm.msg, write: w, size: writeSize(&w)}, nil
+	return fetched{msg: rm.msg, write: w, size: writeSize(&w)}
 }
 
 // writeSize is the memory a decoded write keeps until it is stored.

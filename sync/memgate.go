@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"math/bits"
 	stdsync "sync"
 
 	"golang.org/x/sync/semaphore"
@@ -33,10 +34,49 @@ type inflight struct {
 	// big message left ~35 MB of garbage behind while the next one was
 	// being read, and the peak held two.
 	bigBuf []byte
+	// pools recycle the buffers of ordinary messages whose bytes are not
+	// stored (almost all): allocating a fresh one per message was a
+	// quarter of the bytes a sync allocated, and the collector's work
+	// grows with that.
+	pools bufferPools
 }
 
 func newInflight(budget int64) *inflight {
 	return &inflight{budget: budget, sem: semaphore.NewWeighted(budget), big: make(chan struct{}, 1)}
+}
+
+// bufferPools are free buffers by power-of-two size class: the buffers in
+// pool c have a capacity of at least 1<<c bytes. Only classes from
+// minPooledClass up to the big-message threshold are pooled; sync.Pool
+// drops what stays unused across two garbage collections, so idle
+// buffers do not pin memory.
+type bufferPools [bigMessageClass + 1]stdsync.Pool
+
+const (
+	minPooledClass  = 12 // 4 KiB
+	bigMessageClass = 22 // 1<<22 == bigMessageBytes
+)
+
+// get returns an empty buffer of capacity at least n.
+func (p *bufferPools) get(n int) []byte {
+	c := max(bits.Len(uint(n-1)), minPooledClass) // smallest c with 1<<c >= n
+	if n <= 0 || c > bigMessageClass {
+		return make([]byte, 0, max(n, 0))
+	}
+	if b, ok := p[c].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 1<<c)
+}
+
+// put hands a buffer nothing refers to any more back for reuse.
+func (p *bufferPools) put(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1 // largest c with 1<<c <= cap(b)
+	if c < minPooledClass || c > bigMessageClass {
+		return
+	}
+	b = b[:0]
+	p[c].Put(&b)
 }
 
 // admission is one message's claim on the budget.
@@ -98,7 +138,7 @@ func (a *admission) buffer(n int) []byte {
 	big := a.big
 	a.mu.Unlock()
 	if !big {
-		return make([]byte, 0, n)
+		return a.in.pools.get(n)
 	}
 	if cap(a.in.bigBuf) < n {
 		a.in.bigBuf = make([]byte, 0, n)
@@ -113,6 +153,18 @@ func (a *admission) keep() {
 	defer a.mu.Unlock()
 	if a.big {
 		a.in.bigBuf = nil
+	}
+}
+
+// recycle hands back the buffer of a message whose bytes are not kept
+// once nothing refers to it any more (the big slot's buffer is reused by
+// the next big message instead).
+func (a *admission) recycle(buf []byte) {
+	a.mu.Lock()
+	big := a.big
+	a.mu.Unlock()
+	if !big {
+		a.in.pools.put(buf)
 	}
 }
 

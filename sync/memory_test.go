@@ -75,9 +75,8 @@ func fetchDecode(t testing.TB, s *Syncer, c *gmailClient, id string) (int, error
 	if err != nil {
 		return 0, err
 	}
-	defer rm.adm.release()
-	w := s.buildWrite(rm.msg, rm.raw, rm.rawErr)
-	return writeSize(&w), nil
+	f := s.decodeRaw(rm)
+	return f.size, nil
 }
 
 func TestRawFetchHoldsMessageOnce(t *testing.T) {
