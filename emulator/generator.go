@@ -3,10 +3,12 @@ package emulator
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"mime"
 	"mime/quotedprintable"
+	"slices"
 	"strings"
 	"time"
 
@@ -356,14 +358,19 @@ func fits(enc encoding.Encoding, s string) bool {
 }
 
 func wrap76(b []byte) []byte {
-	enc := base64.StdEncoding.EncodeToString(b)
-	var out bytes.Buffer
-	for len(enc) > 76 {
-		out.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
+	return appendWrap76(nil, b)
+}
+
+// appendWrap76 appends b in base64 to dst, 76 characters (57 bytes) per
+// CRLF-terminated line (RFC 2045 §6.8), encoding line by line into dst.
+func appendWrap76(dst, b []byte) []byte {
+	lines := max((len(b)+56)/57, 1)
+	dst = slices.Grow(dst, base64.StdEncoding.EncodedLen(len(b))+2*lines)
+	for len(b) > 57 {
+		dst = append(base64.StdEncoding.AppendEncode(dst, b[:57]), '\r', '\n')
+		b = b[57:]
 	}
-	out.WriteString(enc + "\r\n")
-	return out.Bytes()
+	return append(base64.StdEncoding.AppendEncode(dst, b), '\r', '\n')
 }
 
 func bodyIn(cte string, b []byte) []byte {
@@ -527,10 +534,7 @@ func (g *Generator) writeAttachment(p *bytes.Buffer, i, a, size int) {
 	data := make([]byte, size)
 	ar := rand.New(rand.NewPCG(g.seed^uint64(i), uint64(a)))
 	for k := 0; k+8 <= size; k += 8 {
-		v := ar.Uint64()
-		for s := 0; s < 8; s++ {
-			data[k+s] = byte(v >> (8 * s))
-		}
+		binary.LittleEndian.PutUint64(data[k:], ar.Uint64())
 	}
 	copy(data, "%PDF-1.4\n")
 	name := fmt.Sprintf("report-%d-%d.pdf", i, a)
@@ -540,7 +544,7 @@ func (g *Generator) writeAttachment(p *bytes.Buffer, i, a, size int) {
 		disp = "attachment; filename=\"" + mime.BEncoding.Encode("utf-8", name) + "\""
 	}
 	fmt.Fprintf(p, "Content-Type: application/pdf; name=\"%s\"\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", name, disp)
-	p.Write(wrap76(data))
+	p.Write(appendWrap76(p.AvailableBuffer(), data))
 }
 
 // genLabelColors are colours from Gmail's label palette (users.labels

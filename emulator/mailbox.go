@@ -226,10 +226,31 @@ func (mb *mailbox) compact() {
 }
 
 func (mb *mailbox) rawOf(m *msgState) []byte {
+	return mb.sourceOf(m).bytes()
+}
+
+// rawSource is what a message's bytes come from: the bytes themselves
+// (never modified in place once stored), or the generator and index that
+// regenerate them. It is taken under mb.mu and read without it: the
+// generator is pure.
+type rawSource struct {
+	raw []byte
+	gen *Generator
+	i   int
+}
+
+func (mb *mailbox) sourceOf(m *msgState) rawSource {
 	if m.raw != nil || m.gen < 0 || mb.gen == nil {
-		return m.raw
+		return rawSource{raw: m.raw}
 	}
-	return mb.gen.Message(int(m.gen))
+	return rawSource{gen: mb.gen, i: int(m.gen)}
+}
+
+func (s rawSource) bytes() []byte {
+	if s.gen == nil {
+		return s.raw
+	}
+	return s.gen.Message(s.i)
 }
 
 // normSubject strips reply/forward prefixes so "Re: Re: x" threads with "x".

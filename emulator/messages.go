@@ -1,11 +1,14 @@
 package emulator
 
 import (
+	"bufio"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -31,14 +34,27 @@ func viewOf(q url.Values) (msgView, *apiError) {
 
 // messageJSON renders m; mb.mu must be held.
 func (e *Emulator) messageJSON(mb *mailbox, m *msgState, v msgView, fault FaultKind) *apiMessage {
+	out := e.messageHead(mb, m, fault)
+	e.fillMessage(out, m.id, mb.sourceOf(m).bytes(), v)
+	return out
+}
+
+// messageHead is the part of m's rendering that reads mutable mailbox
+// state (ids, labels, history id); mb.mu must be held.
+func (e *Emulator) messageHead(mb *mailbox, m *msgState, fault FaultKind) *apiMessage {
 	out := &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels), HistoryID: m.hist, InternalDate: m.date}
 	if fault == FaultGhostLabel {
 		out.LabelIDs = append(out.LabelIDs, fmt.Sprintf("Label_%d", 900000+mb.rng.IntN(1000)))
 	}
-	raw := mb.rawOf(m)
+	return out
+}
+
+// fillMessage adds what follows from the message's bytes to out for the
+// view; it reads no mailbox state, so it runs without the lock.
+func (e *Emulator) fillMessage(out *apiMessage, msgID uint64, raw []byte, v msgView) {
 	out.SizeEstimate = int64(len(raw))
 	if v.format == "minimal" {
-		return out
+		return
 	}
 	p := parseMessage(raw)
 	out.Snippet = snippet(p.text())
@@ -60,9 +76,8 @@ func (e *Emulator) messageJSON(mb *mailbox, m *msgState, v msgView, fault FaultK
 		}
 		out.Payload = &apiPart{PartID: "", MimeType: p.mimeType, Headers: hs}
 	case "full":
-		out.Payload = e.partJSON(m.id, p)
+		out.Payload = e.partJSON(msgID, p)
 	}
-	return out
 }
 
 func (e *Emulator) partJSON(msgID uint64, p *part) *apiPart {
@@ -130,9 +145,48 @@ func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, c *call) {
 		writeAPIError(w, errNotFound())
 		return
 	}
-	out := e.messageJSON(mb, m, v, c.fault)
+	out, src, id := e.messageHead(mb, m, c.fault), mb.sourceOf(m), m.id
 	mb.mu.Unlock()
-	writeJSON(w, 200, out)
+	// The message's bytes are (re)generated, parsed and encoded outside
+	// the mailbox lock: under it, concurrent gets of one mailbox were
+	// served one at a time.
+	raw := src.bytes()
+	if v.format != "raw" {
+		e.fillMessage(out, id, raw, v)
+		writeJSON(w, 200, out)
+		return
+	}
+	out.SizeEstimate, out.Snippet = int64(len(raw)), snippet(parseMessage(raw).text())
+	writeRawMessage(w, out, raw)
+}
+
+// writeRawMessage writes a format=raw message: the JSON of out (whose Raw
+// is empty) with the "raw" member appended and base64url-encoded straight
+// into the response, instead of building the encoded string and having
+// encoding/json copy and scan it.
+func writeRawMessage(w http.ResponseWriter, out *apiMessage, raw []byte) {
+	head, err := json.Marshal(out)
+	if err != nil || len(head) < 2 {
+		writeAPIError(w, errBackend(500))
+		return
+	}
+	const member = `,"raw":"`
+	head = head[:len(head)-1] // reopen the object
+	if len(head) == 1 {
+		head = append(head, member[1:]...) // "{" has no member before raw
+	} else {
+		head = append(head, member...)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+base64.URLEncoding.EncodedLen(len(raw))+2))
+	w.WriteHeader(200)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	_, _ = bw.Write(head)
+	enc := base64.NewEncoder(base64.URLEncoding, bw)
+	_, _ = enc.Write(raw)
+	_ = enc.Close()
+	_, _ = bw.WriteString(`"}`)
+	_ = bw.Flush()
 }
 
 func (e *Emulator) getAttachment(w http.ResponseWriter, r *http.Request, c *call) {
