@@ -167,9 +167,41 @@ func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
 	})
 }
 
-// deleteVanished deletes stored messages that Gmail no longer lists.
+// deleteVanished deletes stored messages that Gmail no longer lists. The
+// stored side is walked in keyset pages of the list page size; Gmail's side (listed newest
+// first, not by id) is held as one sorted slice of ids, about 32 bytes a
+// message, rather than a map of them next to every stored id.
 func (r *run) deleteVanished(ctx context.Context) error {
-	live := map[string]bool{}
+	live, err := r.liveIDs(ctx)
+	if err != nil {
+		return err
+	}
+	after, size := "", int(r.s.pageSize)
+	for {
+		page, err := r.s.store.GmailIDsAfter(ctx, r.tenantID, r.mb.ID, after, size)
+		if err != nil {
+			return err
+		}
+		var gone []string
+		for _, id := range page {
+			if _, found := slices.BinarySearch(live, id); !found {
+				gone = append(gone, id)
+			}
+		}
+		// Deleting ids up to after leaves the next keyset page as it was.
+		if err := r.deleteMessages(ctx, gone); err != nil {
+			return err
+		}
+		if len(page) < size {
+			return nil
+		}
+		after = page[len(page)-1]
+	}
+}
+
+// liveIDs lists the ids of every message Gmail has, sorted.
+func (r *run) liveIDs(ctx context.Context) ([]string, error) {
+	var live []string
 	token := ""
 	for {
 		var resp *gmail.ListMessagesResponse
@@ -179,27 +211,18 @@ func (r *run) deleteVanished(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("sync: messages.list (deletion check): %w", err)
+			return nil, fmt.Errorf("sync: messages.list (deletion check): %w", err)
 		}
 		for _, m := range resp.Messages {
-			live[m.Id] = true
+			live = append(live, m.Id)
 		}
 		if resp.NextPageToken == "" {
 			break
 		}
 		token = resp.NextPageToken
 	}
-	stored, err := r.s.store.GmailIDs(ctx, r.tenantID, r.mb.ID)
-	if err != nil {
-		return err
-	}
-	var gone []string
-	for _, id := range stored {
-		if !live[id] {
-			gone = append(gone, id)
-		}
-	}
-	return r.deleteMessages(ctx, gone)
+	slices.Sort(live)
+	return slices.Compact(live), nil
 }
 
 func (r *run) deleteMessages(ctx context.Context, gmailIDs []string) error {

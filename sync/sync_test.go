@@ -149,8 +149,12 @@ func TestHistoryExpiredReconciles(t *testing.T) {
 			}
 		})
 		// Changes the history would have told us about, then history gone.
-		if err := e.emu.Delete(e.email, keys[0]); err != nil {
-			t.Fatal(err)
+		// The deletions fall in different pages of the deletion check
+		// (50 stored ids a page, in id order).
+		for _, k := range []string{keys[0], keys[70], keys[len(keys)-1]} {
+			if err := e.emu.Delete(e.email, k); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := e.emu.ModifyLabels(e.email, keys[1], []string{"STARRED"}, []string{"INBOX"}); err != nil {
 			t.Fatal(err)

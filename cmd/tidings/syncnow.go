@@ -190,12 +190,12 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tidings sync:", err)
 		return 1
 	}
-	ids, err := env.app.Store.GmailIDs(ctx, tid, mb.ID)
+	n, err := env.app.Store.CountMessages(ctx, tid, mb.ID)
 	if err != nil {
 		fmt.Fprintln(stderr, "tidings sync:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s consistent at history id %d: %d messages (%s)\n", mb.Email, after.HistoryID, len(ids), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "%s consistent at history id %d: %d messages (%s)\n", mb.Email, after.HistoryID, n, time.Since(start).Round(time.Millisecond))
 	return 0
 }
 
