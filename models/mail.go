@@ -237,6 +237,32 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 	if len(ws) == 0 {
 		return nil, nil
 	}
+	msgs, gids := messageRows(tenantID, mailboxID, ws)
+	err := s.write(ctx, mailboxID, func(tx *gorm.DB) error {
+		if err := tx.Omit(clause.Associations).Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, messageColumns)).
+			CreateInBatches(&msgs, s.rowsPerInsert(200, 26)).Error; err != nil {
+			return fmt.Errorf("models: upsert messages: %w", err)
+		}
+		ids, err := messageIDs(tx, tenantID, mailboxID, gids)
+		if err != nil {
+			return err
+		}
+		rows, err := dependentRows(tenantID, mailboxID, msgs, ws, ids)
+		if err != nil {
+			return err
+		}
+		return s.writeDependentRows(tx, tenantID, mailboxID, rows)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// messageRows are the message rows of ws, scoped to the mailbox, with the
+// fields derived from Participants filled in (in ws too), and their Gmail
+// ids.
+func messageRows(tenantID, mailboxID int64, ws []MessageWrite) ([]Message, []string) {
 	msgs := make([]Message, len(ws))
 	gids := make([]string, len(ws))
 	for i := range ws {
@@ -253,82 +279,84 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 		msgs[i] = m
 		gids[i] = m.GmailID
 	}
-	err := s.write(ctx, mailboxID, func(tx *gorm.DB) error {
-		if err := tx.Omit(clause.Associations).Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, messageColumns)).
-			CreateInBatches(&msgs, s.rowsPerInsert(200, 26)).Error; err != nil {
-			return fmt.Errorf("models: upsert messages: %w", err)
+	return msgs, gids
+}
+
+// pageRows are the rows that hang off a page of stored messages.
+type pageRows struct {
+	ids     []int64 // the messages' database ids
+	labels  []MessageLabel
+	addrs   []MessageAddress
+	atts    []Attachment
+	raws    []RawMessage
+	threads map[string]Thread
+}
+
+// dependentRows builds the label, address, attachment, raw and thread rows
+// of a page once its messages have database ids (ids by Gmail id); it sets
+// msgs' ids and label sets.
+func dependentRows(tenantID, mailboxID int64, msgs []Message, ws []MessageWrite, ids map[string]int64) (pageRows, error) {
+	rows := pageRows{ids: make([]int64, 0, len(msgs)), threads: map[string]Thread{}}
+	for i := range msgs {
+		id, ok := ids[msgs[i].GmailID]
+		if !ok {
+			return pageRows{}, fmt.Errorf("models: message %s vanished during upsert", msgs[i].GmailID)
 		}
-		ids, err := messageIDs(tx, tenantID, mailboxID, gids)
-		if err != nil {
-			return err
+		msgs[i].ID = id
+		rows.ids = append(rows.ids, id)
+		for _, l := range sorted.Unique(ws[i].LabelIDs) {
+			rows.labels = append(rows.labels, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
+			msgs[i].Labels = append(msgs[i].Labels, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
 		}
-		var (
-			labels  []MessageLabel
-			addrs   []MessageAddress
-			atts    []Attachment
-			raws    []RawMessage
-			threads = map[string]Thread{}
-			idList  = make([]int64, 0, len(msgs))
-		)
-		for i := range msgs {
-			id, ok := ids[msgs[i].GmailID]
-			if !ok {
-				return fmt.Errorf("models: message %s vanished during upsert", msgs[i].GmailID)
-			}
-			msgs[i].ID = id
-			idList = append(idList, id)
-			for _, l := range sorted.Unique(ws[i].LabelIDs) {
-				labels = append(labels, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
-				msgs[i].Labels = append(msgs[i].Labels, MessageLabel{TenantID: tenantID, MessageID: id, LabelID: l})
-			}
-			for _, a := range ws[i].Addresses {
-				a.TenantID, a.MessageID = tenantID, id
-				addrs = append(addrs, a)
-			}
-			for _, a := range ws[i].Attachments {
-				a.ID, a.TenantID, a.MessageID = 0, tenantID, id
-				atts = append(atts, a)
-			}
-			if ws[i].Raw != nil {
-				raws = append(raws, RawMessage{TenantID: tenantID, MailboxID: mailboxID, GmailID: msgs[i].GmailID, Data: ws[i].Raw})
-			}
-			if t := msgs[i].GmailThreadID; t != "" {
-				if _, ok := threads[t]; !ok {
-					threads[t] = Thread{TenantID: tenantID, MailboxID: mailboxID, GmailThreadID: t, Subject: msgs[i].Subject, LastMessageAt: msgs[i].Date}
-				}
-			}
+		for _, a := range ws[i].Addresses {
+			a.TenantID, a.MessageID = tenantID, id
+			rows.addrs = append(rows.addrs, a)
 		}
-		// A stored message's label set is replaced, never merged: Gmail's
-		// answer is the truth for exactly this message.
-		if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, idList).Delete(&MessageLabel{}).Error; err != nil {
-			return fmt.Errorf("models: clear labels: %w", err)
+		for _, a := range ws[i].Attachments {
+			a.ID, a.TenantID, a.MessageID = 0, tenantID, id
+			rows.atts = append(rows.atts, a)
 		}
-		if len(labels) > 0 {
-			if err := tx.CreateInBatches(&labels, s.rowsPerInsert(500, 3)).Error; err != nil {
-				return fmt.Errorf("models: store labels: %w", err)
+		if ws[i].Raw != nil {
+			rows.raws = append(rows.raws, RawMessage{TenantID: tenantID, MailboxID: mailboxID, GmailID: msgs[i].GmailID, Data: ws[i].Raw})
+		}
+		if t := msgs[i].GmailThreadID; t != "" {
+			if _, ok := rows.threads[t]; !ok {
+				rows.threads[t] = Thread{TenantID: tenantID, MailboxID: mailboxID, GmailThreadID: t, Subject: msgs[i].Subject, LastMessageAt: msgs[i].Date}
 			}
 		}
-		if len(addrs) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "role", "address"}, nil)).CreateInBatches(&addrs, s.rowsPerInsert(500, 6)).Error; err != nil {
-				return fmt.Errorf("models: store addresses: %w", err)
-			}
-		}
-		if len(atts) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&atts, s.rowsPerInsert(200, 10)).Error; err != nil {
-				return fmt.Errorf("models: store attachments: %w", err)
-			}
-		}
-		if len(raws) > 0 {
-			if err := tx.Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, []string{"data"})).Create(&raws).Error; err != nil {
-				return fmt.Errorf("models: store raw messages: %w", err)
-			}
-		}
-		return refreshThreads(tx, tenantID, mailboxID, threads)
-	})
-	if err != nil {
-		return nil, err
 	}
-	return msgs, nil
+	return rows, nil
+}
+
+// writeDependentRows replaces the label sets of the page's messages and
+// upserts its addresses, attachments, raw bytes and threads.
+func (s *Store) writeDependentRows(tx *gorm.DB, tenantID, mailboxID int64, rows pageRows) error {
+	// A stored message's label set is replaced, never merged: Gmail's
+	// answer is the truth for exactly this message.
+	if err := tx.Where(tenantFilter+" AND message_id IN ?", tenantID, rows.ids).Delete(&MessageLabel{}).Error; err != nil {
+		return fmt.Errorf("models: clear labels: %w", err)
+	}
+	if len(rows.labels) > 0 {
+		if err := tx.CreateInBatches(&rows.labels, s.rowsPerInsert(500, 3)).Error; err != nil {
+			return fmt.Errorf("models: store labels: %w", err)
+		}
+	}
+	if len(rows.addrs) > 0 {
+		if err := tx.Clauses(upsertOn([]string{"message_id", "role", "address"}, nil)).CreateInBatches(&rows.addrs, s.rowsPerInsert(500, 6)).Error; err != nil {
+			return fmt.Errorf("models: store addresses: %w", err)
+		}
+	}
+	if len(rows.atts) > 0 {
+		if err := tx.Clauses(upsertOn([]string{"message_id", "part_id"}, []string{"filename", "content_type", "content_id", "size", "inline"})).CreateInBatches(&rows.atts, s.rowsPerInsert(200, 10)).Error; err != nil {
+			return fmt.Errorf("models: store attachments: %w", err)
+		}
+	}
+	if len(rows.raws) > 0 {
+		if err := tx.Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, []string{"data"})).Create(&rows.raws).Error; err != nil {
+			return fmt.Errorf("models: store raw messages: %w", err)
+		}
+	}
+	return refreshThreads(tx, tenantID, mailboxID, rows.threads)
 }
 
 // refreshThreads creates missing threads and recomputes their counters
@@ -488,20 +516,6 @@ func deleteMessageRows(tx *gorm.DB, tenantID int64, ids []int64) error {
 func (s *Store) GmailIDs(ctx context.Context, tenantID, mailboxID int64) ([]string, error) {
 	var out []string
 	if err := s.scoped(ctx, tenantID).Model(&Message{}).Where("mailbox_id = ?", mailboxID).Order("gmail_id").Pluck("gmail_id", &out).Error; err != nil {
-		return nil, fmt.Errorf("models: gmail ids: %w", err)
-	}
-	return out, nil
-}
-
-// GmailIDsAfter lists, in order, up to limit Gmail ids of the mailbox's
-// stored messages that sort after after ("" for the first page): a keyset
-// page on (mailbox_id, gmail_id), so a walk over a whole mailbox holds
-// one page at a time and each page costs the same however far it is.
-func (s *Store) GmailIDsAfter(ctx context.Context, tenantID, mailboxID int64, after string, limit int) ([]string, error) {
-	var out []string
-	if err := s.db.WithContext(ctx).Model(&Message{}).
-		Where(tenantFilter+" AND mailbox_id = ? AND gmail_id > ?", tenantID, mailboxID, after).
-		Order("gmail_id").Limit(limit).Pluck("gmail_id", &out).Error; err != nil {
 		return nil, fmt.Errorf("models: gmail ids: %w", err)
 	}
 	return out, nil

@@ -164,6 +164,20 @@ func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, set
 	return ids, nil
 }
 
+// GmailIDsAfter lists, in order, up to limit Gmail ids of the mailbox's
+// stored messages that sort after after ("" for the first page): a keyset
+// page on (mailbox_id, gmail_id), so a walk over a whole mailbox holds
+// one page at a time and each page costs the same however far it is.
+func (s *Store) GmailIDsAfter(ctx context.Context, tenantID, mailboxID int64, after string, limit int) ([]string, error) {
+	var out []string
+	if err := s.db.WithContext(ctx).Model(&Message{}).
+		Where(tenantFilter+" AND mailbox_id = ? AND gmail_id > ?", tenantID, mailboxID, after).
+		Order("gmail_id").Limit(limit).Pluck("gmail_id", &out).Error; err != nil {
+		return nil, fmt.Errorf("models: gmail ids: %w", err)
+	}
+	return out, nil
+}
+
 // rowsPerInsert sizes multi-row INSERTs: on Postgres, many rows per
 // statement save round trips; the embedded SQLite driver binds each
 // positional parameter by scanning the argument list

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -124,7 +125,26 @@ func (r *run) applyContactPolicy(ctx context.Context, writes []models.MessageWri
 	if r.s.policy == ContactsNone {
 		return nil
 	}
+	byAddr := r.contactCandidates(writes)
+	if len(byAddr) == 0 {
+		return nil
+	}
+	todo, domains, err := r.unknownContacts(ctx, byAddr)
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	accounts, err := r.s.store.AccountsByDomains(ctx, r.tenantID, domains)
+	if err != nil {
+		return err
+	}
+	return r.createContacts(ctx, todo, accounts)
+}
+
+// contactCandidates are the participants of a page of messages the policy
+// selects, by address, with a display name when any message gave one.
+func (r *run) contactCandidates(writes []models.MessageWrite) map[string]candidate {
 	byAddr := map[string]candidate{}
+	owner := models.NormalizeAddress(r.mb.Email)
 	for _, w := range writes {
 		if w.Message.Bulk || slices.Contains(w.LabelIDs, "SPAM") || w.Message.DecodeError != "" {
 			continue
@@ -137,7 +157,7 @@ func (r *run) applyContactPolicy(ctx context.Context, writes []models.MessageWri
 			if r.s.policy == ContactsCorrespondents && a.Role == "from" {
 				continue
 			}
-			if a.Address == models.NormalizeAddress(r.mb.Email) || isAutomatedAddress(a.Address) {
+			if a.Address == owner || isAutomatedAddress(a.Address) {
 				continue
 			}
 			if c, ok := byAddr[a.Address]; !ok || (c.name == "" && a.Name != "") {
@@ -145,17 +165,17 @@ func (r *run) applyContactPolicy(ctx context.Context, writes []models.MessageWri
 			}
 		}
 	}
-	if len(byAddr) == 0 {
-		return nil
-	}
-	addrs := make([]string, 0, len(byAddr))
-	for a := range byAddr {
-		addrs = append(addrs, a)
-	}
-	slices.Sort(addrs)
+	return byAddr
+}
+
+// unknownContacts keeps the candidates that are neither contacts yet nor
+// colleagues (the tenant's own domains), in address order, with the set of
+// their domains.
+func (r *run) unknownContacts(ctx context.Context, byAddr map[string]candidate) ([]candidate, []string, error) {
+	addrs := slices.Sorted(maps.Keys(byAddr))
 	existing, err := r.s.store.ContactsByAddresses(ctx, r.tenantID, addrs)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var todo []candidate
 	domainSet := map[string]bool{}
@@ -166,7 +186,7 @@ func (r *run) applyContactPolicy(ctx context.Context, writes []models.MessageWri
 		c := byAddr[a]
 		own, err := r.ownDomain(ctx, c.domain)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if own {
 			continue // colleagues are users, not CRM contacts
@@ -174,17 +194,12 @@ func (r *run) applyContactPolicy(ctx context.Context, writes []models.MessageWri
 		todo = append(todo, c)
 		domainSet[c.domain] = true
 	}
-	if len(todo) == 0 {
-		return nil
-	}
-	domains := make([]string, 0, len(domainSet))
-	for d := range domainSet {
-		domains = append(domains, d)
-	}
-	accounts, err := r.s.store.AccountsByDomains(ctx, r.tenantID, domains)
-	if err != nil {
-		return err
-	}
+	return todo, slices.Collect(maps.Keys(domainSet)), nil
+}
+
+// createContacts creates a contact per candidate, with the account of its
+// company domain (created when needed).
+func (r *run) createContacts(ctx context.Context, todo []candidate, accounts map[string]int64) error {
 	for _, c := range todo {
 		accID, err := r.accountFor(ctx, c.domain, accounts)
 		if err != nil {

@@ -57,6 +57,24 @@ func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.M
 	if date.IsZero() {
 		date = internal
 	}
+	msg := messageOf(m, dm, date, internal, len(raw))
+	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds, Participants: models.Participants{
+		From: nameAddrs(dm.From), To: nameAddrs(dm.To), Cc: nameAddrs(dm.Cc), Bcc: nameAddrs(dm.Bcc),
+	}}
+	// Messages that needed repair keep their raw bytes so that a better
+	// decoder can redo them. Above keptRawMax Gmail's own copy (RawRef)
+	// serves for those with warnings only: holding a 25 MB attachment
+	// until its page is stored, and copying it into the database driver,
+	// would double the peak memory of a sync for a warning.
+	if dm.Err != nil || (len(dm.Warnings) > 0 && len(raw) <= keptRawMax) {
+		w.Raw = raw
+	}
+	w.Attachments = attachmentsOf(dm)
+	return w
+}
+
+// messageOf is the message row of a decoded Gmail message.
+func messageOf(m *gmail.Message, dm *mail.Message, date, internal time.Time, rawLen int) models.Message {
 	msg := models.Message{
 		GmailID:       m.Id,
 		GmailThreadID: m.ThreadId,
@@ -74,34 +92,30 @@ func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.M
 		HistoryID:     m.HistoryId,
 	}
 	if msg.Size == 0 {
-		msg.Size = int64(len(raw))
+		msg.Size = int64(rawLen)
 	}
 	if dm.Err != nil {
 		msg.DecodeError = dm.Err.Error()
 	}
-	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds, Participants: models.Participants{
-		From: nameAddrs(dm.From), To: nameAddrs(dm.To), Cc: nameAddrs(dm.Cc), Bcc: nameAddrs(dm.Bcc),
-	}}
-	// Messages that needed repair keep their raw bytes so that a better
-	// decoder can redo them. Above keptRawMax Gmail's own copy (RawRef)
-	// serves for those with warnings only: holding a 25 MB attachment
-	// until its page is stored, and copying it into the database driver,
-	// would double the peak memory of a sync for a warning.
-	if dm.Err != nil || (len(dm.Warnings) > 0 && len(raw) <= keptRawMax) {
-		w.Raw = raw
-	}
+	return msg
+}
+
+// attachmentsOf is the attachment metadata of a decoded message, one row
+// per MIME part.
+func attachmentsOf(dm *mail.Message) []models.Attachment {
+	var out []models.Attachment
 	parts := map[string]bool{}
 	for _, a := range dm.Attachments {
 		if parts[a.PartID] {
 			continue
 		}
 		parts[a.PartID] = true
-		w.Attachments = append(w.Attachments, models.Attachment{
+		out = append(out, models.Attachment{
 			PartID: a.PartID, Filename: a.Filename, ContentType: a.ContentType,
 			ContentID: a.ContentID, Size: a.Size, Inline: a.Inline,
 		})
 	}
-	return w
+	return out
 }
 
 // nameAddrs carries decoded addresses to the store as they are: the store
