@@ -178,14 +178,17 @@ func (s *Store) GmailIDsAfter(ctx context.Context, tenantID, mailboxID int64, af
 	return out, nil
 }
 
-// rowsPerInsert sizes multi-row INSERTs: on Postgres, many rows per
-// statement save round trips; the embedded SQLite driver binds each
-// positional parameter by scanning the argument list
-// (github.com/glebarez/go-sqlite conn.bind), quadratic in the parameters
-// of a statement, so there a statement keeps to about 256 of them.
+// rowsPerInsert sizes multi-row INSERTs to rows per statement within the
+// engine's limit on bound parameters (SQLite's SQLITE_MAX_VARIABLE_NUMBER,
+// 32766 since 3.32; Postgres' protocol, 65535). Fewer, larger statements
+// pay off on SQLite too since modernc v1.62 binds in linear time
+// (modernc-org/sqlite#8; the driver before was quadratic, which kept
+// statements to 256 parameters): each statement is prepared anew, and
+// preparing an INSERT compiles the search-outbox triggers of its table.
 func (s *Store) rowsPerInsert(rows, columns int) int {
-	if s.engine != SQLite {
-		return rows
+	limit := 65535
+	if s.engine == SQLite {
+		limit = 32766
 	}
-	return max(1, min(rows, 256/columns))
+	return max(1, min(rows, limit/columns))
 }
