@@ -91,10 +91,6 @@ type Config struct {
 	// (runtime/debug.SetMemoryLimit); 0 leaves the runtime alone (GOMEMLIMIT
 	// set, or TIDINGS_MEMORY_LIMIT=off).
 	MemoryLimit int64
-	// GCPercent is the collector's target (runtime/debug.SetGCPercent)
-	// applied with the memory limit; 0 leaves the runtime alone (GOGC
-	// set, or no memory limit).
-	GCPercent int
 	// LogLevel and LogFormat configure slog.
 	LogLevel  slog.Level
 	LogFormat string
@@ -130,7 +126,6 @@ var Vars = []Var{
 	{"TIDINGS_SEARCH", "on", "off: this process neither opens nor writes a search index (a cmd/worker whose index another process maintains)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_MEMORY_LIMIT", "160MiB", "Go soft memory limit (B, KiB, MiB, GiB suffixes; off for none); GOMEMLIMIT, when set, wins"},
-	{"TIDINGS_GC_PERCENT", "200", "Go garbage collector target percentage (GOGC) while a memory limit is set; GOGC, when set, wins"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TIDINGS_LOG_FORMAT", "text", "text or json"},
 }
@@ -286,12 +281,6 @@ func Load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.MemoryLimit = n
 	}
-	limited := c.MemoryLimit > 0 || get("GOMEMLIMIT") != ""
-	if n, err := gcPercent(get("TIDINGS_GC_PERCENT"), get("GOGC"), limited); err != nil {
-		bad("TIDINGS_GC_PERCENT", "%v", err)
-	} else {
-		c.GCPercent = n
-	}
 	switch lv := strings.ToLower(get("TIDINGS_LOG_LEVEL")); lv {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
@@ -322,33 +311,6 @@ func Load(getenv func(string) string) (*Config, error) {
 // makes the collector run earlier instead of letting the heap double
 // while one large message is in flight.
 const defaultMemoryLimit = 160 << 20
-
-// defaultGCPercent lets the heap grow to three times the live data
-// between collections instead of two: with the memory limit as the
-// backstop (the collector runs earlier whenever the limit nears), this
-// halves the collections of a sync, which were a tenth of its CPU, for
-// some 25 MiB more resident memory on ordinary mail.
-const defaultGCPercent = 200
-
-// gcPercent parses TIDINGS_GC_PERCENT. A GOGC set in the environment has
-// already been applied by the runtime and wins; without a memory limit
-// the runtime's default stays.
-func gcPercent(v, gogc string, limited bool) (int, error) {
-	if gogc != "" {
-		return 0, nil
-	}
-	if v == "" {
-		if !limited {
-			return 0, nil
-		}
-		return defaultGCPercent, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 25 || n > 1000 {
-		return 0, fmt.Errorf("%q must be a whole number from 25 to 1000", v)
-	}
-	return n, nil
-}
 
 // memoryLimit parses TIDINGS_MEMORY_LIMIT. A GOMEMLIMIT set in the
 // environment has already been applied by the runtime and wins.

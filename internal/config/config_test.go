@@ -31,7 +31,6 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"TIDINGS_METRICS_LISTEN":     "9090",
 		"TIDINGS_METRICS_TOKEN":      "short",
 		"TIDINGS_MEMORY_LIMIT":       "lots",
-		"TIDINGS_GC_PERCENT":         "lots",
 		"TIDINGS_GMAIL_FULL_ACCESS":  "sometimes",
 	}
 	for name, value := range cases {
@@ -68,29 +67,6 @@ func TestMemoryLimit(t *testing.T) {
 		got, err := memoryLimit(c.v, c.gomemlimit)
 		if (err != nil) != c.wantErr || got != c.want {
 			t.Errorf("memoryLimit(%q, %q) = %d, %v; want %d, error %v", c.v, c.gomemlimit, got, err, c.want, c.wantErr)
-		}
-	}
-}
-
-func TestGCPercent(t *testing.T) {
-	cases := []struct {
-		v, gogc string
-		limited bool
-		want    int
-		wantErr bool
-	}{
-		{"", "", true, 200, false},
-		{"", "", false, 0, false}, // no limit: the runtime's default
-		{"150", "", true, 150, false},
-		{"150", "", false, 150, false},
-		{"150", "50", true, 0, false}, // GOGC wins, the runtime applied it
-		{"10", "", true, 0, true},
-		{"lots", "", true, 0, true},
-	}
-	for _, c := range cases {
-		got, err := gcPercent(c.v, c.gogc, c.limited)
-		if (err != nil) != c.wantErr || got != c.want {
-			t.Errorf("gcPercent(%q, %q, %v) = %d, %v; want %d, error %v", c.v, c.gogc, c.limited, got, err, c.want, c.wantErr)
 		}
 	}
 }
