@@ -125,7 +125,7 @@ var Vars = []Var{
 	{"TIDINGS_SYNC_LEASE_TTL", "30s", "how long a mailbox stays locked to a worker that stopped heartbeating (killed) before another takes it over"},
 	{"TIDINGS_SEARCH", "on", "off: this process neither opens nor writes a search index (a cmd/worker whose index another process maintains)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
-	{"TIDINGS_MEMORY_LIMIT", "160MiB", "Go soft memory limit (B, KiB, MiB, GiB suffixes; off for none); GOMEMLIMIT, when set, wins"},
+	{"TIDINGS_MEMORY_LIMIT", "128MiB", "Go soft memory limit (B, KiB, MiB, GiB suffixes; off for none); GOMEMLIMIT, when set, wins"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TIDINGS_LOG_FORMAT", "text", "text or json"},
 }
@@ -309,8 +309,13 @@ func Load(getenv func(string) string) (*Config, error) {
 // defaultMemoryLimit keeps a process's heap, with the garbage collector's
 // headroom, near the 200 MB a sync worker is meant to fit in: the limit
 // makes the collector run earlier instead of letting the heap double
-// while one large message is in flight.
-const defaultMemoryLimit = 160 << 20
+// while one large message is in flight. The heap is not all of the
+// resident memory (SQLite's page caches, stacks, the runtime's own): with
+// 160 MiB the web process peaked at 192 MiB syncing the demo mailbox under
+// 50 clients and a worker at 184–193 MiB on 25 MB attachments; with 128 MiB
+// at 163 and 159 MiB (BENCHMARKS.md, 2026-11-30), while ordinary mail never
+// brings the heap near the limit.
+const defaultMemoryLimit = 128 << 20
 
 // memoryLimit parses TIDINGS_MEMORY_LIMIT. A GOMEMLIMIT set in the
 // environment has already been applied by the runtime and wins.

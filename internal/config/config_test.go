@@ -54,7 +54,7 @@ func TestMemoryLimit(t *testing.T) {
 		want          int64
 		wantErr       bool
 	}{
-		{"", "", 160 << 20, false},
+		{"", "", 128 << 20, false},
 		{"512MiB", "", 512 << 20, false},
 		{"2GiB", "", 2 << 30, false},
 		{"off", "", 0, false},
