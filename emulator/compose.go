@@ -104,6 +104,15 @@ func recipients(raw []byte) []string {
 	return out
 }
 
+// answerSent hands a sent message to local recipients and answers with
+// out, unless the call's fault fails the request after the store.
+func (e *Emulator) answerSent(w http.ResponseWriter, c *call, raw []byte, out any) {
+	e.deliverLocal(c.mb.email, raw)
+	if !e.failAfterStore(w, c) {
+		writeJSON(w, 200, out)
+	}
+}
+
 // deliverLocal hands a sent message to recipients that are users of this
 // emulator, so two local mailboxes can talk to each other.
 func (e *Emulator) deliverLocal(from string, raw []byte) {
@@ -138,11 +147,7 @@ func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, c *call, 
 		writeAPIError(w, aerr)
 		return
 	}
-	e.deliverLocal(c.mb.email, raw)
-	if e.failAfterStore(w, c) {
-		return
-	}
-	writeJSON(w, 200, out)
+	e.answerSent(w, c, raw, out)
 }
 
 // --- drafts ---
@@ -244,11 +249,7 @@ func (e *Emulator) sendDraft(w http.ResponseWriter, r *http.Request, c *call, in
 	out := apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
 	mb.mu.Unlock()
 	e.push.changed(mb)
-	e.deliverLocal(mb.email, sentRaw)
-	if e.failAfterStore(w, c) {
-		return
-	}
-	writeJSON(w, 200, out)
+	e.answerSent(w, c, sentRaw, out)
 }
 
 func (e *Emulator) getDraft(w http.ResponseWriter, r *http.Request, c *call) {

@@ -60,11 +60,8 @@ func (e *Emulator) untrashMessage(w http.ResponseWriter, r *http.Request, c *cal
 
 func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f func(*mailbox, *msgState, time.Time) *apiError) {
 	mb := c.mb
-	mb.mu.Lock()
-	m := mb.lookup(r.PathValue("id"))
-	if m == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	m, ok := mb.lockPathMessage(w, r)
+	if !ok {
 		return
 	}
 	if err := f(mb, m, e.now()); err != nil {
@@ -80,11 +77,8 @@ func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f 
 
 func (e *Emulator) deleteMessage(w http.ResponseWriter, r *http.Request, c *call) {
 	mb := c.mb
-	mb.mu.Lock()
-	m := mb.lookup(r.PathValue("id"))
-	if m == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	m, ok := mb.lockPathMessage(w, r)
+	if !ok {
 		return
 	}
 	mb.remove(e.now(), m)

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -148,7 +147,7 @@ func (e *Emulator) api(method string, h apiHandler) http.Handler {
 			}
 		case FaultTruncated:
 			if !inBatch {
-				tw := &truncatingWriter{header: http.Header{}}
+				tw := &truncatingWriter{newRecorder()}
 				defer tw.finish(w)
 				w = tw
 			}
@@ -202,24 +201,7 @@ func (e *Emulator) reset(w http.ResponseWriter) bool {
 // truncatingWriter buffers a response and then sends its headers with the
 // full Content-Length but only half of the body before closing the
 // connection, so the client sees an unexpected EOF.
-type truncatingWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (t *truncatingWriter) Header() http.Header { return t.header }
-func (t *truncatingWriter) WriteHeader(code int) {
-	if t.status == 0 {
-		t.status = code
-	}
-}
-func (t *truncatingWriter) Write(b []byte) (int, error) {
-	if t.status == 0 {
-		t.status = 200
-	}
-	return t.body.Write(b)
-}
+type truncatingWriter struct{ recorder }
 
 func (t *truncatingWriter) finish(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
