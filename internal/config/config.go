@@ -102,12 +102,14 @@ type Var struct {
 	Name, Default, Help string
 }
 
-// Vars lists every variable tidings reads, for the README and `--help`.
+// Vars lists every variable tidings reads, for `tidings help`; the
+// README's configuration table says the same (a test holds them together).
 var Vars = []Var{
 	{"TIDINGS_DATA_DIR", "./data", "directory for the embedded database, search index and generated secret key"},
 	{"DATABASE_URL", "(embedded SQLite)", "Postgres URL, e.g. postgres://user:pass@host:5432/tidings?sslmode=disable"},
 	{"REDIS_URL", "(embedded Redis)", "Redis URL for the asynq task queue, e.g. redis://host:6379/0; required by cmd/worker"},
 	{"ELASTICSEARCH_URL", "(embedded index)", "Elasticsearch 8 URL, e.g. http://host:9200 (user:password@ allowed)"},
+	{"TIDINGS_SEARCH_ENGINE", "fts5", "engine of the embedded index: fts5 (SQLite FTS5) or bleve"},
 	{"TIDINGS_SECRET_KEY", "(key file in data dir)", "base64 32-byte key(s), comma-separated, first one encrypts; encrypts OAuth tokens at rest"},
 	{"TIDINGS_LISTEN", "127.0.0.1:8080", "address the web server listens on"},
 	{"TIDINGS_BASE_URL", "http://<listen address>", "public URL of the web server (OAuth redirect, secure cookies when https)"},
@@ -125,6 +127,7 @@ var Vars = []Var{
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_SYNC_LEASE_TTL", "30s", "how long a mailbox stays locked to a worker that stopped heartbeating (killed) before another takes it over"},
 	{"TIDINGS_SEARCH", "on", "off: this process neither opens nor writes a search index (a cmd/worker whose index another process maintains)"},
+	{"TIDINGS_UNDO_SEND", "10s", "how long a sent message waits so the user can undo it (0s: no window)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_MEMORY_LIMIT", "160MiB", "Go soft memory limit (B, KiB, MiB, GiB suffixes; off for none); GOMEMLIMIT, when set, wins"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
