@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -113,22 +114,27 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return err
 	}
-	id := a.ID
-	d := accountData{Account: a}
-	if edited != nil {
-		d.Account = edited
-	}
-	if d.Contacts, err = s.d.Store.ContactsOfAccount(r.Context(), p.TenantID, id); err != nil {
+	d := accountData{Account: cmp.Or(edited, a)}
+	if d.Contacts, err = s.d.Store.ContactsOfAccount(r.Context(), p.TenantID, a.ID); err != nil {
 		return err
 	}
-	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{AccountID: id, Page: models.Page{Limit: 100}}); err != nil {
-		return err
-	}
-	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{AccountID: id, Page: models.Page{Limit: 50}}); err != nil {
+	if d.Cases, d.Messages, err = s.timeline(r, p, models.CaseFilter{AccountID: a.ID}, models.MessageFilter{AccountID: a.ID}); err != nil {
 		return err
 	}
 	s.render(w, r, status, "account", view{Title: a.Name, P: p, Error: errMsg, Data: d})
 	return nil
+}
+
+// timeline is what an account's or a contact's page lists of its own: its
+// latest cases and messages.
+func (s *Server) timeline(r *http.Request, p *principal, cf models.CaseFilter, mf models.MessageFilter) ([]models.Case, []models.Message, error) {
+	cf.Page, mf.Page = models.Page{Limit: 100}, models.Page{Limit: 50}
+	cases, _, err := s.d.Store.ListCases(r.Context(), p.TenantID, cf)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, _, err := s.d.Store.ListMessages(r.Context(), p.TenantID, mf)
+	return cases, msgs, err
 }
 
 // Contacts.
@@ -201,11 +207,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return err
 	}
-	id := c.ID
-	d := contactData{Contact: c}
-	if edited != nil {
-		d.Contact = edited
-	}
+	d := contactData{Contact: cmp.Or(edited, c)}
 	if c.AccountID != nil {
 		if d.Account, err = s.d.Store.GetAccount(r.Context(), p.TenantID, *c.AccountID); err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
@@ -214,10 +216,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, p *princi
 	if d.Accounts, _, err = s.d.Store.ListAccounts(r.Context(), p.TenantID, models.Page{Limit: 500}); err != nil {
 		return err
 	}
-	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{ContactID: id, Page: models.Page{Limit: 100}}); err != nil {
-		return err
-	}
-	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{ContactID: id, Page: models.Page{Limit: 50}}); err != nil {
+	if d.Cases, d.Messages, err = s.timeline(r, p, models.CaseFilter{ContactID: c.ID}, models.MessageFilter{ContactID: c.ID}); err != nil {
 		return err
 	}
 	s.render(w, r, status, "contact", view{Title: c.Name(), P: p, Error: errMsg, Data: d})
@@ -324,11 +323,7 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		return err
 	}
-	id := c.ID
-	d := caseData{Case: c, casesData: casesData{Statuses: allStatuses, Prios: allPriorities}}
-	if edited != nil {
-		d.Case = edited
-	}
+	d := caseData{Case: cmp.Or(edited, c), casesData: casesData{Statuses: allStatuses, Prios: allPriorities}}
 	if c.AccountID != nil {
 		if d.Account, err = s.d.Store.GetAccount(r.Context(), p.TenantID, *c.AccountID); err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
@@ -339,7 +334,7 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *principal
 			return err
 		}
 	}
-	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{CaseID: id, Page: models.Page{Limit: 200}}); err != nil {
+	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{CaseID: c.ID, Page: models.Page{Limit: 200}}); err != nil {
 		return err
 	}
 	if d.Accounts, d.Contacts, d.Members, err = s.caseChoices(r, p); err != nil {
