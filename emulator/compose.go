@@ -425,7 +425,7 @@ func (e *Emulator) getThread(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, 200, out)
 }
 
-func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call, f func(mb *mailbox, m *msgState, now time.Time) *apiError) {
+func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call, f msgOp) {
 	mb := c.mb
 	mb.mu.Lock()
 	id, ok := parseID(r.PathValue("id"))
@@ -453,23 +453,6 @@ func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call,
 		return
 	}
 	writeJSON(w, 200, out)
-}
-
-func (e *Emulator) modifyThread(w http.ResponseWriter, r *http.Request, c *call) {
-	var in apiModifyIn
-	if err := decodeBody(r, &in); err != nil {
-		writeAPIError(w, err)
-		return
-	}
-	e.mutateThread(w, r, c, modifyOp(in))
-}
-
-func (e *Emulator) trashThread(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateThread(w, r, c, trashOp)
-}
-
-func (e *Emulator) untrashThread(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateThread(w, r, c, untrashOp)
 }
 
 func (e *Emulator) deleteThread(w http.ResponseWriter, r *http.Request, c *call) {

@@ -16,7 +16,7 @@ func refOf(m *msgState) apiMessageRef {
 // modifyOp, trashOp and untrashOp are the label mutations that
 // messages.modify/trash/untrash apply to one message and threads.* apply
 // to every message of a thread.
-func modifyOp(in apiModifyIn) func(mb *mailbox, m *msgState, now time.Time) *apiError {
+func modifyOp(in apiModifyIn) msgOp {
 	return func(mb *mailbox, m *msgState, now time.Time) *apiError {
 		add, err := mb.canonAll(in.AddLabelIDs)
 		if err != nil {
@@ -41,24 +41,33 @@ func untrashOp(mb *mailbox, m *msgState, now time.Time) *apiError {
 	return nil
 }
 
-func (e *Emulator) modifyMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	var in apiModifyIn
-	if err := decodeBody(r, &in); err != nil {
-		writeAPIError(w, err)
-		return
+// msgOp changes one message of a mailbox, under its lock.
+type msgOp func(mb *mailbox, m *msgState, now time.Time) *apiError
+
+// mutator applies an op to what the path's {id} names: one message
+// (mutateOne) or every message of a thread (mutateThread).
+type mutator func(w http.ResponseWriter, r *http.Request, c *call, op msgOp)
+
+// modifyWith serves messages.modify and threads.modify: the body's label
+// changes, applied through mutate.
+func modifyWith(mutate mutator) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, c *call) {
+		var in apiModifyIn
+		if err := decodeBody(r, &in); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		mutate(w, r, c, modifyOp(in))
 	}
-	e.mutateOne(w, r, c, modifyOp(in))
 }
 
-func (e *Emulator) trashMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateOne(w, r, c, trashOp)
+// applyWith serves a change that takes no body (trash, untrash) through
+// mutate.
+func applyWith(mutate mutator, op msgOp) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, c *call) { mutate(w, r, c, op) }
 }
 
-func (e *Emulator) untrashMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateOne(w, r, c, untrashOp)
-}
-
-func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f func(*mailbox, *msgState, time.Time) *apiError) {
+func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f msgOp) {
 	mb := c.mb
 	m, ok := mb.lockPathMessage(w, r)
 	if !ok {
