@@ -205,24 +205,16 @@ func (s *Store) ThreadOfMessage(ctx context.Context, tenantID int64, m *Message)
 // ContactsByAddress maps lower-cased addresses to the tenant's contacts
 // owning them; addresses without a contact are absent.
 func (s *Store) ContactsByAddress(ctx context.Context, tenantID int64, addresses []string) (map[string]Contact, error) {
-	out, err := ownersByKey(ctx, s, tenantID, "address", normalized(addresses, NormalizeAddress),
+	return ownersByKey(ctx, s, tenantID, "contacts by address", "address", normalized(addresses, NormalizeAddress),
 		func(e *ContactEmail) (string, int64) { return e.Address, e.ContactID },
 		func(c *Contact) int64 { return c.ID })
-	if err != nil {
-		return nil, fmt.Errorf("models: contacts by address: %w", err)
-	}
-	return out, nil
 }
 
 // AccountsByDomain maps domains to the tenant's accounts owning them.
 func (s *Store) AccountsByDomain(ctx context.Context, tenantID int64, domains []string) (map[string]Account, error) {
-	out, err := ownersByKey(ctx, s, tenantID, "domain", normalized(domains, NormalizeDomain),
+	return ownersByKey(ctx, s, tenantID, "accounts by domain", "domain", normalized(domains, NormalizeDomain),
 		func(d *AccountDomain) (string, int64) { return d.Domain, d.AccountID },
 		func(a *Account) int64 { return a.ID })
-	if err != nil {
-		return nil, fmt.Errorf("models: accounts by domain: %w", err)
-	}
-	return out, nil
 }
 
 func normalized(keys []string, norm func(string) string) []string {
@@ -235,8 +227,9 @@ func normalized(keys []string, norm func(string) string) []string {
 
 // ownersByKey maps keys to the records owning them in two queries: the key
 // rows R (a contact's addresses, an account's domains), found by their
-// column, name their owner O by id. Keys without an owner are absent.
-func ownersByKey[R, O any](ctx context.Context, s *Store, tenantID int64, column string, keys []string,
+// column, name their owner O by id. Keys without an owner are absent; what
+// names the lookup in errors.
+func ownersByKey[R, O any](ctx context.Context, s *Store, tenantID int64, what, column string, keys []string,
 	keyOwner func(*R) (string, int64), id func(*O) int64) (map[string]O, error) {
 	out := map[string]O{}
 	if len(keys) == 0 {
@@ -244,7 +237,7 @@ func ownersByKey[R, O any](ctx context.Context, s *Store, tenantID int64, column
 	}
 	var rows []R
 	if err := s.scoped(ctx, tenantID).Where(column+" IN ?", keys).Find(&rows).Error; err != nil {
-		return nil, err
+		return nil, fmt.Errorf("models: %s: %w", what, err)
 	}
 	ids := make([]int64, 0, len(rows))
 	for i := range rows {
@@ -254,7 +247,7 @@ func ownersByKey[R, O any](ctx context.Context, s *Store, tenantID int64, column
 	var owners []O
 	if len(ids) > 0 {
 		if err := s.scoped(ctx, tenantID).Where("id IN ?", ids).Find(&owners).Error; err != nil {
-			return nil, err
+			return nil, fmt.Errorf("models: %s: %w", what, err)
 		}
 	}
 	byID := make(map[int64]O, len(owners))
