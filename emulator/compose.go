@@ -43,7 +43,7 @@ func (e *Emulator) store(c *call, raw []byte, labels []string, dateSource, threa
 	}
 	now := e.now()
 	m := mb.addMessage(now, raw, ls, e.dateOf(raw, dateSource, now), threadHint(mb, thread))
-	out := &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+	out := minimalOf(m)
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	return out, nil
@@ -152,6 +152,19 @@ func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, c *call, 
 
 // --- drafts ---
 
+// lockDraft locks mb and finds the draft id; when there is none, or its
+// message is gone, it unlocks and answers 404. The caller unlocks.
+func (mb *mailbox) lockDraft(w http.ResponseWriter, id string) (*draft, bool) {
+	mb.mu.Lock()
+	d := mb.drafts[id]
+	if d == nil || mb.msgs[d.msg] == nil {
+		mb.mu.Unlock()
+		writeAPIError(w, errNotFound())
+		return nil, false
+	}
+	return d, true
+}
+
 func (e *Emulator) createDraft(w http.ResponseWriter, r *http.Request, c *call, in *msgInput) {
 	_, meta, raw, aerr := in.draft()
 	if aerr != nil {
@@ -180,11 +193,8 @@ func (e *Emulator) updateDraft(w http.ResponseWriter, r *http.Request, c *call, 
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	d := mb.drafts[in.pathID]
-	if d == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	d, ok := mb.lockDraft(w, in.pathID)
+	if !ok {
 		return
 	}
 	if len(raw) == 0 {
@@ -211,7 +221,7 @@ func (e *Emulator) updateDraft(w http.ResponseWriter, r *http.Request, c *call, 
 	}
 	m := mb.addMessage(now, raw, []string{"DRAFT"}, now.UnixMilli(), threadHint(mb, thread))
 	mb.drafts[in.pathID] = &draft{id: in.pathID, msg: m.id}
-	out := apiDraft{ID: in.pathID, Message: &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}}
+	out := apiDraft{ID: in.pathID, Message: minimalOf(m)}
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	writeJSON(w, 200, out)
@@ -224,11 +234,8 @@ func (e *Emulator) sendDraft(w http.ResponseWriter, r *http.Request, c *call, in
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	dr := mb.drafts[d.ID]
-	if dr == nil || mb.msgs[dr.msg] == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	dr, ok := mb.lockDraft(w, d.ID)
+	if !ok {
 		return
 	}
 	m := mb.msgs[dr.msg]
@@ -246,7 +253,7 @@ func (e *Emulator) sendDraft(w http.ResponseWriter, r *http.Request, c *call, in
 	}
 	delete(mb.drafts, d.ID)
 	mb.modify(now, m, []string{"SENT"}, []string{"DRAFT"})
-	out := apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+	out := minimalOf(m)
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	e.answerSent(w, c, sentRaw, out)
@@ -259,13 +266,11 @@ func (e *Emulator) getDraft(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	d := mb.drafts[r.PathValue("id")]
-	if d == nil || mb.msgs[d.msg] == nil {
-		writeAPIError(w, errNotFound())
+	d, ok := mb.lockDraft(w, r.PathValue("id"))
+	if !ok {
 		return
 	}
+	defer mb.mu.Unlock()
 	writeJSON(w, 200, apiDraft{ID: d.id, Message: e.messageJSON(mb, mb.msgs[d.msg], v, 0)})
 }
 
@@ -313,11 +318,8 @@ func (e *Emulator) listDrafts(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (e *Emulator) deleteDraft(w http.ResponseWriter, r *http.Request, c *call) {
 	mb := c.mb
-	mb.mu.Lock()
-	d := mb.drafts[r.PathValue("id")]
-	if d == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	d, ok := mb.lockDraft(w, r.PathValue("id"))
+	if !ok {
 		return
 	}
 	delete(mb.drafts, d.id)
@@ -443,7 +445,7 @@ func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call,
 			writeAPIError(w, err)
 			return
 		}
-		out.Messages = append(out.Messages, &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)})
+		out.Messages = append(out.Messages, minimalOf(m))
 	}
 	out.HistoryID = mb.threadHist(id)
 	mb.mu.Unlock()

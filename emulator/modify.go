@@ -13,6 +13,12 @@ func refOf(m *msgState) apiMessageRef {
 	return apiMessageRef{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
 }
 
+// minimalOf is the message resource as a change answers it: ids and
+// labels (format=minimal without sizes and dates).
+func minimalOf(m *msgState) *apiMessage {
+	return &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+}
+
 // modifyOp, trashOp and untrashOp are the label mutations that
 // messages.modify/trash/untrash apply to one message and threads.* apply
 // to every message of a thread.
@@ -78,7 +84,7 @@ func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f 
 		writeAPIError(w, err)
 		return
 	}
-	out := apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+	out := minimalOf(m)
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	writeJSON(w, 200, out)
