@@ -131,6 +131,19 @@ func (mb *mailbox) lookup(id string) *msgState {
 	return mb.msgs[n]
 }
 
+// lockPathMessage locks mb and finds the message of the path's {id};
+// when there is none it unlocks and answers 404. The caller unlocks.
+func (mb *mailbox) lockPathMessage(w http.ResponseWriter, r *http.Request) (*msgState, bool) {
+	mb.mu.Lock()
+	m := mb.lookup(r.PathValue("id"))
+	if m == nil {
+		mb.mu.Unlock()
+		writeAPIError(w, errNotFound())
+		return nil, false
+	}
+	return m, true
+}
+
 func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, c *call) {
 	v, aerr := viewOf(r.URL.Query())
 	if aerr != nil {
@@ -138,11 +151,8 @@ func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	m := mb.lookup(r.PathValue("id"))
-	if m == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	m, ok := mb.lockPathMessage(w, r)
+	if !ok {
 		return
 	}
 	out, src, id := e.messageHead(mb, m, c.fault), mb.sourceOf(m), m.id
