@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/mail"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/typedapi/core/bulk"
@@ -19,93 +17,43 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/typedapi/types/enums/scriptlanguage"
 )
 
-// esDoc is the _source of a message (mapping: es_mapping.go).
+// esDoc is the _source of a message (mapping: es_mapping.go). Participants
+// are objects {name, address} as the store holds them (Address): the
+// address a keyword, the name text.
 type esDoc struct {
-	ID            int64       `json:"id"`
-	TenantID      int64       `json:"tenant_id"`
-	MailboxID     int64       `json:"mailbox_id"`
-	GmailID       string      `json:"gmail_id,omitempty"`
-	ThreadID      string      `json:"thread_id,omitempty"`
-	Subject       string      `json:"subject"`
-	From          *esAddress  `json:"from,omitempty"`
-	To            []esAddress `json:"to,omitempty"`
-	Cc            []esAddress `json:"cc,omitempty"`
-	Bcc           []esAddress `json:"bcc,omitempty"`
-	Body          string      `json:"body"`
-	Labels        []string    `json:"labels"`
-	LabelIDs      []string    `json:"label_ids,omitempty"`
-	LabelNames    []string    `json:"label_names,omitempty"`
-	Date          time.Time   `json:"date"`
-	HasAttachment bool        `json:"has_attachment"`
-	Filenames     []string    `json:"filenames,omitempty"`
-	ContactIDs    []int64     `json:"contact_ids,omitempty"`
-	AccountIDs    []int64     `json:"account_ids,omitempty"`
-	CaseIDs       []int64     `json:"case_ids,omitempty"`
-	Hash          string      `json:"hash,omitempty"`
-}
-
-// esAddress is one participant: the display name as text, the addr-spec
-// (RFC 5322 section 3.4) as a keyword.
-type esAddress struct {
-	Name    string `json:"name,omitempty"`
-	Address string `json:"address,omitempty"`
+	ID            int64     `json:"id"`
+	TenantID      int64     `json:"tenant_id"`
+	MailboxID     int64     `json:"mailbox_id"`
+	GmailID       string    `json:"gmail_id,omitempty"`
+	ThreadID      string    `json:"thread_id,omitempty"`
+	Subject       string    `json:"subject"`
+	From          *Address  `json:"from,omitempty"`
+	To            []Address `json:"to,omitempty"`
+	Cc            []Address `json:"cc,omitempty"`
+	Bcc           []Address `json:"bcc,omitempty"`
+	Body          string    `json:"body"`
+	Labels        []string  `json:"labels"`
+	LabelIDs      []string  `json:"label_ids,omitempty"`
+	LabelNames    []string  `json:"label_names,omitempty"`
+	Date          time.Time `json:"date"`
+	HasAttachment bool      `json:"has_attachment"`
+	Filenames     []string  `json:"filenames,omitempty"`
+	ContactIDs    []int64   `json:"contact_ids,omitempty"`
+	AccountIDs    []int64   `json:"account_ids,omitempty"`
+	CaseIDs       []int64   `json:"case_ids,omitempty"`
+	Hash          string    `json:"hash,omitempty"`
 }
 
 func toESDoc(d *Document) esDoc {
+	var from *Address
+	if d.From != (Address{}) {
+		from = &d.From
+	}
 	return esDoc{ID: d.ID, TenantID: d.TenantID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
-		Subject: d.Subject, From: esFrom(d.From), To: esAddresses(d.To), Cc: esAddresses(d.Cc), Bcc: esAddresses(d.Bcc),
+		Subject: d.Subject, From: from, To: d.To, Cc: d.Cc, Bcc: d.Bcc,
 		Body: d.Body, Labels: labelTerms(d.LabelIDs, d.LabelNames), LabelIDs: d.LabelIDs, LabelNames: d.LabelNames,
 		Date: d.Date.UTC(), HasAttachment: d.HasAttachment, Filenames: d.Filenames,
 		ContactIDs: d.ContactIDs, AccountIDs: d.AccountIDs, CaseIDs: d.CaseIDs, Hash: d.Hash()}
-}
-
-func esFrom(s string) *esAddress {
-	if l := esAddresses([]string{s}); len(l) == 1 {
-		return &l[0]
-	}
-	return nil
-}
-
-func esAddresses(list []string) []esAddress {
-	out := make([]esAddress, 0, len(list))
-	for _, s := range list {
-		if a := parseAddress(s); a != (esAddress{}) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// parseAddress splits "Name <addr>" (RFC 5322 section 3.4 name-addr)
-// into its parts, tolerating malformed values by taking the text between
-// angle brackets or a bare value with an '@' as the address.
-func parseAddress(s string) esAddress {
-	if s = strings.TrimSpace(s); s == "" {
-		return esAddress{}
-	}
-	if a, err := mail.ParseAddress(s); err == nil {
-		return esAddress{Name: a.Name, Address: a.Address}
-	}
-	if i, j := strings.LastIndexByte(s, '<'), strings.LastIndexByte(s, '>'); i >= 0 && j > i {
-		return esAddress{Name: strings.Trim(strings.TrimSpace(s[:i]), `"`), Address: strings.TrimSpace(s[i+1 : j])}
-	}
-	if strings.Contains(s, "@") {
-		return esAddress{Address: s}
-	}
-	return esAddress{Name: s}
-}
-
-// String renders the address as a From header shows it: "Name <addr>".
-func (a *esAddress) String() string {
-	switch {
-	case a == nil:
-		return ""
-	case a.Name == "":
-		return "<" + a.Address + ">"
-	case a.Address == "":
-		return a.Name
-	}
-	return a.Name + " <" + a.Address + ">"
 }
 
 // Index upserts docs through each tenant's alias with bulk requests.

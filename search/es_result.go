@@ -68,6 +68,13 @@ func esResult(res *search.Response, s Sort, size int) (*Result, error) {
 	return out, nil
 }
 
+func esFromString(a *Address) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
 func esHit(h *types.Hit) (Hit, error) {
 	id, err := strconv.ParseInt(derefStr(h.Id_), 10, 64)
 	if err != nil {
@@ -78,7 +85,7 @@ func esHit(h *types.Hit) (Hit, error) {
 		return Hit{}, fmt.Errorf("search: decode document %d: %w", id, err)
 	}
 	hit := Hit{ID: id, MailboxID: src.MailboxID, GmailID: src.GmailID, ThreadID: src.ThreadID,
-		Subject: src.Subject, From: src.From.String(), Date: src.Date}
+		Subject: src.Subject, From: esFromString(src.From), Date: src.Date}
 	if h.Score_ != nil {
 		hit.Score = float64(*h.Score_)
 	}
