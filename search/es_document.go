@@ -126,7 +126,10 @@ func (x *ESIndex) bulkIndex(ctx context.Context, index string, requireAlias bool
 // BulkBytes of source; n is the number of documents it holds (at least one).
 func (x *ESIndex) bulkRequest(index string, requireAlias bool, tenantID int64, docs []Document) (*bulk.Bulk, int, error) {
 	req := x.es.Bulk().Index(index).RequireAlias(requireAlias)
-	if x.refreshWrites() {
+	switch x.cfg.Refresh {
+	case "true":
+		req.Refresh(refresh.True)
+	case "wait_for":
 		req.Refresh(refresh.Waitfor)
 	}
 	routing, size := idStr(tenantID), 0
