@@ -165,24 +165,12 @@ func verifyFakeRequests(t *testing.T, f *fakeES, c searchCase) {
 			t.Error(err)
 		}
 	}
-	dels := f.take(pathSuffix("/_delete_by_query"))
-	if len(dels) != len(c.deletes) {
-		t.Errorf("%d _delete_by_query requests for %d deletes", len(dels), len(c.deletes))
-	}
-	for i := range min(len(dels), len(c.deletes)) {
-		if err := esDeleteContract(dels[i], c.deletes[i]); err != nil {
-			t.Error(err)
-		}
-	}
-	updates := f.take(pathSuffix("/_update_by_query"))
-	if len(updates) != len(c.labels) {
-		t.Errorf("%d _update_by_query requests for %d label updates", len(updates), len(c.labels))
-	}
-	for i := range min(len(updates), len(c.labels)) {
-		if err := esLabelContract(updates[i], c.labels[i]); err != nil {
-			t.Error(err)
-		}
-	}
+	checkWrites(t, f.take(pathSuffix("/_delete_by_query")), len(c.deletes), func(i int, r fakeRequest) error {
+		return esDeleteContract(r, c.deletes[i])
+	})
+	checkWrites(t, f.take(pathSuffix("/_update_by_query")), len(c.labels), func(i int, r fakeRequest) error {
+		return esLabelContract(r, c.labels[i])
+	})
 	searches := f.take(pathSuffix("/_search"))
 	if c.syntaxErr {
 		if len(searches) != 0 {
@@ -208,6 +196,19 @@ func verifyFakeRequests(t *testing.T, f *fakeES, c searchCase) {
 	}
 	if c.page > 0 && len(searches) != (len(c.want)+c.page-1)/c.page {
 		t.Errorf("%d search requests for %d hits in pages of %d", len(searches), len(c.want), c.page)
+	}
+}
+
+// checkWrites requires one request per write the case made, each passing check.
+func checkWrites(t *testing.T, rs []fakeRequest, want int, check func(i int, r fakeRequest) error) {
+	t.Helper()
+	if len(rs) != want {
+		t.Errorf("%d requests for %d writes: %+v", len(rs), want, rs)
+	}
+	for i := range min(len(rs), want) {
+		if err := check(i, rs[i]); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
