@@ -188,4 +188,3 @@ func esBulkContract(r fakeRequest) error {
 	}
 	return nil
 }
-
