@@ -528,3 +528,34 @@ func TestElasticsearchLive(t *testing.T) {
 		},
 	})
 }
+
+// BenchmarkElasticsearchSearchRequest measures what a search costs the
+// web process before Elasticsearch sees it: parsing the query, building
+// the typed request and encoding it.
+func BenchmarkElasticsearchSearchRequest(b *testing.B) {
+	idx := &ESIndex{cfg: ESConfig{Prefix: "tidings-mail"}}
+	req := Request{Query: `invo from:sanne@tyr -in:trash "signed contract" after:2026/01/01`, Now: now}
+	for b.Loop() {
+		r, err := idx.SearchRequest(1, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkElasticsearchDocument measures encoding one document for a
+// bulk request (its hash included).
+func BenchmarkElasticsearchDocument(b *testing.B) {
+	docs := loadFixture(b)
+	for b.Loop() {
+		for i := range docs {
+			if _, err := json.Marshal(toESDoc(&docs[i])); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(docs)), "ns/doc")
+}
