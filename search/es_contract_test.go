@@ -188,3 +188,36 @@ func esBulkContract(r fakeRequest) error {
 	}
 	return nil
 }
+
+// FuzzElasticsearchSearchRequest: whatever the query text, the backend
+// either rejects it as a *SyntaxError or builds a request that the
+// specification accepts and that is scoped to the tenant.
+//
+//	go test ./search -run '^$' -fuzz FuzzElasticsearchSearchRequest -fuzztime 1m
+func FuzzElasticsearchSearchRequest(f *testing.F) {
+	for _, c := range searchCases {
+		f.Add(c.req.Query)
+	}
+	idx := &ESIndex{cfg: ESConfig{Prefix: "tidings-mail"}}
+	f.Fuzz(func(t *testing.T, q string) {
+		req, err := idx.SearchRequest(7, Request{Query: q, Now: now})
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("SearchRequest(%q) = %v, want a request or a *SyntaxError", q, err)
+			}
+			return
+		}
+		body, err := json.Marshal(req)
+		if err != nil {
+			t.Fatalf("encode request for %q: %v", q, err)
+		}
+		var back search.Request
+		if err := specDecode(body, &back); err != nil {
+			t.Fatalf("request for %q: %v", q, err)
+		}
+		if err := esTenantScoped(back.Query, 7); err != nil {
+			t.Fatalf("request for %q: %v", q, err)
+		}
+	})
+}
