@@ -279,7 +279,7 @@ func (c esCompiler) text(n *TextNode) *types.Query {
 		}
 		should = append(should, multiMatch(strings.Join(tokens, " "), text, &textquerytype.Phrase))
 	} else {
-		should = append(should, c.prefix(tokens[0], text, withBody)...)
+		should = append(should, esPrefix(tokens[0], text, withBody)...)
 	}
 	if !n.Phrase && strings.Contains(n.Text, "@") {
 		for _, f := range fields {
@@ -294,10 +294,11 @@ func (c esCompiler) text(n *TextNode) *types.Query {
 	return &types.Query{Bool: &types.BoolQuery{Should: should, MinimumShouldMatch: 1}}
 }
 
-// prefix matches word as a word prefix: the edge n-grams of each field's
-// "prefix" subfield (an address's beside its "words"), the body's index_prefixes, and the whole word in
-// each field (boosted, so a whole-word match scores above a prefix).
-func (c esCompiler) prefix(word string, fields []string, withBody bool) []types.Query {
+// esPrefix matches word as a word prefix: the edge n-grams of each field's
+// "prefix" subfield (an address's sits beside its "words"), the body's
+// index_prefixes, and the whole word in each field (boosted, so a
+// whole-word match scores above a prefix).
+func esPrefix(word string, fields []string, withBody bool) []types.Query {
 	prefixFields := make([]string, 0, len(fields))
 	exact := make([]string, 0, len(fields)+1)
 	for _, f := range fields {
