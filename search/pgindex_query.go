@@ -1,0 +1,361 @@
+package search
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pgArgs numbers the parameters of one statement as they are rendered, so
+// a condition dropped while compiling never leaves an unused parameter.
+type pgArgs struct{ v []any }
+
+func (a *pgArgs) add(v any) string {
+	a.v = append(a.v, v)
+	return "$" + strconv.Itoa(len(a.v))
+}
+
+// pgCond is a compiled query node: everything (all), or a tsquery (ts)
+// and/or an SQL condition rendered on demand, ANDed. Subtrees that are
+// pure tsquery stay one tsquery, which GIN evaluates in one index scan.
+type pgCond struct {
+	all bool
+	ts  string
+	sql func(a *pgArgs) string
+}
+
+// pgNone is a tag no document carries.
+const pgNone = "'#none'"
+
+type pgCompiler struct{ now time.Time }
+
+func (c *pgCompiler) compile(n Node) pgCond {
+	switch n := n.(type) {
+	case *AllNode:
+		return pgCond{all: true}
+	case *TextNode:
+		return pgCond{ts: pgText(n)}
+	case *LabelNode:
+		return pgCond{ts: pgQuote(pgTag("l", n.Label))}
+	case *AttachmentNode:
+		return pgCond{ts: pgQuote(pgAttachment)}
+	case *DateNode:
+		return pgDate(n.After, n.At)
+	case *RelDateNode:
+		return pgDate(n.Newer, n.Since(c.now))
+	case *NotNode:
+		inner := c.compile(n.Child)
+		switch {
+		case inner.all:
+			return pgCond{ts: pgNone}
+		case inner.sql == nil:
+			return pgCond{ts: "!(" + inner.ts + ")"}
+		}
+		return pgCond{sql: func(a *pgArgs) string { return "NOT (" + inner.render(a) + ")" }}
+	case *AndNode:
+		return c.and(n.Children)
+	case *OrNode:
+		return c.or(n.Children)
+	}
+	return pgCond{ts: pgNone}
+}
+
+func pgDate(after bool, at time.Time) pgCond {
+	op := "<"
+	if after {
+		op = ">="
+	}
+	return pgCond{sql: func(a *pgArgs) string { return "date " + op + " " + a.add(at.UTC()) }}
+}
+
+func (c *pgCompiler) and(children []Node) pgCond {
+	var ts []string
+	var sqls []func(*pgArgs) string
+	for _, ch := range children {
+		cc := c.compile(ch)
+		if cc.all {
+			continue
+		}
+		if cc.ts != "" {
+			ts = append(ts, "("+cc.ts+")")
+		}
+		if cc.sql != nil {
+			sqls = append(sqls, cc.sql)
+		}
+	}
+	out := pgCond{ts: strings.Join(ts, " & ")}
+	if len(sqls) > 0 {
+		out.sql = func(a *pgArgs) string {
+			parts := make([]string, len(sqls))
+			for i, s := range sqls {
+				parts[i] = "(" + s(a) + ")"
+			}
+			return strings.Join(parts, " AND ")
+		}
+	}
+	out.all = out.ts == "" && out.sql == nil
+	return out
+}
+
+func (c *pgCompiler) or(children []Node) pgCond {
+	conds := make([]pgCond, len(children))
+	pure := true
+	for i, ch := range children {
+		conds[i] = c.compile(ch)
+		if conds[i].all {
+			return pgCond{all: true}
+		}
+		pure = pure && conds[i].sql == nil
+	}
+	if pure {
+		parts := make([]string, len(conds))
+		for i, cc := range conds {
+			parts[i] = "(" + cc.ts + ")"
+		}
+		return pgCond{ts: strings.Join(parts, " | ")}
+	}
+	return pgCond{sql: func(a *pgArgs) string {
+		parts := make([]string, len(conds))
+		for i, cc := range conds {
+			parts[i] = "(" + cc.render(a) + ")"
+		}
+		return strings.Join(parts, " OR ")
+	}}
+}
+
+// render is the condition as SQL on a row of search_documents.
+func (cc pgCond) render(a *pgArgs) string {
+	if cc.all {
+		return "true"
+	}
+	var parts []string
+	if cc.ts != "" {
+		parts = append(parts, "terms @@ "+a.add(cc.ts)+"::tsquery")
+	}
+	if cc.sql != nil {
+		parts = append(parts, "("+cc.sql(a)+")")
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// pgText matches a word as a word prefix, or a phrase exactly, among the
+// plain words (any field) or the words tagged with the node's field; text
+// with an '@' also matches whole addresses by prefix, as in the embedded
+// index.
+func pgText(n *TextNode) string {
+	toks := queryTokens(n.Text)
+	if len(toks) == 0 {
+		return pgNone
+	}
+	code := pgFieldCode[n.Field]
+	var alts []string
+	if !n.Phrase && len(toks) == 1 {
+		alts = append(alts, pgQuote(code+toks[0])+":*")
+	} else {
+		parts := make([]string, len(toks))
+		for i, t := range toks {
+			parts[i] = pgQuote(code + t)
+		}
+		alts = append(alts, "("+strings.Join(parts, " <-> ")+")")
+	}
+	if strings.Contains(n.Text, "@") {
+		roles := []string{"f", "t", "c", "b"}
+		if n.Field != FieldAny {
+			roles = nil
+			if r, ok := ftsAddrRole[n.Field]; ok {
+				roles = []string{r}
+			}
+		}
+		for _, r := range roles {
+			alts = append(alts, pgQuote(pgAddr(r, strings.ToLower(n.Text)))+":*")
+		}
+	}
+	return strings.Join(alts, " | ")
+}
+
+func pgTagsAny(kind string, ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = pgQuote(pgTag(kind, strconv.FormatInt(id, 10)))
+	}
+	return "(" + strings.Join(parts, " | ") + ")"
+}
+
+// pgQuery is a compiled request: the tsquery every hit matches (may be
+// empty), and the rest of the WHERE clause.
+type pgQuery struct {
+	tenantID  int64
+	mailboxes []int64
+	ts        string
+	rest      pgCond
+}
+
+// where renders the WHERE clause. walk: the tsquery is written so that no
+// index can serve it (COALESCE), which leaves the planner the date index
+// to walk newest first, testing each row, for queries that match many.
+func (q *pgQuery) where(a *pgArgs, walk bool) string {
+	parts := []string{"tenant_id = " + a.add(q.tenantID)}
+	if len(q.mailboxes) > 0 {
+		parts = append(parts, "mailbox_id = ANY("+a.add(q.mailboxes)+")")
+	}
+	if q.ts != "" {
+		m := "terms @@ " + a.add(q.ts) + "::tsquery"
+		if walk {
+			m = "COALESCE(" + m + ", false)"
+		}
+		parts = append(parts, m)
+	}
+	if !q.rest.all && (q.rest.ts != "" || q.rest.sql != nil) {
+		parts = append(parts, "("+q.rest.render(a)+")")
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func (x *PGIndex) compile(tenantID int64, req Request) (*pgQuery, *Query, error) {
+	pq, err := ParseQueryIn(req.Query, req.Location)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	c := &pgCompiler{now: now}
+	root := c.compile(pq.Root)
+	q := &pgQuery{tenantID: tenantID, mailboxes: req.MailboxIDs}
+	var must []string
+	if root.ts != "" {
+		must = append(must, "("+root.ts+")")
+	}
+	root.ts = ""
+	q.rest = root
+	for _, f := range []struct {
+		kind string
+		ids  []int64
+	}{{"c", req.ContactIDs}, {"a", req.AccountIDs}, {"k", req.CaseIDs}} {
+		if len(f.ids) > 0 {
+			must = append(must, pgTagsAny(f.kind, f.ids))
+		}
+	}
+	if !pq.IncludeTrash {
+		must = append(must, "!"+pgQuote(pgTag("l", "trash")))
+	}
+	if !pq.IncludeSpam {
+		must = append(must, "!"+pgQuote(pgTag("l", "spam")))
+	}
+	q.ts = strings.Join(must, " & ")
+	return q, pq, nil
+}
+
+// Search runs req within the tenant.
+func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Result, error) {
+	if tenantID <= 0 {
+		return nil, ErrNoTenant
+	}
+	q, pq, err := x.compile(tenantID, req)
+	if err != nil {
+		return nil, err
+	}
+	var after []string
+	if req.After != "" {
+		if after, err = decodeCursor(req.After, req.Sort); err != nil {
+			return nil, err
+		}
+	}
+	out := &Result{Hits: []Hit{}}
+	a := &pgArgs{}
+	var total int64
+	if err := x.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM search_documents WHERE `+q.where(a, false)+
+		` LIMIT `+strconv.Itoa(MaxTotal+1)+`) c`, a.v...).Scan(&total); err != nil {
+		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+	}
+	out.setTotal(total)
+	size := pageSize(req.Size)
+	stmt, args := x.pageSQL(q, req.Sort, after, size, total > MaxTotal)
+	rows, err := x.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+	}
+	defer rows.Close()
+	terms := highlightTerms(pq.Root)
+	var lastDate time.Time
+	var lastScore float32
+	for rows.Next() {
+		var id int64
+		var date time.Time
+		var score float32
+		var blob []byte
+		if err := rows.Scan(&id, &date, &score, &blob); err != nil {
+			return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+		}
+		d := &Document{}
+		if err := json.Unmarshal(blob, d); err != nil {
+			return nil, fmt.Errorf("search: stored document %d: %w", id, err)
+		}
+		out.Hits = append(out.Hits, Hit{ID: d.ID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
+			Subject: d.Subject, From: d.From, Date: d.Date, Score: float64(score), Highlights: highlight(d, terms)})
+		lastDate, lastScore = date, score
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+	}
+	if len(out.Hits) == size {
+		// The cursor holds the stored sort values (the column's
+		// microseconds, the score as a float4), so the next page compares
+		// exactly with what the database sorted by.
+		v := []string{lastDate.UTC().Format(time.RFC3339Nano), strconv.FormatInt(out.Hits[len(out.Hits)-1].ID, 10)}
+		if req.Sort == Relevance {
+			v = append([]string{strconv.FormatFloat(float64(lastScore), 'g', -1, 32)}, v...)
+		}
+		out.Next = encodeCursor(req.Sort, v)
+	}
+	return out, nil
+}
+
+// pageSQL is the statement of one page, returning id, date, score, doc.
+// walk selects the date-index walk (for more than MaxTotal matches);
+// otherwise the matches come from the GIN index, materialized so that the
+// LIMIT cannot tempt the planner into walking dates for a rare word, and
+// only they are sorted.
+func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, walk bool) (string, []any) {
+	a := &pgArgs{}
+	dir, op := "DESC", "<"
+	if sort == DateAsc {
+		dir, op = "ASC", ">"
+	}
+	cursorCond := func(vals []string) string {
+		t, _ := time.Parse(time.RFC3339Nano, vals[0])
+		id, _ := strconv.ParseInt(vals[1], 10, 64)
+		return "(date, id) " + op + " (" + a.add(t) + "::timestamptz, " + a.add(id) + "::bigint)"
+	}
+	if sort == Relevance {
+		rank := "0::real"
+		if q.ts != "" {
+			rank = "ts_rank(terms, " + a.add(q.ts) + "::tsquery)"
+		}
+		stmt := `WITH m AS MATERIALIZED (SELECT id, date, ` + rank + ` AS score FROM search_documents WHERE ` + q.where(a, false) + `)
+			SELECT p.id, p.date, p.score, s.doc FROM (SELECT id, date, score FROM m`
+		if after != nil {
+			s, _ := strconv.ParseFloat(after[0], 64)
+			sa := a.add(s)
+			stmt += ` WHERE score < ` + sa + `::real OR (score = ` + sa + `::real AND ` + cursorCond(after[1:]) + `)`
+		}
+		stmt += ` ORDER BY score DESC, date DESC, id DESC LIMIT ` + strconv.Itoa(size) + `) p
+			JOIN search_documents s ON s.id = p.id ORDER BY p.score DESC, p.date DESC, p.id DESC`
+		return stmt, a.v
+	}
+	order := " ORDER BY date " + dir + ", id " + dir + " LIMIT " + strconv.Itoa(size)
+	where := q.where(a, walk)
+	if after != nil {
+		where += " AND " + cursorCond(after)
+	}
+	if walk {
+		return `SELECT id, date, 0::real, doc FROM search_documents WHERE ` + where + order, a.v
+	}
+	return `WITH m AS MATERIALIZED (SELECT id, date FROM search_documents WHERE ` + where + `)
+		SELECT p.id, p.date, 0::real, s.doc FROM (SELECT id, date FROM m` + order + `) p
+		JOIN search_documents s ON s.id = p.id ORDER BY p.date ` + dir + `, p.id ` + dir, a.v
+}
