@@ -1,0 +1,6 @@
+package search
+
+// FailInClaimForTest makes x's claimed drains (the Postgres index) fail
+// after their index writes and before their commit, as a process killed
+// at that moment would.
+func FailInClaimForTest(x *Indexer, err error) { x.failInClaim = func() error { return err } }
