@@ -65,7 +65,9 @@ type execer interface {
 }
 
 // Index upserts docs by id.
-func (x *PGIndex) Index(ctx context.Context, docs []Document) error { return x.indexIn(ctx, x.db, docs) }
+func (x *PGIndex) Index(ctx context.Context, docs []Document) error {
+	return x.indexIn(ctx, x.db, docs)
+}
 
 // pgBatch bounds the rows of one INSERT (the arrays are sent as parameters).
 const pgBatch = 500

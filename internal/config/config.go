@@ -29,13 +29,15 @@ type Config struct {
 	// RedisURL selects an external Redis for asynq; empty means an
 	// embedded in-process Redis (single-process mode only).
 	RedisURL string
-	// ElasticsearchURL selects Elasticsearch; empty means the embedded index.
+	// ElasticsearchURL selects Elasticsearch; empty means the index inside
+	// Postgres (with DATABASE_URL) or the embedded index (SQLite).
 	ElasticsearchURL string
 	// SearchOff (TIDINGS_SEARCH=off) keeps this process away from the
 	// search index entirely.
 	SearchOff bool
-	// SearchEngine is the embedded index's engine: "fts5" (default) or
-	// "bleve" (TIDINGS_SEARCH_ENGINE).
+	// SearchEngine (TIDINGS_SEARCH_ENGINE) is "" (chosen by the database:
+	// "postgres" with DATABASE_URL, "fts5" without), "postgres", or an
+	// embedded engine for SQLite, "fts5" or "bleve".
 	SearchEngine string
 	// SecretKey is TIDINGS_SECRET_KEY (comma-separated base64 keys, the
 	// sealing key first); empty means a key file in DataDir.
@@ -106,7 +108,7 @@ var Vars = []Var{
 	{"TIDINGS_DATA_DIR", "./data", "directory for the embedded database, search index and generated secret key"},
 	{"DATABASE_URL", "(embedded SQLite)", "Postgres URL, e.g. postgres://user:pass@host:5432/tidings?sslmode=disable"},
 	{"REDIS_URL", "(embedded Redis)", "Redis URL for the asynq task queue, e.g. redis://host:6379/0; required by cmd/worker"},
-	{"ELASTICSEARCH_URL", "(embedded index)", "Elasticsearch 8 URL, e.g. http://host:9200 (user:password@ allowed)"},
+	{"ELASTICSEARCH_URL", "(index in Postgres, or embedded with SQLite)", "Elasticsearch 8 URL, e.g. http://host:9200 (user:password@ allowed); unset, every process searches the index inside Postgres (DATABASE_URL) or the embedded index (SQLite)"},
 	{"TIDINGS_SECRET_KEY", "(key file in data dir)", "base64 32-byte key(s), comma-separated, first one encrypts; encrypts OAuth tokens at rest"},
 	{"TIDINGS_LISTEN", "127.0.0.1:8080", "address the web server listens on"},
 	{"TIDINGS_BASE_URL", "http://<listen address>", "public URL of the web server (OAuth redirect, secure cookies when https)"},
@@ -179,11 +181,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 	}
 	switch c.SearchEngine {
-	case "":
-		c.SearchEngine = "fts5"
-	case "fts5", "bleve":
+	case "", "fts5", "bleve", "postgres":
+		// "": chosen by the database (search.Open): Postgres's own
+		// index with DATABASE_URL, the embedded FTS5 index without.
 	default:
-		bad("TIDINGS_SEARCH_ENGINE", "must be fts5 or bleve")
+		bad("TIDINGS_SEARCH_ENGINE", "must be postgres, fts5 or bleve")
 	}
 	if (c.PushAudience == "") != (c.PushServiceAccount == "") {
 		bad("TIDINGS_PUSH_AUDIENCE", "and TIDINGS_PUSH_SERVICE_ACCOUNT must be set together")
