@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -250,7 +251,10 @@ func (x *PGIndex) compile(tenantID int64, req Request) (*pgQuery, *Query, error)
 	return q, pq, nil
 }
 
-// Search runs req within the tenant.
+// Search runs req within the tenant. One statement collects up to
+// MaxTotal+1 matches through the GIN index, counts them and sorts those
+// for the page; when there are more than MaxTotal, a second statement
+// walks the date index instead (pageSQL).
 func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Result, error) {
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
@@ -265,61 +269,88 @@ func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Res
 			return nil, err
 		}
 	}
-	out := &Result{Hits: []Hit{}}
-	a := &pgArgs{}
-	var total int64
-	if err := x.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM search_documents WHERE `+q.where(a, false)+
-		` LIMIT `+strconv.Itoa(MaxTotal+1)+`) c`, a.v...).Scan(&total); err != nil {
-		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
-	}
-	out.setTotal(total)
 	size := pageSize(req.Size)
-	stmt, args := x.pageSQL(q, req.Sort, after, size, total > MaxTotal)
-	rows, err := x.db.QueryContext(ctx, stmt, args...)
+	terms := highlightTerms(pq.Root)
+	stmt, args := x.pageSQL(q, req.Sort, after, size, false)
+	out, last, err := x.page(ctx, stmt, args, terms)
+	if err == nil && out.Total > MaxTotal && req.Sort != Relevance {
+		stmt, args = x.pageSQL(q, req.Sort, after, size, true)
+		var walked *Result
+		walked, last, err = x.page(ctx, stmt, args, terms)
+		if walked != nil {
+			out.Hits = walked.Hits
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
-	defer rows.Close()
-	terms := highlightTerms(pq.Root)
-	var lastDate time.Time
-	var lastScore float32
-	for rows.Next() {
-		var id int64
-		var date time.Time
-		var score float32
-		var blob []byte
-		if err := rows.Scan(&id, &date, &score, &blob); err != nil {
-			return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
-		}
-		d := &Document{}
-		if err := json.Unmarshal(blob, d); err != nil {
-			return nil, fmt.Errorf("search: stored document %d: %w", id, err)
-		}
-		out.Hits = append(out.Hits, Hit{ID: d.ID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
-			Subject: d.Subject, From: d.From, Date: d.Date, Score: float64(score), Highlights: highlight(d, terms)})
-		lastDate, lastScore = date, score
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
-	}
+	out.setTotal(out.Total)
 	if len(out.Hits) == size {
 		// The cursor holds the stored sort values (the column's
 		// microseconds, the score as a float4), so the next page compares
 		// exactly with what the database sorted by.
-		v := []string{lastDate.UTC().Format(time.RFC3339Nano), strconv.FormatInt(out.Hits[len(out.Hits)-1].ID, 10)}
+		v := []string{last.date.UTC().Format(time.RFC3339Nano), strconv.FormatInt(out.Hits[len(out.Hits)-1].ID, 10)}
 		if req.Sort == Relevance {
-			v = append([]string{strconv.FormatFloat(float64(lastScore), 'g', -1, 32)}, v...)
+			v = append([]string{strconv.FormatFloat(last.score, 'g', -1, 32)}, v...)
 		}
 		out.Next = encodeCursor(req.Sort, v)
 	}
 	return out, nil
 }
 
-// pageSQL is the statement of one page, returning id, date, score, doc.
-// walk selects the date-index walk (for more than MaxTotal matches);
-// otherwise the matches come from the GIN index, materialized so that the
-// LIMIT cannot tempt the planner into walking dates for a rare word, and
-// only they are sorted.
+// pgSortValues are the sort values of a page's last hit.
+type pgSortValues struct {
+	date  time.Time
+	score float64
+}
+
+// page runs a page statement: rows of count, id, date, score, doc, where
+// id is NULL when the page is empty (counted) or the count is absent (the
+// date walk). Total is the count as read, not yet capped.
+func (x *PGIndex) page(ctx context.Context, stmt string, args []any, terms []hlTerm) (*Result, pgSortValues, error) {
+	var last pgSortValues
+	rows, err := x.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, last, err
+	}
+	defer rows.Close()
+	out := &Result{Hits: []Hit{}}
+	for rows.Next() {
+		var n sql.NullInt64
+		var id sql.NullInt64
+		var date sql.NullTime
+		var score sql.NullFloat64
+		var blob []byte
+		if err := rows.Scan(&n, &id, &date, &score, &blob); err != nil {
+			return nil, last, err
+		}
+		out.Total = n.Int64
+		if !id.Valid {
+			continue
+		}
+		d := &Document{}
+		if err := json.Unmarshal(blob, d); err != nil {
+			return nil, last, fmt.Errorf("stored document %d: %w", id.Int64, err)
+		}
+		out.Hits = append(out.Hits, Hit{ID: d.ID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
+			Subject: d.Subject, From: d.From, Date: d.Date, Score: score.Float64, Highlights: highlight(d, terms)})
+		last = pgSortValues{date: date.Time, score: score.Float64}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, last, err
+	}
+	return out, last, nil
+}
+
+// pageSQL is the statement of one page. Without walk it collects the
+// matches from the GIN index — at most MaxTotal+1 for the date sorts, all
+// for relevance, which ranks every match — materialized so that the LIMIT
+// of the page cannot tempt the planner into walking dates for a rare
+// word, counts them, and sorts them for the page (left empty when there
+// are more than MaxTotal: the caller walks). With walk, the tsquery is
+// written so that no index serves it and the planner walks the
+// (tenant_id, date, id) index, testing each row, until the page is full:
+// when more than MaxTotal documents match, a page is a few rows away.
 func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, walk bool) (string, []any) {
 	a := &pgArgs{}
 	dir, op := "DESC", "<"
@@ -331,31 +362,40 @@ func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, walk 
 		id, _ := strconv.ParseInt(vals[1], 10, 64)
 		return "(date, id) " + op + " (" + a.add(t) + "::timestamptz, " + a.add(id) + "::bigint)"
 	}
+	limit := strconv.Itoa(size)
+	order := func(p string) string { return p + "date " + dir + ", " + p + "id " + dir }
+	if walk {
+		where := q.where(a, true)
+		if after != nil {
+			where += " AND " + cursorCond(after)
+		}
+		return `SELECT NULL::bigint, id, date, 0::float8, doc FROM search_documents WHERE ` + where +
+			` ORDER BY ` + order("") + ` LIMIT ` + limit, a.v
+	}
+	var m, inner string
 	if sort == Relevance {
 		rank := "0::real"
 		if q.ts != "" {
 			rank = "ts_rank(terms, " + a.add(q.ts) + "::tsquery)"
 		}
-		stmt := `WITH m AS MATERIALIZED (SELECT id, date, ` + rank + ` AS score FROM search_documents WHERE ` + q.where(a, false) + `)
-			SELECT p.id, p.date, p.score, s.doc FROM (SELECT id, date, score FROM m`
+		m = `SELECT id, date, ` + rank + ` AS score FROM search_documents WHERE ` + q.where(a, false)
+		inner = `SELECT id, date, score FROM m`
 		if after != nil {
-			s, _ := strconv.ParseFloat(after[0], 64)
-			sa := a.add(s)
-			stmt += ` WHERE score < ` + sa + `::real OR (score = ` + sa + `::real AND ` + cursorCond(after[1:]) + `)`
+			score, _ := strconv.ParseFloat(after[0], 64)
+			sa := a.add(score)
+			inner += ` WHERE score < ` + sa + `::real OR (score = ` + sa + `::real AND ` + cursorCond(after[1:]) + `)`
 		}
-		stmt += ` ORDER BY score DESC, date DESC, id DESC LIMIT ` + strconv.Itoa(size) + `) p
-			JOIN search_documents s ON s.id = p.id ORDER BY p.score DESC, p.date DESC, p.id DESC`
-		return stmt, a.v
+		order = func(p string) string { return p + "score DESC, " + p + "date DESC, " + p + "id DESC" }
+	} else {
+		m = `SELECT id, date, 0::real AS score FROM search_documents WHERE ` + q.where(a, false) + ` LIMIT ` + strconv.Itoa(MaxTotal+1)
+		inner = `SELECT id, date, score FROM m WHERE (SELECT n FROM c) <= ` + strconv.Itoa(MaxTotal)
+		if after != nil {
+			inner += ` AND ` + cursorCond(after)
+		}
 	}
-	order := " ORDER BY date " + dir + ", id " + dir + " LIMIT " + strconv.Itoa(size)
-	where := q.where(a, walk)
-	if after != nil {
-		where += " AND " + cursorCond(after)
-	}
-	if walk {
-		return `SELECT id, date, 0::real, doc FROM search_documents WHERE ` + where + order, a.v
-	}
-	return `WITH m AS MATERIALIZED (SELECT id, date FROM search_documents WHERE ` + where + `)
-		SELECT p.id, p.date, 0::real, s.doc FROM (SELECT id, date FROM m` + order + `) p
-		JOIN search_documents s ON s.id = p.id ORDER BY p.date ` + dir + `, p.id ` + dir, a.v
+	return `WITH m AS MATERIALIZED (` + m + `), c AS (SELECT count(*) AS n FROM m)
+		SELECT c.n, p.id, p.date, p.score::float8, s.doc FROM c
+		LEFT JOIN LATERAL (` + inner + ` ORDER BY ` + order("") + ` LIMIT ` + limit + `) p ON true
+		LEFT JOIN search_documents s ON s.id = p.id
+		ORDER BY ` + order("p."), a.v
 }

@@ -101,7 +101,9 @@ func TestPostgresManyMatches(t *testing.T) {
 		query    string
 		sort     Sort
 		relation string
-	}{{"alph", DateDesc, TotalAtLeast}, {"alph", DateAsc, TotalAtLeast}, {"betam", DateDesc, TotalExact}} {
+	}{{"alph", DateDesc, TotalAtLeast}, {"alph", DateAsc, TotalAtLeast}, {"betam", DateDesc, TotalExact},
+		// Every match scores alike: relevance ties break newest first.
+		{"alph", Relevance, TotalAtLeast}} {
 		t.Run(c.query+" "+c.sort.String(), func(t *testing.T) {
 			all := want(c.query, c.sort == DateAsc)
 			req := Request{Query: c.query, Sort: c.sort, Size: 37}

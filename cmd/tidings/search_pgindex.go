@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"tidings/models"
+	"tidings/search"
+)
+
+// runPgIndex measures the Postgres search backend exactly as shipped: a
+// schema of its own in the -pg database, migrated by models.Migrate (so
+// the table and indexes are migration 0011's), the corpus written through
+// search.PGIndex.Index in the benchmark's batches (the GIN index is
+// maintained as documents arrive, as the indexer does), and the mix run
+// through its Search under the query contract. The schema is dropped
+// afterwards.
+func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
+	r := sbResult{engine: "Postgres tsvector (search.PGIndex)"}
+	if b.pgURL == "" {
+		return r, errors.New("no Postgres URL: pass -pg or set TIDINGS_BENCH_DATABASE_URL")
+	}
+	schema := "bench_pgindex_" + strings.ToLower(rand.Text()[:8])
+	u, err := url.Parse(b.pgURL)
+	if err != nil {
+		return r, fmt.Errorf("-pg: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, _, err := models.Open(ctx, models.OpenOptions{DatabaseURL: b.pgURL})
+	if err != nil {
+		return r, err
+	}
+	admin, err := db.DB()
+	if err != nil {
+		return r, err
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		return r, fmt.Errorf("create schema: %w", err)
+	}
+	defer func() {
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			b.log.Warn("pgindex: drop bench schema", slog.Any("err", err))
+		}
+	}()
+	gdb, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: u.String()})
+	if err != nil {
+		return r, err
+	}
+	if _, err := models.Migrate(ctx, gdb, engine); err != nil {
+		return r, err
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return r, err
+	}
+	defer sqlDB.Close()
+	// One connection, so that the backend whose memory is reported is the
+	// one that did the work.
+	sqlDB.SetMaxOpenConns(1)
+	idx, err := search.OpenPostgres(ctx, sqlDB, b.log)
+	if err != nil {
+		return r, err
+	}
+	var pid string
+	if err := sqlDB.QueryRowContext(ctx, `SELECT pg_backend_pid()::text`).Scan(&pid); err != nil {
+		return r, err
+	}
+	b.log.Info("pgindex: indexing", slog.Int("n", b.n))
+	start := time.Now()
+	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
+		return r, err
+	}
+	r.indexDur = time.Since(start)
+	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
+	// Statistics for the planner, as autovacuum would gather them after a
+	// load; not counted as indexing time.
+	if _, err := sqlDB.ExecContext(ctx, `VACUUM ANALYZE search_documents`); err != nil {
+		return r, err
+	}
+	r.rssIndex = sbRSS(pid)
+	if n, err := idx.Count(ctx, 1, 0); err != nil || n != int64(b.n) {
+		return r, fmt.Errorf("count after indexing = %d, %v; want %d", n, err, b.n)
+	}
+	if err := sqlDB.QueryRowContext(ctx, `SELECT pg_total_relation_size('search_documents')`).Scan(&r.sizeBytes); err != nil {
+		return r, err
+	}
+	b.log.Info("pgindex: querying")
+	r.lat, r.all, err = b.measure(ctx, "pgindex", func(ctx context.Context, q sbQuery) (int64, error) {
+		req := q.req
+		req.Size = 20
+		res, err := idx.Search(ctx, 1, req)
+		if err != nil {
+			return 0, err
+		}
+		return res.Total, nil
+	})
+	r.rssQuery = sbRSS(pid)
+	r.rssNote = "Postgres backend process (shared buffers excluded)"
+	if r.rssIndex == 0 {
+		r.rssNote = "Postgres backend process (not readable from here)"
+	}
+	return r, err
+}
