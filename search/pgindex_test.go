@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tidings/internal/testenv"
+	"tidings/models"
 )
 
 // openPGIndex returns the Postgres index in a new migrated schema of the
@@ -194,3 +195,44 @@ func countTenant(docs []Document, tenant int64) int {
 }
 
 func TestPostgresHighlights(t *testing.T) { testHighlights(t, openPGIndex(t)) }
+
+// TestOpenChoosesByDatabase: without Elasticsearch, a process on Postgres
+// always gets the shared index inside it — never a per-process embedded
+// copy that other processes would not write — and SQLite keeps the
+// embedded index.
+func TestOpenChoosesByDatabase(t *testing.T) {
+	ctx := context.Background()
+	pg := testenv.OpenPostgres(t)
+	lite := testenv.OpenSQLite(t)
+	for _, c := range []struct {
+		name    string
+		store   *models.Store
+		engine  string
+		want    string // type of the index, "" for an error
+		errPart string
+	}{
+		{"postgres default", pg, "", "*search.PGIndex", ""},
+		{"postgres named", pg, "postgres", "*search.PGIndex", ""},
+		{"embedded engine on postgres", pg, "fts5", "", "shares the index inside the database"},
+		{"bleve on postgres", pg, "bleve", "", "shares the index inside the database"},
+		{"sqlite default", lite, "", "*search.FTSIndex", ""},
+		{"postgres engine on sqlite", lite, "postgres", "", "needs a Postgres database"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			idx, err := Open(ctx, Config{Store: c.store, DataDir: t.TempDir(), Engine: c.engine}, nil)
+			if c.want == "" {
+				if err == nil || !strings.Contains(err.Error(), c.errPart) {
+					t.Fatalf("Open = %T, %v; want an error containing %q", idx, err, c.errPart)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idx.Close()
+			if got := fmt.Sprintf("%T", idx); got != c.want {
+				t.Errorf("Open = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
