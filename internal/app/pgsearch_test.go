@@ -105,8 +105,12 @@ func TestWebAndWorkerShareThePostgresIndex(t *testing.T) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 2)
-	go func() { done <- fmt.Errorf("worker: %w", app.RunWorkerProcess(runCtx, load(dataDirs[0]), slog.New(slog.DiscardHandler))) }()
-	go func() { done <- fmt.Errorf("web: %w", app.RunWeb(runCtx, load(dataDirs[1]), slog.New(slog.DiscardHandler), ln)) }()
+	go func() {
+		done <- fmt.Errorf("worker: %w", app.RunWorkerProcess(runCtx, load(dataDirs[0]), slog.New(slog.DiscardHandler)))
+	}()
+	go func() {
+		done <- fmt.Errorf("web: %w", app.RunWeb(runCtx, load(dataDirs[1]), slog.New(slog.DiscardHandler), ln))
+	}()
 	t.Cleanup(func() {
 		stop()
 		for range 2 {
