@@ -4,3 +4,7 @@ package search
 // after their index writes and before their commit, as a process killed
 // at that moment would.
 func FailInClaimForTest(x *Indexer, err error) { x.failInClaim = func() error { return err } }
+
+// PGTermsForTest computes a document's Postgres row values (tsvector
+// literal, JSON, hash) as PGIndex.Index does.
+func PGTermsForTest(d *Document) (string, string) { return pgTerms(d), d.Hash() }

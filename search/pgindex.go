@@ -315,5 +315,10 @@ func pgTerms(d *Document) string {
 // pgQuote writes a lexeme as a quoted tsvector/tsquery value: the text
 // search input functions take a backslash or a doubled quote as escapes.
 func pgQuote(l string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(l) + "'"
+	if strings.ContainsAny(l, `\'`) {
+		l = pgEscaper.Replace(l)
+	}
+	return "'" + l + "'"
 }
+
+var pgEscaper = strings.NewReplacer(`\`, `\\`, `'`, `''`)

@@ -22,7 +22,7 @@ import (
 // search.PGIndex.Index in the benchmark's batches (the GIN index is
 // maintained as documents arrive, as the indexer does), and the mix run
 // through its Search under the query contract. The schema is dropped
-// afterwards.
+// afterwards (kept when TIDINGS_BENCH_KEEP_SCHEMA is set, to study plans).
 func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
 	r := sbResult{engine: "Postgres tsvector (search.PGIndex)"}
 	if b.pgURL == "" {
@@ -49,6 +49,11 @@ func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
 		return r, fmt.Errorf("create schema: %w", err)
 	}
 	defer func() {
+		if os.Getenv("TIDINGS_BENCH_KEEP_SCHEMA") != "" {
+			// For looking at plans afterwards (EXPLAIN in psql).
+			b.log.Info("pgindex: schema kept", slog.String("schema", schema))
+			return
+		}
 		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 			b.log.Warn("pgindex: drop bench schema", slog.Any("err", err))
 		}
