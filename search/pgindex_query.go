@@ -271,12 +271,24 @@ func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Res
 	}
 	size := pageSize(req.Size)
 	terms := highlightTerms(pq.Root)
+	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	// The planner prices a sequential scan by pages and not by the
+	// out-of-line tsvector it must fetch and test for each row, so for a
+	// word in many documents it would scan the table to collect 10,001
+	// matches where the GIN bitmap reads a fraction of it (BENCHMARKS.md).
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+	}
 	stmt, args := x.pageSQL(q, req.Sort, after, size, false)
-	out, last, err := x.page(ctx, stmt, args, terms)
+	out, last, err := x.page(ctx, tx, stmt, args, terms)
 	if err == nil && out.Total > MaxTotal && req.Sort != Relevance {
 		stmt, args = x.pageSQL(q, req.Sort, after, size, true)
 		var walked *Result
-		walked, last, err = x.page(ctx, stmt, args, terms)
+		walked, last, err = x.page(ctx, tx, stmt, args, terms)
 		if walked != nil {
 			out.Hits = walked.Hits
 		}
@@ -307,9 +319,9 @@ type pgSortValues struct {
 // page runs a page statement: rows of count, id, date, score, doc, where
 // id is NULL when the page is empty (counted) or the count is absent (the
 // date walk). Total is the count as read, not yet capped.
-func (x *PGIndex) page(ctx context.Context, stmt string, args []any, terms []hlTerm) (*Result, pgSortValues, error) {
+func (x *PGIndex) page(ctx context.Context, tx *sql.Tx, stmt string, args []any, terms []hlTerm) (*Result, pgSortValues, error) {
 	var last pgSortValues
-	rows, err := x.db.QueryContext(ctx, stmt, args...)
+	rows, err := tx.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, last, err
 	}

@@ -15,6 +15,11 @@
 -- ('invo':*), phrases (<->) and the boolean operators; the (tenant_id,
 -- date, id) index gives newest-first pages by walking dates when a query
 -- matches more documents than are worth sorting. No extension is needed.
+--
+-- toast_tuple_target = 128 moves terms and doc out of the heap row (to the
+-- table's TOAST relation), leaving about 100 bytes per row: counting and
+-- sorting the matches of a word visits each matching row's heap tuple,
+-- and a narrow heap makes that a fifth of the pages (BENCHMARKS.md).
 CREATE TABLE search_documents (
     id bigint PRIMARY KEY,
     tenant_id bigint NOT NULL,
@@ -23,7 +28,7 @@ CREATE TABLE search_documents (
     hash text NOT NULL,
     terms tsvector NOT NULL,
     doc bytea NOT NULL
-);
+) WITH (toast_tuple_target = 128);
 
 CREATE INDEX search_documents_terms ON search_documents USING gin (terms);
 CREATE INDEX search_documents_tenant_date ON search_documents (tenant_id, date DESC, id DESC);
