@@ -19,7 +19,9 @@ import (
 // message is gone. Marks are removed only after the index write succeeded
 // and only if no newer change arrived meanwhile, so a process killed
 // between the database commit and the index write loses nothing: the next
-// drain, in any process, repeats the work.
+// drain, in any process, repeats the work. Into the Postgres index the
+// document writes and the removal of their marks are one transaction
+// (drainClaimed); other indexes are drained under a database-wide lock.
 type Indexer struct {
 	store *models.Store
 	index Index
