@@ -191,7 +191,10 @@ type bleveMeta struct {
 	MailboxID     int64     `json:"m"`
 	GmailID       string    `json:"g,omitempty"`
 	ThreadID      string    `json:"t,omitempty"`
-	Bcc           []string  `json:"b,omitempty"`
+	From          Address   `json:"fr"`
+	To            []Address `json:"to,omitempty"`
+	Cc            []Address `json:"cc,omitempty"`
+	Bcc           []Address `json:"b,omitempty"`
 	LabelIDs      []string  `json:"l,omitempty"`
 	LabelNames    []string  `json:"n,omitempty"`
 	Date          time.Time `json:"d"`
@@ -225,7 +228,8 @@ func validateDoc(d *Document) error {
 
 func (b *BleveIndex) toBleve(d *Document) (map[string]any, error) {
 	meta, err := json.Marshal(bleveMeta{
-		MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID, Bcc: d.Bcc,
+		MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
+		From: d.From, To: d.To, Cc: d.Cc, Bcc: d.Bcc,
 		LabelIDs: d.LabelIDs, LabelNames: d.LabelNames, Date: d.Date.UTC(), HasAttachment: d.HasAttachment,
 		Filenames: d.Filenames, ContactIDs: d.ContactIDs, AccountIDs: d.AccountIDs, CaseIDs: d.CaseIDs,
 	})
@@ -241,18 +245,18 @@ func (b *BleveIndex) toBleve(d *Document) (map[string]any, error) {
 		bfLabels:   labelTerms(d.LabelIDs, d.LabelNames),
 		bfDate:     d.Date.UTC(),
 		bfSubject:  d.Subject,
-		bfFrom:     d.From,
-		bfTo:       d.To,
-		bfCc:       d.Cc,
-		bfBcc:      d.Bcc,
+		bfFrom:     d.From.String(),
+		bfTo:       displayAddresses(d.To),
+		bfCc:       displayAddresses(d.Cc),
+		bfBcc:      displayAddresses(d.Bcc),
 		bfBody:     d.Body,
 		bfFilename: d.Filenames,
 		bfMeta:     string(meta),
 		bfHash:     d.Hash(),
-		bfFromAddr: addresses([]string{d.From}),
-		bfToAddr:   addresses(d.To),
-		bfCcAddr:   addresses(d.Cc),
-		bfBccAddr:  addresses(d.Bcc),
+		bfFromAddr: addrSpecs(d.From),
+		bfToAddr:   addrSpecs(d.To...),
+		bfCcAddr:   addrSpecs(d.Cc...),
+		bfBccAddr:  addrSpecs(d.Bcc...),
 	}
 	if d.HasAttachment {
 		m[bfAttach] = "1"
@@ -357,7 +361,7 @@ func docFromFields(tenantID, id int64, f map[string]any) (Document, error) {
 	str := func(name string) string { v, _ := f[name].(string); return v }
 	return Document{
 		ID: id, TenantID: tenantID, MailboxID: m.MailboxID, GmailID: m.GmailID, ThreadID: m.ThreadID,
-		Subject: str(bfSubject), From: str(bfFrom), To: strList(f[bfTo]), Cc: strList(f[bfCc]), Bcc: m.Bcc,
+		Subject: str(bfSubject), From: m.From, To: m.To, Cc: m.Cc, Bcc: m.Bcc,
 		Body: str(bfBody), LabelIDs: m.LabelIDs, LabelNames: m.LabelNames, Date: m.Date,
 		HasAttachment: m.HasAttachment, Filenames: m.Filenames,
 		ContactIDs: m.ContactIDs, AccountIDs: m.AccountIDs, CaseIDs: m.CaseIDs,

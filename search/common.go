@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/mail"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -35,30 +33,6 @@ func labelTerms(ids, names []string) []string {
 		if n := normLabel(l); n != "" && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// addresses extracts the lower-cased addr-spec of each "Name <addr>"
-// (RFC 5322 section 3.4 name-addr / addr-spec), tolerating malformed
-// values by taking the text between angle brackets or the bare value.
-func addresses(list []string) []string {
-	out := make([]string, 0, len(list))
-	for _, s := range list {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		addr := ""
-		if a, err := mail.ParseAddress(s); err == nil {
-			addr = a.Address
-		} else if i, j := strings.LastIndexByte(s, '<'), strings.LastIndexByte(s, '>'); i >= 0 && j > i {
-			addr = s[i+1 : j]
-		} else if strings.Contains(s, "@") {
-			addr = s
-		}
-		if addr = strings.ToLower(strings.TrimSpace(addr)); addr != "" {
-			out = append(out, addr)
 		}
 	}
 	return out

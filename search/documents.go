@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"tidings/internal/sorted"
 	"tidings/models"
@@ -23,8 +24,11 @@ func (d *Document) Hash() string {
 	c := *d
 	c.Date = c.Date.UTC()
 	// Order within these lists carries no meaning for search.
-	for _, s := range []*[]string{&c.To, &c.Cc, &c.Bcc, &c.LabelIDs, &c.LabelNames, &c.Filenames} {
+	for _, s := range []*[]string{&c.LabelIDs, &c.LabelNames, &c.Filenames} {
 		*s = slices.Sorted(slices.Values(*s))
+	}
+	for _, s := range []*[]Address{&c.To, &c.Cc, &c.Bcc} {
+		*s = slices.SortedFunc(slices.Values(*s), compareAddress)
 	}
 	for _, s := range []*[]int64{&c.ContactIDs, &c.AccountIDs, &c.CaseIDs} {
 		*s = slices.Sorted(slices.Values(*s))
@@ -88,10 +92,11 @@ func BuildDocuments(ctx context.Context, store *models.Store, tenantID int64, ms
 		labels := m.LabelIDs()
 		d := Document{
 			ID: m.ID, TenantID: tenantID, MailboxID: m.MailboxID, GmailID: m.GmailID, ThreadID: m.GmailThreadID,
-			Subject: m.Subject, From: m.From, To: m.To, Cc: m.Cc, Bcc: m.Bcc, Body: m.Text,
+			Subject: m.Subject, Body: m.Text,
 			LabelIDs: labels, Date: m.Date,
 			HasAttachment: m.HasAttachments || len(m.Attachments) > 0, CaseIDs: cases[m.ID],
 		}
+		d.From, d.To, d.Cc, d.Bcc = participants(m, addrs[m.ID])
 		for _, l := range labels {
 			if n, ok := names[l]; ok {
 				d.LabelNames = append(d.LabelNames, n)
@@ -118,6 +123,45 @@ func BuildDocuments(ctx context.Context, store *models.Store, tenantID int64, ms
 		docs = append(docs, d)
 	}
 	return docs, nil
+}
+
+func compareAddress(a, b Address) int {
+	if c := strings.Compare(a.Address, b.Address); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// participants are m's From, To, Cc and Bcc from its participant rows
+// (one per role and usable address, see models.Participants), in address
+// order. A role with no usable address but a displayed value (a group
+// such as "undisclosed-recipients:;", or a malformed header) keeps that
+// text as a name, so its words can still be found.
+func participants(m *models.Message, rows []models.MessageAddress) (from Address, to, cc, bcc []Address) {
+	byRole := map[string][]Address{}
+	for _, r := range rows {
+		byRole[r.Role] = append(byRole[r.Role], Address{Name: r.Name, Address: r.Address})
+	}
+	role := func(name string, shown []string) []Address {
+		list := byRole[name]
+		if len(list) == 0 {
+			for _, s := range shown {
+				if s != "" {
+					list = append(list, Address{Name: s})
+				}
+			}
+		}
+		slices.SortFunc(list, compareAddress)
+		return list
+	}
+	froms := role("from", []string{m.From})
+	for i, a := range froms {
+		// The message's sender is its first From mailbox (m.FromAddress).
+		if i == 0 || a.Address == m.FromAddress {
+			from = a
+		}
+	}
+	return from, role("to", m.To), role("cc", m.Cc), role("bcc", m.Bcc)
 }
 
 func userLabelNames(ctx context.Context, store *models.Store, tenantID, mailboxID int64) (map[string]string, error) {

@@ -295,7 +295,8 @@ type esDoc struct {
 
 func toESDoc(d *Document) esDoc {
 	return esDoc{ID: d.ID, TenantID: d.TenantID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
-		Subject: d.Subject, From: d.From, To: d.To, Cc: d.Cc, Bcc: d.Bcc, Body: d.Body,
+		Subject: d.Subject, From: d.From.String(), To: displayAddresses(d.To), Cc: displayAddresses(d.Cc),
+		Bcc: displayAddresses(d.Bcc), Body: d.Body,
 		Labels: labelTerms(d.LabelIDs, d.LabelNames), LabelIDs: d.LabelIDs, LabelNames: d.LabelNames,
 		Date: d.Date.UTC(), HasAttachment: d.HasAttachment, Filenames: d.Filenames,
 		ContactIDs: d.ContactIDs, AccountIDs: d.AccountIDs, CaseIDs: d.CaseIDs, Hash: d.Hash()}

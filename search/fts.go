@@ -144,14 +144,14 @@ func ftsValues(d *Document) []any {
 	var addrs []string
 	for _, r := range []struct {
 		role string
-		list []string
-	}{{"f", []string{d.From}}, {"t", d.To}, {"c", d.Cc}, {"b", d.Bcc}} {
-		for _, a := range addresses(r.list) {
+		list []Address
+	}{{"f", []Address{d.From}}, {"t", d.To}, {"c", d.Cc}, {"b", d.Bcc}} {
+		for _, a := range addrSpecs(r.list...) {
 			addrs = append(addrs, addrToken(r.role, a))
 		}
 	}
-	join := func(l []string) string { return foldText(strings.Join(l, ", ")) }
-	return []any{foldText(d.Subject), foldText(d.From), join(d.To), join(d.Cc), join(d.Bcc), foldText(d.Body),
+	join := func(l []Address) string { return foldText(strings.Join(displayAddresses(l), ", ")) }
+	return []any{foldText(d.Subject), foldText(d.From.String()), join(d.To), join(d.Cc), join(d.Bcc), foldText(d.Body),
 		foldText(strings.Join(d.Filenames, " ")), strings.Join(addrs, " "), strings.Join(tags, " ")}
 }
 

@@ -271,7 +271,7 @@ func (x *FTSIndex) Search(ctx context.Context, tenantID int64, req Request) (*Re
 			continue
 		}
 		h := Hit{ID: d.ID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID, Subject: d.Subject,
-			From: d.From, Date: d.Date, Score: scores[i], Highlights: highlight(d, terms)}
+			From: d.From.String(), Date: d.Date, Score: scores[i], Highlights: highlight(d, terms)}
 		out.Hits = append(out.Hits, h)
 	}
 	if len(out.Hits) == size {
@@ -429,7 +429,7 @@ func highlight(d *Document, terms []hlTerm) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range []struct {
 		name, text string
-	}{{"subject", d.Subject}, {"from", d.From}, {"to", strings.Join(d.To, ", ")}, {"cc", strings.Join(d.Cc, ", ")}, {"body", d.Body}} {
+	}{{"subject", d.Subject}, {"from", d.From.String()}, {"to", strings.Join(displayAddresses(d.To), ", ")}, {"cc", strings.Join(displayAddresses(d.Cc), ", ")}, {"body", d.Body}} {
 		if s, ok := markField(f.name, f.text, terms); ok {
 			out[f.name] = []string{s}
 		}

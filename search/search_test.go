@@ -264,7 +264,7 @@ func checkHit(t *testing.T, docs []Document, h Hit) {
 		if d.ID != h.ID {
 			continue
 		}
-		if h.Subject != d.Subject || h.From != d.From || h.MailboxID != d.MailboxID || h.GmailID != d.GmailID ||
+		if h.Subject != d.Subject || h.From != d.From.String() || h.MailboxID != d.MailboxID || h.GmailID != d.GmailID ||
 			h.ThreadID != d.ThreadID || !h.Date.Equal(d.Date) {
 			t.Errorf("hit %d = %+v, does not match the indexed document", h.ID, h)
 		}

@@ -16,10 +16,10 @@ type Document struct {
 	GmailID    string
 	ThreadID   string
 	Subject    string
-	From       string   // "Name <addr>" (name may be empty)
-	To         []string // "Name <addr>"
-	Cc         []string
-	Bcc        []string
+	From       Address
+	To         []Address
+	Cc         []Address
+	Bcc        []Address
 	Body       string   // plain text, already valid UTF-8
 	LabelIDs   []string // Gmail label ids: INBOX, SENT, TRASH, SPAM, UNREAD, STARRED, CATEGORY_*, Label_123
 	LabelNames []string // display names of user labels (for label:NAME)
@@ -30,6 +30,49 @@ type Document struct {
 	ContactIDs    []int64
 	AccountIDs    []int64
 	CaseIDs       []int64
+}
+
+// Address is one participant of a message as the index sees it: the
+// display name and the normalized addr-spec (RFC 5322 section 3.4), both
+// taken from the participant rows sync stored, so the index never parses
+// a header again. A participant without a usable address keeps its text
+// in Name so its words stay searchable.
+type Address struct {
+	Name    string `json:"name,omitempty"`
+	Address string `json:"address,omitempty"`
+}
+
+// String is the display form "Name <addr>" (or whichever part exists).
+func (a Address) String() string {
+	switch {
+	case a.Name == "":
+		return a.Address
+	case a.Address == "":
+		return a.Name
+	}
+	return a.Name + " <" + a.Address + ">"
+}
+
+// displayAddresses are the display forms of list, for full-text fields.
+func displayAddresses(list []Address) []string {
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		if s := a.String(); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// addrSpecs are the addr-specs of list that have one, for address terms.
+func addrSpecs(list ...Address) []string {
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		if a.Address != "" {
+			out = append(out, a.Address)
+		}
+	}
+	return out
 }
 
 // Sort selects the order of hits. The zero value is newest first, as in

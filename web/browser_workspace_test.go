@@ -72,11 +72,8 @@ func TestBrowserWorkspace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var docs []search.Document
-	for _, m := range stored {
-		docs = append(docs, search.Document{ID: m.ID, TenantID: f.TenantID, MailboxID: f.MailboxID, GmailID: m.GmailID,
-			ThreadID: m.GmailThreadID, Subject: m.Subject, From: m.From, Date: m.Date, LabelIDs: []string{"INBOX"}})
-	}
+	docs, err := search.BuildDocuments(ctx, store, f.TenantID, stored)
+	must(t, err)
 	must(t, idx.Index(ctx, docs))
 	u := e.ts.URL
 

@@ -57,10 +57,9 @@ func BenchmarkLoad(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		docs := make([]search.Document, len(msgs))
-		for i, m := range msgs {
-			docs[i] = search.Document{ID: m.ID, TenantID: tenant.ID, MailboxID: mb.ID, GmailID: m.GmailID, ThreadID: m.GmailThreadID,
-				Subject: m.Subject, From: m.From, To: m.To, Body: m.Text, LabelIDs: []string{"INBOX"}, Date: m.Date}
+		docs, err := search.BuildDocuments(ctx, store, tenant.ID, msgs)
+		if err != nil {
+			b.Fatal(err)
 		}
 		if err := idx.Index(ctx, docs); err != nil {
 			b.Fatal(err)

@@ -402,7 +402,7 @@ func (b *searchBench) runPg(ctx context.Context) (sbResult, error) {
 		for i, d := range docs {
 			labels, trash := sbLabels(d)
 			rows[i] = []any{d.ID, d.TenantID, d.MailboxID, sbFirst(d.ContactIDs), d.Date, labels, d.HasAttachment, trash,
-				d.Subject, d.From, strings.Join(append(slices.Clone(d.To), d.Cc...), ", "), d.Body, strings.Join(d.Filenames, " ")}
+				d.Subject, d.From.String(), sbJoin(d.To, d.Cc), d.Body, strings.Join(d.Filenames, " ")}
 		}
 		_, err := conn.CopyFrom(ctx, pgx.Identifier{"bench_messages"}, cols, pgx.CopyFromRows(rows))
 		return err
@@ -449,6 +449,17 @@ func (b *searchBench) runPg(ctx context.Context) (sbResult, error) {
 		r.rssNote = "Postgres backend process (not readable from here)"
 	}
 	return r, err
+}
+
+// sbJoin is the display form of the recipients, as one text column.
+func sbJoin(lists ...[]search.Address) string {
+	var out []string
+	for _, l := range lists {
+		for _, a := range l {
+			out = append(out, a.String())
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func sbMB(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }

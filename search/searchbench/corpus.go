@@ -35,7 +35,7 @@ func DefaultCorpus() CorpusConfig {
 // backends are compared on identical data.
 type Corpus struct {
 	cfg    CorpusConfig
-	people []string
+	people []search.Address
 }
 
 // NewCorpus returns a generator for cfg.
@@ -48,9 +48,9 @@ func NewCorpus(cfg CorpusConfig) *Corpus {
 		last := lastNames[rng.IntN(len(lastNames))]
 		dom := domains[rng.IntN(len(domains))]
 		local := strings.ToLower(asciiOnly(first) + "." + strings.ReplaceAll(asciiOnly(last), " ", ""))
-		p := fmt.Sprintf("%s %s <%s@%s>", first, last, local, dom)
-		if !seen[p] {
-			seen[p] = true
+		p := search.Address{Name: first + " " + last, Address: local + "@" + dom}
+		if !seen[p.String()] {
+			seen[p.String()] = true
 			c.people = append(c.people, p)
 		}
 	}
@@ -63,8 +63,8 @@ func asciiOnly(s string) string {
 	return r.Replace(s)
 }
 
-// Person returns the i-th generated person as "Name <addr>".
-func (c *Corpus) Person(i int) string { return c.people[i%len(c.people)] }
+// Person returns the i-th generated person.
+func (c *Corpus) Person(i int) search.Address { return c.people[i%len(c.people)] }
 
 // Generate calls fn with batches of n documents in total.
 func (c *Corpus) Generate(n, batchSize int, fn func([]search.Document) error) error {
@@ -91,7 +91,7 @@ func (c *Corpus) Doc(i int) search.Document {
 	zipf := rand.NewZipf(rng, 1.07, 2, uint64(len(vocabulary)-1))
 	pick := func(list []string) string { return list[rng.IntN(len(list))] }
 	// A few people write most mail, as in real mailboxes.
-	person := func() string { return c.people[int(float64(len(c.people))*rng.Float64()*rng.Float64())] }
+	person := func() search.Address { return c.people[int(float64(len(c.people))*rng.Float64()*rng.Float64())] }
 	span := int64(3 * 365 * 24 * time.Hour)
 	d := search.Document{
 		ID:        c.cfg.FirstID + int64(i),
@@ -116,7 +116,7 @@ func (c *Corpus) Doc(i int) search.Document {
 	}
 	d.Subject = subj
 	var b strings.Builder
-	name := d.To[0]
+	name := d.To[0].Name
 	if j := strings.IndexByte(name, ' '); j > 0 {
 		name = name[:j]
 	}
@@ -141,7 +141,7 @@ func (c *Corpus) Doc(i int) search.Document {
 			b.WriteString(vocabulary[zipf.Uint64()])
 		}
 	}
-	b.WriteString(".\n\n" + pick(closings) + "\n" + strings.SplitN(d.From, " <", 2)[0] + "\n")
+	b.WriteString(".\n\n" + pick(closings) + "\n" + d.From.Name + "\n")
 	d.Body = b.String()
 	d.LabelIDs = []string{"INBOX"}
 	if rng.IntN(5) == 0 {
