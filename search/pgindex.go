@@ -253,8 +253,8 @@ func pgTerms(d *Document) string {
 		field string
 		text  string
 	}{
-		{FieldSubject, d.Subject}, {FieldFrom, d.From}, {FieldTo, strings.Join(d.To, ", ")},
-		{FieldCc, strings.Join(d.Cc, ", ")}, {FieldBcc, strings.Join(d.Bcc, ", ")},
+		{FieldSubject, d.Subject}, {FieldFrom, d.From.String()}, {FieldTo, strings.Join(displayAddresses(d.To), ", ")},
+		{FieldCc, strings.Join(displayAddresses(d.Cc), ", ")}, {FieldBcc, strings.Join(displayAddresses(d.Bcc), ", ")},
 		{FieldFilename, strings.Join(d.Filenames, " ")}, {FieldAny, d.Body},
 	} {
 		pos += 2
@@ -269,9 +269,9 @@ func pgTerms(d *Document) string {
 	}
 	for _, r := range []struct {
 		role string
-		list []string
-	}{{"f", []string{d.From}}, {"t", d.To}, {"c", d.Cc}, {"b", d.Bcc}} {
-		for _, a := range addresses(r.list) {
+		list []Address
+	}{{"f", []Address{d.From}}, {"t", d.To}, {"c", d.Cc}, {"b", d.Bcc}} {
+		for _, a := range addrSpecs(r.list...) {
 			add(pgAddr(r.role, a), 0)
 		}
 	}

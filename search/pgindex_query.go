@@ -345,7 +345,7 @@ func (x *PGIndex) page(ctx context.Context, tx *sql.Tx, stmt string, args []any,
 			return nil, last, fmt.Errorf("stored document %d: %w", id.Int64, err)
 		}
 		out.Hits = append(out.Hits, Hit{ID: d.ID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
-			Subject: d.Subject, From: d.From, Date: d.Date, Score: score.Float64, Highlights: highlight(d, terms)})
+			Subject: d.Subject, From: d.From.String(), Date: d.Date, Score: score.Float64, Highlights: highlight(d, terms)})
 		last = pgSortValues{date: date.Time, score: score.Float64}
 	}
 	if err := rows.Err(); err != nil {
