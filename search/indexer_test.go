@@ -53,13 +53,22 @@ func openPostgresIndex(t *testing.T, store *models.Store) search.Index {
 	return idx
 }
 
-// indexBackends are the indexes the indexer contract runs against on an
-// engine: the embedded index everywhere, and the Postgres index (the one
-// every process shares) on Postgres.
-func indexBackends(eng testenv.Engine) []indexBackend {
-	out := []indexBackend{{"bleve", openBleve}}
-	if eng.Name == models.Postgres {
-		out = append(out, indexBackend{"postgres", openPostgresIndex})
+// engineBackend is a database engine and an index the indexer contract
+// runs against on it.
+type engineBackend struct {
+	eng testenv.Engine
+	be  indexBackend
+}
+
+// engineBackends: the embedded index on every engine, and the Postgres
+// index (the one every process shares) on Postgres.
+func engineBackends(t *testing.T) []engineBackend {
+	var out []engineBackend
+	for _, eng := range testenv.Engines(t) {
+		out = append(out, engineBackend{eng, indexBackend{"bleve", openBleve}})
+		if eng.Name == models.Postgres {
+			out = append(out, engineBackend{eng, indexBackend{"postgres", openPostgresIndex}})
+		}
 	}
 	return out
 }
@@ -143,161 +152,158 @@ func (f *fixture) ids(is ...int) []int64 {
 }
 
 func TestIndexerFollowsTheDatabase(t *testing.T) {
-	for _, eng := range testenv.Engines(t) {
-		for _, be := range indexBackends(eng) {
-			t.Run(eng.String()+"/"+be.name, func(t *testing.T) { testIndexerContract(t, eng, be) })
-		}
-	}
-}
-
-func testIndexerContract(t *testing.T, eng testenv.Engine, be indexBackend) {
-	newFixture := func(t *testing.T, eng testenv.Engine) *fixture { return newFixture(t, eng, be) }
-	ctx := context.Background()
-	t.Run("disconnected mailbox is gone from search", func(t *testing.T) {
-		f := newFixture(t, eng)
-		if got := f.find(search.Request{Query: "invo"}); !slices.Equal(got, f.ids(0, 1, 3)) {
-			t.Fatalf("before: %v", got)
-		}
-		if _, err := f.store.DeleteMailbox(ctx, f.tenantID, f.mb1); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.find(search.Request{Query: "invo"}); !slices.Equal(got, f.ids(3)) {
-			t.Errorf("after disconnect: %v, want only the other mailbox's %v", got, f.ids(3))
-		}
-		if h, err := f.idx.Hashes(ctx, f.tenantID, f.mb1); err != nil || len(h) != 0 {
-			t.Errorf("index still holds %d documents of the mailbox (%v)", len(h), err)
-		}
-	})
-	t.Run("case link is searchable at once", func(t *testing.T) {
-		f := newFixture(t, eng)
-		c := &models.Case{Subject: "Billing"}
-		if err := f.store.CreateCase(ctx, f.tenantID, c); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.store.LinkMessage(ctx, f.tenantID, c.ID, f.msgs[2].ID); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.find(search.Request{CaseIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(2)) {
-			t.Errorf("case_id filter = %v, want %v", got, f.ids(2))
-		}
-	})
-	t.Run("contact moved to another account", func(t *testing.T) {
-		f := newFixture(t, eng)
-		a, b := &models.Account{Name: "Tyrell"}, &models.Account{Name: "Wayne"}
-		for _, acc := range []*models.Account{a, b} {
-			if err := f.store.CreateAccount(ctx, f.tenantID, acc); err != nil {
-				t.Fatal(err)
-			}
-		}
-		c := &models.Contact{FirstName: "Jan", AccountID: &a.ID, Emails: []models.ContactEmail{{Address: "jan@tyrell.example"}}}
-		if err := f.store.CreateContact(ctx, f.tenantID, c); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.find(search.Request{ContactIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(0, 1)) {
-			t.Errorf("contact filter = %v, want %v", got, f.ids(0, 1))
-		}
-		if got := f.find(search.Request{AccountIDs: []int64{a.ID}}); !slices.Equal(got, f.ids(0, 1)) {
-			t.Errorf("account filter = %v, want %v", got, f.ids(0, 1))
-		}
-		c.AccountID = &b.ID
-		c.LastName = "Renamed"
-		if err := f.store.UpdateContact(ctx, f.tenantID, c); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.find(search.Request{AccountIDs: []int64{b.ID}}); !slices.Equal(got, f.ids(0, 1)) {
-			t.Errorf("new account filter = %v, want %v", got, f.ids(0, 1))
-		}
-		if got := f.find(search.Request{AccountIDs: []int64{a.ID}}); len(got) != 0 {
-			t.Errorf("old account filter still finds %v", got)
-		}
-		// The contact's address changes: its link follows.
-		c.Emails = []models.ContactEmail{{Address: "eva@wayne.example"}}
-		if err := f.store.UpdateContact(ctx, f.tenantID, c); err != nil {
-			t.Fatal(err)
-		}
-		if got := f.find(search.Request{ContactIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(2, 3)) {
-			t.Errorf("contact filter after address change = %v, want %v", got, f.ids(2, 3))
-		}
-	})
-	t.Run("crash between commit and index write", func(t *testing.T) {
-		f := newFixture(t, eng)
-		// A worker stores and deletes, then dies before touching the index.
-		added := f.store1(f.mb1, "m5", "Invoice 5", "jan@tyrell.example")
-		if _, err := f.store.DeleteMessages(ctx, f.tenantID, f.mb1, []string{"m1"}); err != nil {
-			t.Fatal(err)
-		}
-		// An index write that fails half-way leaves the work queued too.
-		failing := search.NewIndexer(f.store, failingIndex{f.idx}, nil)
-		if be.name == "postgres" {
-			// The Postgres index is written in the transaction that
-			// claims the marks: the process dies after writing the
-			// documents, before the commit.
-			failing = search.NewIndexer(f.store, f.idx, nil)
-			search.FailInClaimForTest(failing, errors.New("injected: killed before commit"))
-		}
-		if _, err := failing.Drain(ctx); err == nil {
-			t.Fatal("drain into a failing index reported success")
-		}
-		if h, err := f.idx.Hashes(ctx, f.tenantID, f.mb1); err != nil || h[added[0].ID] != "" || h[f.msgs[0].ID] == "" {
-			t.Fatalf("a failed drain changed the index: %v (%v)", h, err)
-		}
-		if n, err := f.store.CountIndexWork(ctx, f.tenantID); err != nil || n != 2 {
-			t.Fatalf("queued index work = %d (%v), want 2", n, err)
-		}
-		// The next pass, by any process, repairs the index.
-		f.drain()
-		res, err := f.idx.Search(ctx, f.tenantID, search.Request{Query: "invo"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []int64
-		for _, h := range res.Hits {
-			got = append(got, h.ID)
-		}
-		slices.Sort(got)
-		want := []int64{f.msgs[1].ID, f.msgs[3].ID, added[0].ID}
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("after repair: %v, want %v (added one found, deleted one gone)", got, want)
-		}
-		if n, _ := f.store.CountIndexWork(ctx, f.tenantID); n != 0 {
-			t.Errorf("%d marks left after a successful drain", n)
-		}
-	})
-	t.Run("check reports changed content", func(t *testing.T) {
-		f := newFixture(t, eng)
-		src := search.StoreSource{Store: f.store, MailboxID: f.mb1}
-		d, err := search.Check(ctx, f.idx, f.tenantID, f.mb1, src, nil)
-		if err != nil || !d.InSync() || d.DBCount != 3 || d.IndexCount != 3 {
-			t.Fatalf("fresh index: %+v, %v", d, err)
-		}
-		// The index holds an old version of message 2.
-		stale := f.msgs[1]
-		docs, err := search.BuildDocuments(ctx, f.store, f.tenantID, []models.Message{stale})
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs[0].Subject = "Invoice 2 (old)"
-		if err := f.idx.Index(ctx, docs); err != nil {
-			t.Fatal(err)
-		}
-		d, err = search.Check(ctx, f.idx, f.tenantID, f.mb1, src, func(ids []int64) error {
-			if err := f.store.MarkForIndex(ctx, f.tenantID, ids); err != nil {
-				return err
-			}
-			_, err := f.ix.Drain(ctx)
-			return err
+	for _, eb := range engineBackends(t) {
+		eng, be := eb.eng, eb.be
+		t.Run(eng.String()+"/"+be.name, func(t *testing.T) {
+			newFixture := func(t *testing.T, eng testenv.Engine) *fixture { return newFixture(t, eng, be) }
+			ctx := context.Background()
+			t.Run("disconnected mailbox is gone from search", func(t *testing.T) {
+				f := newFixture(t, eng)
+				if got := f.find(search.Request{Query: "invo"}); !slices.Equal(got, f.ids(0, 1, 3)) {
+					t.Fatalf("before: %v", got)
+				}
+				if _, err := f.store.DeleteMailbox(ctx, f.tenantID, f.mb1); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{Query: "invo"}); !slices.Equal(got, f.ids(3)) {
+					t.Errorf("after disconnect: %v, want only the other mailbox's %v", got, f.ids(3))
+				}
+				if h, err := f.idx.Hashes(ctx, f.tenantID, f.mb1); err != nil || len(h) != 0 {
+					t.Errorf("index still holds %d documents of the mailbox (%v)", len(h), err)
+				}
+			})
+			t.Run("case link is searchable at once", func(t *testing.T) {
+				f := newFixture(t, eng)
+				c := &models.Case{Subject: "Billing"}
+				if err := f.store.CreateCase(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.store.LinkMessage(ctx, f.tenantID, c.ID, f.msgs[2].ID); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{CaseIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(2)) {
+					t.Errorf("case_id filter = %v, want %v", got, f.ids(2))
+				}
+			})
+			t.Run("contact moved to another account", func(t *testing.T) {
+				f := newFixture(t, eng)
+				a, b := &models.Account{Name: "Tyrell"}, &models.Account{Name: "Wayne"}
+				for _, acc := range []*models.Account{a, b} {
+					if err := f.store.CreateAccount(ctx, f.tenantID, acc); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c := &models.Contact{FirstName: "Jan", AccountID: &a.ID, Emails: []models.ContactEmail{{Address: "jan@tyrell.example"}}}
+				if err := f.store.CreateContact(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{ContactIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(0, 1)) {
+					t.Errorf("contact filter = %v, want %v", got, f.ids(0, 1))
+				}
+				if got := f.find(search.Request{AccountIDs: []int64{a.ID}}); !slices.Equal(got, f.ids(0, 1)) {
+					t.Errorf("account filter = %v, want %v", got, f.ids(0, 1))
+				}
+				c.AccountID = &b.ID
+				c.LastName = "Renamed"
+				if err := f.store.UpdateContact(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{AccountIDs: []int64{b.ID}}); !slices.Equal(got, f.ids(0, 1)) {
+					t.Errorf("new account filter = %v, want %v", got, f.ids(0, 1))
+				}
+				if got := f.find(search.Request{AccountIDs: []int64{a.ID}}); len(got) != 0 {
+					t.Errorf("old account filter still finds %v", got)
+				}
+				// The contact's address changes: its link follows.
+				c.Emails = []models.ContactEmail{{Address: "eva@wayne.example"}}
+				if err := f.store.UpdateContact(ctx, f.tenantID, c); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.find(search.Request{ContactIDs: []int64{c.ID}}); !slices.Equal(got, f.ids(2, 3)) {
+					t.Errorf("contact filter after address change = %v, want %v", got, f.ids(2, 3))
+				}
+			})
+			t.Run("crash between commit and index write", func(t *testing.T) {
+				f := newFixture(t, eng)
+				// A worker stores and deletes, then dies before touching the index.
+				added := f.store1(f.mb1, "m5", "Invoice 5", "jan@tyrell.example")
+				if _, err := f.store.DeleteMessages(ctx, f.tenantID, f.mb1, []string{"m1"}); err != nil {
+					t.Fatal(err)
+				}
+				// An index write that fails half-way leaves the work queued too.
+				failing := search.NewIndexer(f.store, failingIndex{f.idx}, nil)
+				if be.name == "postgres" {
+					// The Postgres index is written in the transaction that
+					// claims the marks: the process dies after writing the
+					// documents, before the commit.
+					failing = search.NewIndexer(f.store, f.idx, nil)
+					search.FailInClaimForTest(failing, errors.New("injected: killed before commit"))
+				}
+				if _, err := failing.Drain(ctx); err == nil {
+					t.Fatal("drain into a failing index reported success")
+				}
+				if h, err := f.idx.Hashes(ctx, f.tenantID, f.mb1); err != nil || h[added[0].ID] != "" || h[f.msgs[0].ID] == "" {
+					t.Fatalf("a failed drain changed the index: %v (%v)", h, err)
+				}
+				if n, err := f.store.CountIndexWork(ctx, f.tenantID); err != nil || n != 2 {
+					t.Fatalf("queued index work = %d (%v), want 2", n, err)
+				}
+				// The next pass, by any process, repairs the index.
+				f.drain()
+				res, err := f.idx.Search(ctx, f.tenantID, search.Request{Query: "invo"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []int64
+				for _, h := range res.Hits {
+					got = append(got, h.ID)
+				}
+				slices.Sort(got)
+				want := []int64{f.msgs[1].ID, f.msgs[3].ID, added[0].ID}
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("after repair: %v, want %v (added one found, deleted one gone)", got, want)
+				}
+				if n, _ := f.store.CountIndexWork(ctx, f.tenantID); n != 0 {
+					t.Errorf("%d marks left after a successful drain", n)
+				}
+			})
+			t.Run("check reports changed content", func(t *testing.T) {
+				f := newFixture(t, eng)
+				src := search.StoreSource{Store: f.store, MailboxID: f.mb1}
+				d, err := search.Check(ctx, f.idx, f.tenantID, f.mb1, src, nil)
+				if err != nil || !d.InSync() || d.DBCount != 3 || d.IndexCount != 3 {
+					t.Fatalf("fresh index: %+v, %v", d, err)
+				}
+				// The index holds an old version of message 2.
+				stale := f.msgs[1]
+				docs, err := search.BuildDocuments(ctx, f.store, f.tenantID, []models.Message{stale})
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs[0].Subject = "Invoice 2 (old)"
+				if err := f.idx.Index(ctx, docs); err != nil {
+					t.Fatal(err)
+				}
+				d, err = search.Check(ctx, f.idx, f.tenantID, f.mb1, src, func(ids []int64) error {
+					if err := f.store.MarkForIndex(ctx, f.tenantID, ids); err != nil {
+						return err
+					}
+					_, err := f.ix.Drain(ctx)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(d.Changed, f.ids(1)) || len(d.Missing)+len(d.Extra) != 0 || !d.Repaired {
+					t.Errorf("Check = %+v, want message %d changed and repaired", d, f.msgs[1].ID)
+				}
+				if d, _ := search.Check(ctx, f.idx, f.tenantID, f.mb1, src, nil); !d.InSync() {
+					t.Errorf("after repair: %+v", d)
+				}
+			})
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(d.Changed, f.ids(1)) || len(d.Missing)+len(d.Extra) != 0 || !d.Repaired {
-			t.Errorf("Check = %+v, want message %d changed and repaired", d, f.msgs[1].ID)
-		}
-		if d, _ := search.Check(ctx, f.idx, f.tenantID, f.mb1, src, nil); !d.InSync() {
-			t.Errorf("after repair: %+v", d)
-		}
-	})
+	}
 }
 
 // failingIndex fails every write, as a crashed or unreachable index would.
