@@ -28,6 +28,12 @@ type Indexer struct {
 	log   *slog.Logger
 	batch int
 	mu    sync.Mutex // one drain at a time in this process (embedded and Elasticsearch indexes)
+	// claims bounds the claimed drains (Postgres index) running at once in
+	// this process: each holds a connection for its transaction and needs
+	// another to build documents, so unbounded claims (every sync task,
+	// the background loop and searches at once) could take the whole pool
+	// and wait for each other forever.
+	claims chan struct{}
 	// failInClaim, set by tests, fails a claimed drain after its index
 	// writes and before its commit: a crash at the worst moment.
 	failInClaim func() error
@@ -38,7 +44,7 @@ func NewIndexer(store *models.Store, index Index, logger *slog.Logger) *Indexer 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Indexer{store: store, index: index, log: logger, batch: 500}
+	return &Indexer{store: store, index: index, log: logger, batch: 500, claims: make(chan struct{}, maxClaims)}
 }
 
 // Index is the index the indexer writes.
@@ -94,6 +100,11 @@ func (x *Indexer) drain(ctx context.Context, maxPasses int) (int, error) {
 func (x *Indexer) drainClaimed(ctx context.Context, maxPasses int, pg *PGIndex) (int, error) {
 	done := 0
 	for pass := 0; maxPasses == 0 || pass < maxPasses; pass++ {
+		select {
+		case x.claims <- struct{}{}:
+		case <-ctx.Done():
+			return done, fmt.Errorf("search: drain index work: %w", ctx.Err())
+		}
 		n, err := x.store.ClaimIndexWork(ctx, x.batch, func(tx *sql.Tx, work []models.IndexWork) error {
 			if err := x.apply(ctx, work, pgTxWriter{pg: pg, tx: tx}); err != nil {
 				return err
@@ -103,6 +114,7 @@ func (x *Indexer) drainClaimed(ctx context.Context, maxPasses int, pg *PGIndex) 
 			}
 			return nil
 		})
+		<-x.claims
 		done += n
 		if err != nil {
 			return done, fmt.Errorf("search: drain index work: %w", err)
@@ -113,6 +125,10 @@ func (x *Indexer) drainClaimed(ctx context.Context, maxPasses int, pg *PGIndex) 
 	}
 	return done, nil
 }
+
+// maxClaims is how many claimed drains one process runs at once, well
+// below the store's pool of 20 Postgres connections.
+const maxClaims = 3
 
 // indexWriter is what applying outbox marks writes to.
 type indexWriter interface {
