@@ -34,6 +34,8 @@ import (
 type PGIndex struct {
 	db  *sql.DB
 	log *slog.Logger
+	// walkFactor is walkFactor (pgindex_query.go); tests make it small.
+	walkFactor int
 }
 
 var _ Index = (*PGIndex)(nil)
@@ -51,7 +53,7 @@ func OpenPostgres(ctx context.Context, db *sql.DB, logger *slog.Logger) (*PGInde
 	if !ok {
 		return nil, errors.New("search: postgres index: table search_documents is missing (the database is not migrated to this build)")
 	}
-	return &PGIndex{db: db, log: logger}, nil
+	return &PGIndex{db: db, log: logger, walkFactor: walkFactor}, nil
 }
 
 // Close releases nothing: the connection pool is the store's.

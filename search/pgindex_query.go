@@ -283,12 +283,19 @@ func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Res
 	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
-	stmt, args := x.pageSQL(q, req.Sort, after, size, false)
+	stmt, args := x.pageSQL(q, req.Sort, after, size, pgCollect)
 	out, last, err := x.page(ctx, tx, stmt, args, terms)
 	if err == nil && out.Total > MaxTotal && req.Sort != Relevance {
-		stmt, args = x.pageSQL(q, req.Sort, after, size, true)
+		stmt, args = x.pageSQL(q, req.Sort, after, size, pgWalk)
 		var walked *Result
 		walked, last, err = x.page(ctx, tx, stmt, args, terms)
+		if err == nil && len(walked.Hits) < size {
+			// The bounded walk came up short: the matches lie further
+			// back than the newest rows it may read (or this is the last
+			// page). Sorting every match is then the cheaper way.
+			stmt, args = x.pageSQL(q, req.Sort, after, size, pgSortAll)
+			walked, last, err = x.page(ctx, tx, stmt, args, terms)
+		}
 		if walked != nil {
 			out.Hits = walked.Hits
 		}
@@ -354,16 +361,34 @@ func (x *PGIndex) page(ctx context.Context, tx *sql.Tx, stmt string, args []any,
 	return out, last, nil
 }
 
-// pageSQL is the statement of one page. Without walk it collects the
-// matches from the GIN index — at most MaxTotal+1 for the date sorts, all
-// for relevance, which ranks every match — materialized so that the LIMIT
-// of the page cannot tempt the planner into walking dates for a rare
-// word, counts them, and sorts them for the page (left empty when there
-// are more than MaxTotal: the caller walks). With walk, the tsquery is
-// written so that no index serves it and the planner walks the
-// (tenant_id, date, id) index, testing each row, until the page is full:
-// when more than MaxTotal documents match, a page is a few rows away.
-func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, walk bool) (string, []any) {
+// pgPlan is how a page statement finds its hits.
+type pgPlan int
+
+const (
+	// pgCollect collects the matches from the GIN index — at most
+	// MaxTotal+1 for the date sorts, all for relevance, which ranks every
+	// match — materialized so that the LIMIT of the page cannot tempt the
+	// planner into walking dates for a rare word, counts them, and sorts
+	// them for the page (left empty when there are more than MaxTotal).
+	pgCollect pgPlan = iota
+	// pgWalk writes the tsquery so that no index serves it: the planner
+	// walks the (tenant_id, date, id) index, testing each row, until the
+	// page is full. With more than MaxTotal matches spread over time a
+	// page is a few rows away; the walk reads at most walkFactor rows per
+	// hit asked for, so matches that all lie long ago cost a bounded walk
+	// and then pgSortAll.
+	pgWalk
+	// pgSortAll sorts every match from the GIN index for the page.
+	pgSortAll
+)
+
+// walkFactor bounds a date walk to this many rows per hit of the page.
+// With at least 10,001 matches spread evenly, a walk finds a hit every
+// N/10,001 rows: 200 covers two million documents per tenant.
+const walkFactor = 200
+
+// pageSQL is the statement of one page under plan.
+func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, plan pgPlan) (string, []any) {
 	a := &pgArgs{}
 	dir, op := "DESC", "<"
 	if sort == DateAsc {
@@ -376,10 +401,20 @@ func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, walk 
 	}
 	limit := strconv.Itoa(size)
 	order := func(p string) string { return p + "date " + dir + ", " + p + "id " + dir }
-	if walk {
+	if plan == pgWalk {
 		where := q.where(a, true)
+		// The walk's far end: the date of the row walkFactor*size rows
+		// back (an index-only read), or no end when fewer remain.
+		bound := `SELECT date FROM search_documents WHERE tenant_id = ` + a.add(q.tenantID)
 		if after != nil {
 			where += " AND " + cursorCond(after)
+			bound += " AND " + cursorCond(after)
+		}
+		bound += ` ORDER BY ` + order("") + ` OFFSET ` + strconv.Itoa(x.walkFactor*size) + ` LIMIT 1`
+		if sort == DateAsc {
+			where += ` AND date <= COALESCE((` + bound + `), 'infinity'::timestamptz)`
+		} else {
+			where += ` AND date >= COALESCE((` + bound + `), '-infinity'::timestamptz)`
 		}
 		return `SELECT NULL::bigint, id, date, 0::float8, doc FROM search_documents WHERE ` + where +
 			` ORDER BY ` + order("") + ` LIMIT ` + limit, a.v
@@ -399,8 +434,12 @@ func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, walk 
 		}
 		order = func(p string) string { return p + "score DESC, " + p + "date DESC, " + p + "id DESC" }
 	} else {
-		m = `SELECT id, date, 0::real AS score FROM search_documents WHERE ` + q.where(a, false) + ` LIMIT ` + strconv.Itoa(MaxTotal+1)
-		inner = `SELECT id, date, score FROM m WHERE (SELECT n FROM c) <= ` + strconv.Itoa(MaxTotal)
+		m = `SELECT id, date, 0::real AS score FROM search_documents WHERE ` + q.where(a, false)
+		inner = `SELECT id, date, score FROM m WHERE true`
+		if plan == pgCollect {
+			m += ` LIMIT ` + strconv.Itoa(MaxTotal+1)
+			inner += ` AND (SELECT n FROM c) <= ` + strconv.Itoa(MaxTotal)
+		}
 		if after != nil {
 			inner += ` AND ` + cursorCond(after)
 		}
