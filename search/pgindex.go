@@ -283,6 +283,7 @@ func pgTerms(d *Document) string {
 	if d.HasAttachment {
 		add(pgAttachment, 0)
 	}
+	add(pgTag("m", strconv.FormatInt(d.MailboxID, 10)), 0)
 	for _, t := range []struct {
 		kind string
 		ids  []int64

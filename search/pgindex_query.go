@@ -197,8 +197,17 @@ type pgQuery struct {
 // where renders the WHERE clause. walk: the tsquery is written so that no
 // index can serve it (COALESCE), which leaves the planner the date index
 // to walk newest first, testing each row, for queries that match many.
+// Otherwise the tenant is compared so that no B-tree can serve it
+// (tenant_id + 0): a plan through the (tenant, date) or (tenant, mailbox)
+// index would fetch and test every row's out-of-line tsvector, where the
+// GIN index answers the tsquery — mailbox, links and labels included, as
+// tags — exactly (BENCHMARKS.md).
 func (q *pgQuery) where(a *pgArgs, walk bool) string {
-	parts := []string{"tenant_id = " + a.add(q.tenantID)}
+	tenant := "tenant_id + 0 = "
+	if walk {
+		tenant = "tenant_id = "
+	}
+	parts := []string{tenant + a.add(q.tenantID)}
 	if len(q.mailboxes) > 0 {
 		parts = append(parts, "mailbox_id = ANY("+a.add(q.mailboxes)+")")
 	}
@@ -236,7 +245,7 @@ func (x *PGIndex) compile(tenantID int64, req Request) (*pgQuery, *Query, error)
 	for _, f := range []struct {
 		kind string
 		ids  []int64
-	}{{"c", req.ContactIDs}, {"a", req.AccountIDs}, {"k", req.CaseIDs}} {
+	}{{"m", req.MailboxIDs}, {"c", req.ContactIDs}, {"a", req.AccountIDs}, {"k", req.CaseIDs}} {
 		if len(f.ids) > 0 {
 			must = append(must, pgTagsAny(f.kind, f.ids))
 		}
