@@ -37,7 +37,7 @@ func runSearchBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	fl := flag.NewFlagSet("bench search", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	n := fl.Int("n", 100000, "number of generated messages")
-	engines := fl.String("engines", "bleve,fts5,pgtrgm", "comma-separated engines: bleve, fts5, pgtrgm")
+	engines := fl.String("engines", "bleve,fts5,pgtrgm", "comma-separated engines: bleve, fts5, pgtrgm, postgres (the search.PGIndex backend)")
 	pgURL := fl.String("pg", os.Getenv("TIDINGS_BENCH_DATABASE_URL"), "Postgres URL for pg_trgm (default $TIDINGS_BENCH_DATABASE_URL); its table bench_messages is dropped afterwards")
 	dir := fl.String("dir", "", "directory for the embedded indexes (default: a temporary directory, removed afterwards)")
 	rounds := fl.Int("rounds", 20, "times each query of the mix runs (after one warm-up round)")
@@ -72,6 +72,8 @@ func runSearchBench(ctx context.Context, args []string, stdout, stderr io.Writer
 			r, err = b.runFTS5(ctx)
 		case "pgtrgm":
 			r, err = b.runPg(ctx)
+		case "postgres":
+			r, err = b.runPgIndex(ctx)
 		default:
 			err = fmt.Errorf("unknown engine %q", e)
 		}
