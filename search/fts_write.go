@@ -77,8 +77,10 @@ type docCodec struct {
 
 func newDocCodec() (*docCodec, error) {
 	// No checksum: SQLite's pages are the unit of integrity here, and the
-	// four bytes per document add up at a million documents.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false))
+	// four bytes per document add up at a million documents. The fastest
+	// level: on the benchmark corpus (documents of ~900 bytes) the default
+	// level saved 3 % of the size for 30 % more time.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false))
 	if err != nil {
 		return nil, fmt.Errorf("search: zstd encoder: %w", err)
 	}
