@@ -64,6 +64,11 @@ func runSearchBench(ctx context.Context, args []string, stdout, stderr io.Writer
 		// Each engine's figures as soon as it is done, so a run cut short
 		// still has them.
 		b.log.Info("engine done", slog.String("engine", r.engine), slog.String("result", string(sbJSON(b.n, []sbResult{r}))))
+		for _, l := range r.lat {
+			b.log.Info("query", slog.String("engine", r.engine), slog.String("name", l.name), slog.String("p50_ms", sbMs(l.p50)),
+				slog.String("p99_ms", sbMs(l.p99)), slog.String("cpu_p50_ms", sbMs(l.cpu50)), slog.String("cpu_p99_ms", sbMs(l.cpu99)),
+				slog.Int64("hits", l.hits))
+		}
 		results = append(results, r)
 		runtime.GC()
 		debug.FreeOSMemory()
