@@ -88,6 +88,7 @@ func parseSearchBench(args []string, stdout, stderr io.Writer) (*searchBench, []
 	rounds := fl.Int("rounds", 20, "times each query of the mix runs (after one warm-up round)")
 	budget := fl.Duration("query-budget", 0, "stop an engine's query rounds once they took this long (0 = run all rounds; at least one round runs)")
 	batch := fl.Int("batch", 1000, "documents per indexing batch")
+	reuse := fl.Bool("reuse", false, "query the embedded indexes left in -dir by an earlier run of the same -n instead of indexing again (index figures are then not measured)")
 	prof := &profileFlags{}
 	prof.register(fl)
 	if err := fl.Parse(args); err != nil {
@@ -97,7 +98,7 @@ func parseSearchBench(args []string, stdout, stderr io.Writer) (*searchBench, []
 		fmt.Fprintln(stderr, "bench search: -n, -rounds and -batch must be positive")
 		return nil, nil, nil, 2
 	}
-	b := &searchBench{n: *n, rounds: *rounds, budget: *budget, batch: *batch, dir: *dir, pgURL: *pgURL, out: stdout,
+	b := &searchBench{n: *n, rounds: *rounds, budget: *budget, batch: *batch, reuse: *reuse, dir: *dir, pgURL: *pgURL, out: stdout,
 		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	var list []string
 	for _, e := range strings.Split(*engines, ",") {
@@ -113,6 +114,7 @@ func parseSearchBench(args []string, stdout, stderr io.Writer) (*searchBench, []
 
 type searchBench struct {
 	n, rounds, batch int
+	reuse            bool
 	budget           time.Duration
 	dir, pgURL       string
 	out              io.Writer
@@ -330,22 +332,20 @@ func (b *searchBench) runFTS5(ctx context.Context) (sbResult, error) {
 // 10,000.
 func (b *searchBench) runEmbedded(ctx context.Context, engine, path string, open func() (search.Index, error)) (sbResult, error) {
 	r := sbResult{engine: engine}
-	_ = os.RemoveAll(filepath.Dir(path))
+	if !b.reuse {
+		_ = os.RemoveAll(filepath.Dir(path))
+	}
 	idx, err := open()
 	if err != nil {
 		return r, err
 	}
 	defer idx.Close()
-	b.log.Info("indexing", slog.String("engine", engine), slog.Int("n", b.n))
-	start, cpuStart := time.Now(), sbCPU()
-	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
-		return r, err
-	}
-	r.indexDur, r.indexCPU = time.Since(start), sbCPU()-cpuStart
-	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
-	r.rssIndex = sbRSS("self")
-	if n, err := idx.Count(ctx, 1, 0); err != nil || n != int64(b.n) {
-		return r, fmt.Errorf("count after indexing = %d, %v; want %d", n, err, b.n)
+	if n, err := idx.Count(ctx, 1, 0); !b.reuse || err != nil || n != int64(b.n) {
+		if err := b.indexEmbedded(ctx, &r, idx); err != nil {
+			return r, err
+		}
+	} else {
+		b.log.Info("reusing the index", slog.String("engine", engine), slog.Int64("n", n))
 	}
 	b.log.Info("querying", slog.String("engine", engine))
 	r.lat, r.all, r.rounds, err = b.measure(ctx, engine, func(ctx context.Context, q sbQuery) (int64, error) {
@@ -361,6 +361,23 @@ func (b *searchBench) runEmbedded(ctx context.Context, engine, path string, open
 	r.sizeBytes = sbDirSize(filepath.Dir(path))
 	r.rssNote = "this process"
 	return r, err
+}
+
+// indexEmbedded loads the corpus into idx and records the time, CPU and
+// memory it took.
+func (b *searchBench) indexEmbedded(ctx context.Context, r *sbResult, idx search.Index) error {
+	b.log.Info("indexing", slog.String("engine", r.engine), slog.Int("n", b.n))
+	start, cpuStart := time.Now(), sbCPU()
+	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
+		return err
+	}
+	r.indexDur, r.indexCPU = time.Since(start), sbCPU()-cpuStart
+	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
+	r.rssIndex = sbRSS("self")
+	if n, err := idx.Count(ctx, 1, 0); err != nil || n != int64(b.n) {
+		return fmt.Errorf("count after indexing = %d, %v; want %d", n, err, b.n)
+	}
+	return nil
 }
 
 func sbMB(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
