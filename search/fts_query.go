@@ -241,8 +241,10 @@ type ftsQuery struct {
 func (q *ftsQuery) on(s shard) string { return strings.ReplaceAll(q.where, ftsTable, s.table()) }
 
 // compileSearch turns the parsed query and the request's filters into one
-// FTS5 MATCH expression (tenant, filters, trash and spam included) and the
-// SQL conditions FTS5 cannot express.
+// FTS5 MATCH expression (filters, trash and spam included) and the SQL
+// conditions FTS5 cannot express. The tenant is the shard tables searched;
+// its tag, which every document carries, appears only where a query has
+// nothing positive to start from (an empty or purely negative query).
 func compileSearch(tenantID int64, req Request, pq *Query, now time.Time) *ftsQuery {
 	c := &ftsCompiler{now: now, universe: `tags : "` + tagTenant(tenantID) + `"`}
 	root := c.compile(pq.Root)
