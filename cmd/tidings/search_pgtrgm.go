@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,8 +78,11 @@ func (b *searchBench) runPg(ctx context.Context) (sbResult, error) {
 		return r, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
+	// A table of this process's own, so runs sharing a database do not
+	// drop each other's.
+	t := "bench_messages_" + strconv.Itoa(os.Getpid())
 	defer func() {
-		if _, err := conn.Exec(context.Background(), `DROP TABLE IF EXISTS bench_messages`); err != nil {
+		if _, err := conn.Exec(context.Background(), `DROP TABLE IF EXISTS `+t); err != nil {
 			b.log.Warn("pg: drop bench table", slog.Any("err", err))
 		}
 	}()
@@ -86,21 +91,21 @@ func (b *searchBench) runPg(ctx context.Context) (sbResult, error) {
 		return r, err
 	}
 	start := time.Now()
-	if err := b.pgTrgmLoad(ctx, conn); err != nil {
+	if err := b.pgTrgmLoad(ctx, conn, t); err != nil {
 		return r, err
 	}
-	if err := b.pgTrgmIndex(ctx, conn); err != nil {
+	if err := b.pgTrgmIndex(ctx, conn, t); err != nil {
 		return r, err
 	}
 	r.indexDur = time.Since(start)
 	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
 	r.rssIndex = sbRSS(pid)
-	if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size('bench_messages')`).Scan(&r.sizeBytes); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size('`+t+`')`).Scan(&r.sizeBytes); err != nil {
 		return r, err
 	}
 	b.log.Info("pg_trgm: querying")
 	r.lat, r.all, r.rounds, err = b.measure(ctx, "pg_trgm", func(ctx context.Context, q sbQuery) (int64, error) {
-		stmt := `SELECT m.id, count(*) OVER () FROM bench_messages m WHERE m.tenant_id = 1 AND NOT m.trash_or_spam AND ` +
+		stmt := `SELECT m.id, count(*) OVER () FROM ` + t + ` m WHERE m.tenant_id = 1 AND NOT m.trash_or_spam AND ` +
 			q.pgWhere + ` ORDER BY m.date DESC LIMIT 20`
 		rows, err := conn.Query(ctx, stmt)
 		if err != nil {
@@ -118,11 +123,11 @@ func (b *searchBench) runPg(ctx context.Context) (sbResult, error) {
 }
 
 // pgTrgmLoad creates the table and copies the corpus into it.
-func (b *searchBench) pgTrgmLoad(ctx context.Context, conn *pgx.Conn) error {
+func (b *searchBench) pgTrgmLoad(ctx context.Context, conn *pgx.Conn, t string) error {
 	for _, stmt := range []string{
 		`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
-		`DROP TABLE IF EXISTS bench_messages`,
-		`CREATE TABLE bench_messages (id bigint PRIMARY KEY, tenant_id bigint NOT NULL, mailbox_id bigint NOT NULL,
+		`DROP TABLE IF EXISTS ` + t,
+		`CREATE TABLE ` + t + ` (id bigint PRIMARY KEY, tenant_id bigint NOT NULL, mailbox_id bigint NOT NULL,
 			contact_id bigint, date timestamptz NOT NULL, labels text[] NOT NULL, has_attachment boolean NOT NULL,
 			trash_or_spam boolean NOT NULL, subject text NOT NULL, from_ text NOT NULL, to_ text NOT NULL,
 			body text NOT NULL, filenames text NOT NULL)`,
@@ -142,7 +147,7 @@ func (b *searchBench) pgTrgmLoad(ctx context.Context, conn *pgx.Conn) error {
 			rows[i] = []any{d.ID, d.TenantID, d.MailboxID, sbFirst(d.ContactIDs), d.Date, labels, d.HasAttachment, trash,
 				d.Subject, d.From.String(), sbJoin(d.To, d.Cc), d.Body, strings.Join(d.Filenames, " ")}
 		}
-		_, err := conn.CopyFrom(ctx, pgx.Identifier{"bench_messages"}, cols, pgx.CopyFromRows(rows))
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{t}, cols, pgx.CopyFromRows(rows))
 		return err
 	})
 	if err != nil {
@@ -152,18 +157,18 @@ func (b *searchBench) pgTrgmLoad(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // pgTrgmIndex builds the trigram and b-tree indexes the queries use.
-func (b *searchBench) pgTrgmIndex(ctx context.Context, conn *pgx.Conn) error {
+func (b *searchBench) pgTrgmIndex(ctx context.Context, conn *pgx.Conn, t string) error {
 	b.log.Info("pg_trgm: building indexes")
 	for _, stmt := range []string{
-		`CREATE INDEX ON bench_messages USING gin (subject gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (from_ gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (to_ gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (body gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (filenames gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages (tenant_id, date)`,
-		`CREATE INDEX ON bench_messages (tenant_id, contact_id)`,
-		`CREATE INDEX ON bench_messages (tenant_id, mailbox_id)`,
-		`VACUUM ANALYZE bench_messages`,
+		`CREATE INDEX ON ` + t + ` USING gin (subject gin_trgm_ops)`,
+		`CREATE INDEX ON ` + t + ` USING gin (from_ gin_trgm_ops)`,
+		`CREATE INDEX ON ` + t + ` USING gin (to_ gin_trgm_ops)`,
+		`CREATE INDEX ON ` + t + ` USING gin (body gin_trgm_ops)`,
+		`CREATE INDEX ON ` + t + ` USING gin (filenames gin_trgm_ops)`,
+		`CREATE INDEX ON ` + t + ` (tenant_id, date)`,
+		`CREATE INDEX ON ` + t + ` (tenant_id, contact_id)`,
+		`CREATE INDEX ON ` + t + ` (tenant_id, mailbox_id)`,
+		`VACUUM ANALYZE ` + t,
 	} {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)
