@@ -12,25 +12,9 @@ import (
 	"strings"
 )
 
-// batchRecorder captures one inner response of a batch request.
-type batchRecorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *batchRecorder) Header() http.Header { return b.header }
-func (b *batchRecorder) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-func (b *batchRecorder) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = 200
-	}
-	return b.body.Write(p)
-}
+// batchRecorder captures one inner response of a batch request (a type of
+// its own: handlers ask whether they answer inside a batch).
+type batchRecorder struct{ recorder }
 
 // handleBatch implements the batch endpoint
 // (https://developers.google.com/gmail/api/guides/batch): a multipart/mixed
@@ -85,7 +69,7 @@ func (e *Emulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 	boundary := "batch_" + strings.TrimPrefix(randomToken(""), "-")
 	_ = mw.SetBoundary(strings.NewReplacer("-", "a", "_", "b").Replace(boundary))
 	for _, p := range parts {
-		rec := &batchRecorder{header: http.Header{}}
+		rec := &batchRecorder{newRecorder()}
 		if p.err != nil {
 			writeAPIError(rec, p.err)
 		} else {

@@ -43,7 +43,7 @@ func (e *Emulator) store(c *call, raw []byte, labels []string, dateSource, threa
 	}
 	now := e.now()
 	m := mb.addMessage(now, raw, ls, e.dateOf(raw, dateSource, now), threadHint(mb, thread))
-	out := &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+	out := minimalOf(m)
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	return out, nil
@@ -104,6 +104,15 @@ func recipients(raw []byte) []string {
 	return out
 }
 
+// answerSent hands a sent message to local recipients and answers with
+// out, unless the call's fault fails the request after the store.
+func (e *Emulator) answerSent(w http.ResponseWriter, c *call, raw []byte, out any) {
+	e.deliverLocal(c.mb.email, raw)
+	if !e.failAfterStore(w, c) {
+		writeJSON(w, 200, out)
+	}
+}
+
 // deliverLocal hands a sent message to recipients that are users of this
 // emulator, so two local mailboxes can talk to each other.
 func (e *Emulator) deliverLocal(from string, raw []byte) {
@@ -138,14 +147,23 @@ func (e *Emulator) sendMessage(w http.ResponseWriter, r *http.Request, c *call, 
 		writeAPIError(w, aerr)
 		return
 	}
-	e.deliverLocal(c.mb.email, raw)
-	if e.failAfterStore(w, c) {
-		return
-	}
-	writeJSON(w, 200, out)
+	e.answerSent(w, c, raw, out)
 }
 
 // --- drafts ---
+
+// lockDraft locks mb and finds the draft id; when there is none, or its
+// message is gone, it unlocks and answers 404. The caller unlocks.
+func (mb *mailbox) lockDraft(w http.ResponseWriter, id string) (*draft, bool) {
+	mb.mu.Lock()
+	d := mb.drafts[id]
+	if d == nil || mb.msgs[d.msg] == nil {
+		mb.mu.Unlock()
+		writeAPIError(w, errNotFound())
+		return nil, false
+	}
+	return d, true
+}
 
 func (e *Emulator) createDraft(w http.ResponseWriter, r *http.Request, c *call, in *msgInput) {
 	_, meta, raw, aerr := in.draft()
@@ -175,11 +193,8 @@ func (e *Emulator) updateDraft(w http.ResponseWriter, r *http.Request, c *call, 
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	d := mb.drafts[in.pathID]
-	if d == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	d, ok := mb.lockDraft(w, in.pathID)
+	if !ok {
 		return
 	}
 	if len(raw) == 0 {
@@ -206,7 +221,7 @@ func (e *Emulator) updateDraft(w http.ResponseWriter, r *http.Request, c *call, 
 	}
 	m := mb.addMessage(now, raw, []string{"DRAFT"}, now.UnixMilli(), threadHint(mb, thread))
 	mb.drafts[in.pathID] = &draft{id: in.pathID, msg: m.id}
-	out := apiDraft{ID: in.pathID, Message: &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}}
+	out := apiDraft{ID: in.pathID, Message: minimalOf(m)}
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	writeJSON(w, 200, out)
@@ -219,11 +234,8 @@ func (e *Emulator) sendDraft(w http.ResponseWriter, r *http.Request, c *call, in
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	dr := mb.drafts[d.ID]
-	if dr == nil || mb.msgs[dr.msg] == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	dr, ok := mb.lockDraft(w, d.ID)
+	if !ok {
 		return
 	}
 	m := mb.msgs[dr.msg]
@@ -241,14 +253,10 @@ func (e *Emulator) sendDraft(w http.ResponseWriter, r *http.Request, c *call, in
 	}
 	delete(mb.drafts, d.ID)
 	mb.modify(now, m, []string{"SENT"}, []string{"DRAFT"})
-	out := apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+	out := minimalOf(m)
 	mb.mu.Unlock()
 	e.push.changed(mb)
-	e.deliverLocal(mb.email, sentRaw)
-	if e.failAfterStore(w, c) {
-		return
-	}
-	writeJSON(w, 200, out)
+	e.answerSent(w, c, sentRaw, out)
 }
 
 func (e *Emulator) getDraft(w http.ResponseWriter, r *http.Request, c *call) {
@@ -258,13 +266,11 @@ func (e *Emulator) getDraft(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	d := mb.drafts[r.PathValue("id")]
-	if d == nil || mb.msgs[d.msg] == nil {
-		writeAPIError(w, errNotFound())
+	d, ok := mb.lockDraft(w, r.PathValue("id"))
+	if !ok {
 		return
 	}
+	defer mb.mu.Unlock()
 	writeJSON(w, 200, apiDraft{ID: d.id, Message: e.messageJSON(mb, mb.msgs[d.msg], v, 0)})
 }
 
@@ -312,11 +318,8 @@ func (e *Emulator) listDrafts(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (e *Emulator) deleteDraft(w http.ResponseWriter, r *http.Request, c *call) {
 	mb := c.mb
-	mb.mu.Lock()
-	d := mb.drafts[r.PathValue("id")]
-	if d == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	d, ok := mb.lockDraft(w, r.PathValue("id"))
+	if !ok {
 		return
 	}
 	delete(mb.drafts, d.id)
@@ -424,7 +427,7 @@ func (e *Emulator) getThread(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, 200, out)
 }
 
-func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call, f func(mb *mailbox, m *msgState, now time.Time) *apiError) {
+func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call, f msgOp) {
 	mb := c.mb
 	mb.mu.Lock()
 	id, ok := parseID(r.PathValue("id"))
@@ -442,7 +445,7 @@ func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call,
 			writeAPIError(w, err)
 			return
 		}
-		out.Messages = append(out.Messages, &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)})
+		out.Messages = append(out.Messages, minimalOf(m))
 	}
 	out.HistoryID = mb.threadHist(id)
 	mb.mu.Unlock()
@@ -452,23 +455,6 @@ func (e *Emulator) mutateThread(w http.ResponseWriter, r *http.Request, c *call,
 		return
 	}
 	writeJSON(w, 200, out)
-}
-
-func (e *Emulator) modifyThread(w http.ResponseWriter, r *http.Request, c *call) {
-	var in apiModifyIn
-	if err := decodeBody(r, &in); err != nil {
-		writeAPIError(w, err)
-		return
-	}
-	e.mutateThread(w, r, c, modifyOp(in))
-}
-
-func (e *Emulator) trashThread(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateThread(w, r, c, trashOp)
-}
-
-func (e *Emulator) untrashThread(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateThread(w, r, c, untrashOp)
 }
 
 func (e *Emulator) deleteThread(w http.ResponseWriter, r *http.Request, c *call) {

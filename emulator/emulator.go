@@ -171,15 +171,11 @@ func (e *Emulator) AddUserAt(email string, created time.Time) (*User, error) {
 	e.users[key] = newMailbox(email, e.cfg.seed, created, e.cfg.historyRetention)
 	e.userOrder = append(e.userOrder, key)
 	e.mu.Unlock()
-	at, err := e.IssueAccessToken(email, e.cfg.accessTTL)
+	tok, err := e.Token(email)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := e.IssueRefreshToken(email)
-	if err != nil {
-		return nil, err
-	}
-	return &User{Email: email, AccessToken: at, RefreshToken: rt}, nil
+	return &User{Email: email, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken}, nil
 }
 
 // Users lists the users' addresses in creation order.

@@ -116,6 +116,19 @@ func (mb *mailbox) lookup(id string) *msgState {
 	return mb.msgs[n]
 }
 
+// lockPathMessage locks mb and finds the message of the path's {id};
+// when there is none it unlocks and answers 404. The caller unlocks.
+func (mb *mailbox) lockPathMessage(w http.ResponseWriter, r *http.Request) (*msgState, bool) {
+	mb.mu.Lock()
+	m := mb.lookup(r.PathValue("id"))
+	if m == nil {
+		mb.mu.Unlock()
+		writeAPIError(w, errNotFound())
+		return nil, false
+	}
+	return m, true
+}
+
 func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, c *call) {
 	v, aerr := viewOf(r.URL.Query())
 	if aerr != nil {
@@ -123,11 +136,8 @@ func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	mb := c.mb
-	mb.mu.Lock()
-	m := mb.lookup(r.PathValue("id"))
-	if m == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	m, ok := mb.lockPathMessage(w, r)
+	if !ok {
 		return
 	}
 	out := e.messageJSON(mb, m, v, c.fault)

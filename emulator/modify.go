@@ -13,10 +13,16 @@ func refOf(m *msgState) apiMessageRef {
 	return apiMessageRef{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
 }
 
+// minimalOf is the message resource as a change answers it: ids and
+// labels (format=minimal without sizes and dates).
+func minimalOf(m *msgState) *apiMessage {
+	return &apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+}
+
 // modifyOp, trashOp and untrashOp are the label mutations that
 // messages.modify/trash/untrash apply to one message and threads.* apply
 // to every message of a thread.
-func modifyOp(in apiModifyIn) func(mb *mailbox, m *msgState, now time.Time) *apiError {
+func modifyOp(in apiModifyIn) msgOp {
 	return func(mb *mailbox, m *msgState, now time.Time) *apiError {
 		add, err := mb.canonAll(in.AddLabelIDs)
 		if err != nil {
@@ -41,30 +47,36 @@ func untrashOp(mb *mailbox, m *msgState, now time.Time) *apiError {
 	return nil
 }
 
-func (e *Emulator) modifyMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	var in apiModifyIn
-	if err := decodeBody(r, &in); err != nil {
-		writeAPIError(w, err)
-		return
+// msgOp changes one message of a mailbox, under its lock.
+type msgOp func(mb *mailbox, m *msgState, now time.Time) *apiError
+
+// mutator applies an op to what the path's {id} names: one message
+// (mutateOne) or every message of a thread (mutateThread).
+type mutator func(w http.ResponseWriter, r *http.Request, c *call, op msgOp)
+
+// modifyWith serves messages.modify and threads.modify: the body's label
+// changes, applied through mutate.
+func modifyWith(mutate mutator) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, c *call) {
+		var in apiModifyIn
+		if err := decodeBody(r, &in); err != nil {
+			writeAPIError(w, err)
+			return
+		}
+		mutate(w, r, c, modifyOp(in))
 	}
-	e.mutateOne(w, r, c, modifyOp(in))
 }
 
-func (e *Emulator) trashMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateOne(w, r, c, trashOp)
+// applyWith serves a change that takes no body (trash, untrash) through
+// mutate.
+func applyWith(mutate mutator, op msgOp) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, c *call) { mutate(w, r, c, op) }
 }
 
-func (e *Emulator) untrashMessage(w http.ResponseWriter, r *http.Request, c *call) {
-	e.mutateOne(w, r, c, untrashOp)
-}
-
-func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f func(*mailbox, *msgState, time.Time) *apiError) {
+func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f msgOp) {
 	mb := c.mb
-	mb.mu.Lock()
-	m := mb.lookup(r.PathValue("id"))
-	if m == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	m, ok := mb.lockPathMessage(w, r)
+	if !ok {
 		return
 	}
 	if err := f(mb, m, e.now()); err != nil {
@@ -72,7 +84,7 @@ func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f 
 		writeAPIError(w, err)
 		return
 	}
-	out := apiMessage{ID: formatID(m.id), ThreadID: formatID(m.thread), LabelIDs: slices.Clone(m.labels)}
+	out := minimalOf(m)
 	mb.mu.Unlock()
 	e.push.changed(mb)
 	writeJSON(w, 200, out)
@@ -80,11 +92,8 @@ func (e *Emulator) mutateOne(w http.ResponseWriter, r *http.Request, c *call, f 
 
 func (e *Emulator) deleteMessage(w http.ResponseWriter, r *http.Request, c *call) {
 	mb := c.mb
-	mb.mu.Lock()
-	m := mb.lookup(r.PathValue("id"))
-	if m == nil {
-		mb.mu.Unlock()
-		writeAPIError(w, errNotFound())
+	m, ok := mb.lockPathMessage(w, r)
+	if !ok {
 		return
 	}
 	mb.remove(e.now(), m)

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
 )
@@ -113,24 +112,7 @@ func sendThread(mb *mailbox, threadID string, raw []byte) string {
 // recordedResponse is the final answer of a completed resumable upload,
 // kept so a status query after a lost response learns the outcome (Google
 // answers such a query with the upload's final response).
-type recordedResponse struct {
-	status int
-	header http.Header
-	body   bytes.Buffer
-}
-
-func (r *recordedResponse) Header() http.Header { return r.header }
-func (r *recordedResponse) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-}
-func (r *recordedResponse) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = 200
-	}
-	return r.body.Write(b)
-}
+type recordedResponse struct{ recorder }
 
 func (r *recordedResponse) replay(w http.ResponseWriter) {
 	for k, v := range r.header {

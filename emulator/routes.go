@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -46,9 +45,9 @@ func (e *Emulator) routes() {
 	m.Handle("GET "+v1+"/messages", e.api("messages.list", e.listMessages))
 	m.Handle("GET "+v1+"/messages/{id}", e.api("messages.get", e.getMessage))
 	m.Handle("DELETE "+v1+"/messages/{id}", e.api("messages.delete", e.deleteMessage))
-	m.Handle("POST "+v1+"/messages/{id}/modify", e.api("messages.modify", e.modifyMessage))
-	m.Handle("POST "+v1+"/messages/{id}/trash", e.api("messages.trash", e.trashMessage))
-	m.Handle("POST "+v1+"/messages/{id}/untrash", e.api("messages.untrash", e.untrashMessage))
+	m.Handle("POST "+v1+"/messages/{id}/modify", e.api("messages.modify", modifyWith(e.mutateOne)))
+	m.Handle("POST "+v1+"/messages/{id}/trash", e.api("messages.trash", applyWith(e.mutateOne, trashOp)))
+	m.Handle("POST "+v1+"/messages/{id}/untrash", e.api("messages.untrash", applyWith(e.mutateOne, untrashOp)))
 	m.Handle("POST "+v1+"/messages/batchModify", e.api("messages.batchModify", e.batchModify))
 	m.Handle("POST "+v1+"/messages/batchDelete", e.api("messages.batchDelete", e.batchDelete))
 	m.Handle("GET "+v1+"/messages/{messageId}/attachments/{id}", e.api("messages.attachments.get", e.getAttachment))
@@ -71,9 +70,9 @@ func (e *Emulator) routes() {
 	m.Handle("GET "+v1+"/threads", e.api("threads.list", e.listThreads))
 	m.Handle("GET "+v1+"/threads/{id}", e.api("threads.get", e.getThread))
 	m.Handle("DELETE "+v1+"/threads/{id}", e.api("threads.delete", e.deleteThread))
-	m.Handle("POST "+v1+"/threads/{id}/modify", e.api("threads.modify", e.modifyThread))
-	m.Handle("POST "+v1+"/threads/{id}/trash", e.api("threads.trash", e.trashThread))
-	m.Handle("POST "+v1+"/threads/{id}/untrash", e.api("threads.untrash", e.untrashThread))
+	m.Handle("POST "+v1+"/threads/{id}/modify", e.api("threads.modify", modifyWith(e.mutateThread)))
+	m.Handle("POST "+v1+"/threads/{id}/trash", e.api("threads.trash", applyWith(e.mutateThread, trashOp)))
+	m.Handle("POST "+v1+"/threads/{id}/untrash", e.api("threads.untrash", applyWith(e.mutateThread, untrashOp)))
 
 	m.Handle("GET "+v1+"/history", e.api("history.list", e.listHistory))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +147,7 @@ func (e *Emulator) api(method string, h apiHandler) http.Handler {
 			}
 		case FaultTruncated:
 			if !inBatch {
-				tw := &truncatingWriter{header: http.Header{}}
+				tw := &truncatingWriter{newRecorder()}
 				defer tw.finish(w)
 				w = tw
 			}
@@ -202,24 +201,7 @@ func (e *Emulator) reset(w http.ResponseWriter) bool {
 // truncatingWriter buffers a response and then sends its headers with the
 // full Content-Length but only half of the body before closing the
 // connection, so the client sees an unexpected EOF.
-type truncatingWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (t *truncatingWriter) Header() http.Header { return t.header }
-func (t *truncatingWriter) WriteHeader(code int) {
-	if t.status == 0 {
-		t.status = code
-	}
-}
-func (t *truncatingWriter) Write(b []byte) (int, error) {
-	if t.status == 0 {
-		t.status = 200
-	}
-	return t.body.Write(b)
-}
+type truncatingWriter struct{ recorder }
 
 func (t *truncatingWriter) finish(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)

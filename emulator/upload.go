@@ -228,7 +228,7 @@ func (e *Emulator) handleResumableChunk(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.in.media = s.buf.Bytes()
-	rec := &recordedResponse{header: http.Header{}}
+	rec := &recordedResponse{newRecorder()}
 	c := &call{mb: mb, method: s.method}
 	s.h(rec, r, c, s.in)
 	s.in.media, s.buf = nil, bytes.Buffer{}

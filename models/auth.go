@@ -412,14 +412,7 @@ func (s *Store) GetTenant(ctx context.Context, id int64) (*Tenant, error) {
 
 // UpdateTenant writes the tenant's name and own domains.
 func (s *Store) UpdateTenant(ctx context.Context, t *Tenant) error {
-	res := s.db.WithContext(ctx).Model(t).Select("name", "domains", "updated_at").Updates(t)
-	if res.Error != nil {
-		return fmt.Errorf("models: update tenant: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow(s.db.WithContext(ctx).Model(t).Select("name", "domains", "updated_at").Updates(t), "update tenant")
 }
 
 // Membership returns a user's membership in a tenant.
@@ -536,12 +529,5 @@ func (s *Store) ListAPITokens(ctx context.Context, tenantID, userID int64) ([]AP
 
 // DeleteAPIToken revokes a token of a user.
 func (s *Store) DeleteAPIToken(ctx context.Context, tenantID, userID, id int64) error {
-	res := s.scoped(ctx, tenantID).Where("user_id = ? AND id = ?", userID, id).Delete(&APIToken{})
-	if res.Error != nil {
-		return fmt.Errorf("models: delete token: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow(s.scoped(ctx, tenantID).Where("user_id = ? AND id = ?", userID, id).Delete(&APIToken{}), "delete token")
 }

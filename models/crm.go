@@ -483,14 +483,7 @@ func (s *Store) LinkMessage(ctx context.Context, tenantID, caseID, messageID int
 
 // UnlinkMessage removes a message from a case.
 func (s *Store) UnlinkMessage(ctx context.Context, tenantID, caseID, messageID int64) error {
-	res := s.scoped(ctx, tenantID).Where("case_id = ? AND message_id = ?", caseID, messageID).Delete(&CaseMessage{})
-	if res.Error != nil {
-		return fmt.Errorf("models: unlink message: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow(s.scoped(ctx, tenantID).Where("case_id = ? AND message_id = ?", caseID, messageID).Delete(&CaseMessage{}), "unlink message")
 }
 
 // CaseIDsByMessage maps message ids to the ids of the cases they are

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,15 +16,7 @@ import (
 // WAL, the busy timeout, foreign keys or immediate transactions.
 func TestSQLiteConnectionSettings(t *testing.T) {
 	ctx := context.Background()
-	db, _, err := models.Open(ctx, models.OpenOptions{SQLitePath: filepath.Join(t.TempDir(), "pragmas.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sqlDB.Close() })
+	sqlDB := openSQLite(t, "pragmas.db")
 
 	// Hold the whole pool (4 connections) so each one is checked.
 	want := []struct{ pragma, value string }{
@@ -57,15 +50,7 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 // after both had read (a deferred transaction cannot be upgraded then).
 func TestSQLiteTransactionsAreImmediate(t *testing.T) {
 	ctx := context.Background()
-	db, _, err := models.Open(ctx, models.OpenOptions{SQLitePath: filepath.Join(t.TempDir(), "txlock.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sqlDB.Close() })
+	sqlDB := openSQLite(t, "txlock.db")
 
 	tx, err := sqlDB.BeginTx(ctx, nil) // no statement run in it yet
 	if err != nil {
@@ -89,4 +74,20 @@ func TestSQLiteTransactionsAreImmediate(t *testing.T) {
 	if !strings.Contains(strings.ToLower(err.Error()), "locked") && !strings.Contains(strings.ToLower(err.Error()), "busy") {
 		t.Fatalf("BEGIN IMMEDIATE beside an open transaction: %v, want a busy/locked error", err)
 	}
+}
+
+// openSQLite opens a fresh embedded database the way the app does and
+// returns its connection pool, closed when the test ends.
+func openSQLite(t *testing.T, name string) *sql.DB {
+	t.Helper()
+	db, _, err := models.Open(context.Background(), models.OpenOptions{SQLitePath: filepath.Join(t.TempDir(), name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sqlDB.Close() })
+	return sqlDB
 }

@@ -154,11 +154,8 @@ func acceptInvitation(tx *gorm.DB, inv *Invitation, userID int64, now time.Time)
 	now = now.UTC()
 	res := tx.Model(&Invitation{}).Where("id = ? AND accepted_at IS NULL", inv.ID).
 		Updates(map[string]any{"accepted_at": now, "accepted_by": userID})
-	if res.Error != nil {
-		return fmt.Errorf("models: accept invitation: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
+	if err := oneRow(res, "accept invitation"); err != nil {
+		return err
 	}
 	var n int64
 	if err := tx.Model(&Membership{}).Where("tenant_id = ? AND user_id = ?", inv.TenantID, userID).Count(&n).Error; err != nil {
@@ -185,12 +182,5 @@ func (s *Store) ListInvitations(ctx context.Context, tenantID int64, now time.Ti
 
 // RevokeInvitation deletes a pending invitation of the tenant.
 func (s *Store) RevokeInvitation(ctx context.Context, tenantID, id int64) error {
-	res := s.scoped(ctx, tenantID).Where("id = ? AND accepted_at IS NULL", id).Delete(&Invitation{})
-	if res.Error != nil {
-		return fmt.Errorf("models: revoke invitation: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow(s.scoped(ctx, tenantID).Where("id = ? AND accepted_at IS NULL", id).Delete(&Invitation{}), "revoke invitation")
 }

@@ -2,7 +2,12 @@
 // CRM records (accounts, contacts, cases) and the mail synced into them
 // (mailboxes, threads, messages, labels, attachments) — and their persistence:
 // versioned migrations and a tenant-scoped Store on gorm, over Postgres or
-// embedded SQLite.
+// embedded SQLite. The Store also keeps what the processes share:
+// sessions, invitations and API tokens (session.go, invitation.go,
+// auth.go), the outbox of outgoing mail and mailbox actions (outbox.go),
+// the search outbox the indexer drains (searchoutbox.go) and the
+// per-mailbox sync leases (lease.go); Cipher (secret.go) seals OAuth tokens
+// at rest.
 //
 // Every row carries its tenant, and every Store method takes the tenant id:
 // there is no way to read another tenant's rows by id. Rows that mirror Gmail

@@ -115,14 +115,7 @@ func (s *Store) ListSessions(ctx context.Context, userID int64, now time.Time) (
 
 // EndSession ends one of the user's own sessions by id.
 func (s *Store) EndSession(ctx context.Context, userID, id int64) error {
-	res := s.db.WithContext(ctx).Where("user_id = ? AND id = ?", userID, id).Delete(&Session{})
-	if res.Error != nil {
-		return fmt.Errorf("models: end session: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow(s.db.WithContext(ctx).Where("user_id = ? AND id = ?", userID, id).Delete(&Session{}), "end session")
 }
 
 // EndUserSessions ends a user's sessions: in one tenant (tenantID > 0) or

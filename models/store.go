@@ -134,9 +134,14 @@ func list[T any](ctx context.Context, s *Store, tenantID int64, p Page, search [
 
 // deleteByID deletes one row of the tenant; ErrNotFound when there is none.
 func deleteByID[T any](ctx context.Context, tx *gorm.DB, tenantID, id int64) error {
-	res := tx.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Delete(new(T))
+	return oneRow(tx.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Delete(new(T)), "delete")
+}
+
+// oneRow is the outcome of a write meant for one row: the query's error
+// (wrapped with what was done), or ErrNotFound when no row matched.
+func oneRow(res *gorm.DB, what string) error {
 	if res.Error != nil {
-		return fmt.Errorf("models: delete: %w", res.Error)
+		return fmt.Errorf("models: %s: %w", what, res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

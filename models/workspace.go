@@ -22,14 +22,7 @@ func (s *Store) SetUserTimeZone(ctx context.Context, userID int64, zone string) 
 			return fmt.Errorf("models: unknown time zone %q", zone)
 		}
 	}
-	res := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"time_zone": zone, "updated_at": time.Now().UTC()})
-	if res.Error != nil {
-		return fmt.Errorf("models: set time zone: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow(s.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Updates(map[string]any{"time_zone": zone, "updated_at": time.Now().UTC()}), "set time zone")
 }
 
 // ThreadFilter narrows ListThreadSummaries. LabelID "" lists all mail
@@ -212,71 +205,59 @@ func (s *Store) ThreadOfMessage(ctx context.Context, tenantID int64, m *Message)
 // ContactsByAddress maps lower-cased addresses to the tenant's contacts
 // owning them; addresses without a contact are absent.
 func (s *Store) ContactsByAddress(ctx context.Context, tenantID int64, addresses []string) (map[string]Contact, error) {
-	out := map[string]Contact{}
-	if len(addresses) == 0 {
-		return out, nil
-	}
-	norm := make([]string, len(addresses))
-	for i, a := range addresses {
-		norm[i] = NormalizeAddress(a)
-	}
-	var emails []ContactEmail
-	if err := s.scoped(ctx, tenantID).Where("address IN ?", norm).Find(&emails).Error; err != nil {
-		return nil, fmt.Errorf("models: contacts by address: %w", err)
-	}
-	ids := make([]int64, 0, len(emails))
-	for _, e := range emails {
-		ids = append(ids, e.ContactID)
-	}
-	var contacts []Contact
-	if len(ids) > 0 {
-		if err := s.scoped(ctx, tenantID).Where("id IN ?", ids).Find(&contacts).Error; err != nil {
-			return nil, fmt.Errorf("models: contacts by address: %w", err)
-		}
-	}
-	byID := make(map[int64]Contact, len(contacts))
-	for _, c := range contacts {
-		byID[c.ID] = c
-	}
-	for _, e := range emails {
-		if c, ok := byID[e.ContactID]; ok {
-			out[e.Address] = c
-		}
-	}
-	return out, nil
+	return ownersByKey(ctx, s, tenantID, "contacts by address", "address", normalized(addresses, NormalizeAddress),
+		func(e *ContactEmail) (string, int64) { return e.Address, e.ContactID },
+		func(c *Contact) int64 { return c.ID })
 }
 
 // AccountsByDomain maps domains to the tenant's accounts owning them.
 func (s *Store) AccountsByDomain(ctx context.Context, tenantID int64, domains []string) (map[string]Account, error) {
-	out := map[string]Account{}
-	if len(domains) == 0 {
+	return ownersByKey(ctx, s, tenantID, "accounts by domain", "domain", normalized(domains, NormalizeDomain),
+		func(d *AccountDomain) (string, int64) { return d.Domain, d.AccountID },
+		func(a *Account) int64 { return a.ID })
+}
+
+func normalized(keys []string, norm func(string) string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = norm(k)
+	}
+	return out
+}
+
+// ownersByKey maps keys to the records owning them in two queries: the key
+// rows R (a contact's addresses, an account's domains), found by their
+// column, name their owner O by id. Keys without an owner are absent; what
+// names the lookup in errors.
+func ownersByKey[R, O any](ctx context.Context, s *Store, tenantID int64, what, column string, keys []string,
+	keyOwner func(*R) (string, int64), id func(*O) int64) (map[string]O, error) {
+	out := map[string]O{}
+	if len(keys) == 0 {
 		return out, nil
 	}
-	norm := make([]string, len(domains))
-	for i, d := range domains {
-		norm[i] = NormalizeDomain(d)
-	}
-	var rows []AccountDomain
-	if err := s.scoped(ctx, tenantID).Where("domain IN ?", norm).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("models: accounts by domain: %w", err)
+	var rows []R
+	if err := s.scoped(ctx, tenantID).Where(column+" IN ?", keys).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("models: %s: %w", what, err)
 	}
 	ids := make([]int64, 0, len(rows))
-	for _, r := range rows {
-		ids = append(ids, r.AccountID)
+	for i := range rows {
+		_, owner := keyOwner(&rows[i])
+		ids = append(ids, owner)
 	}
-	var accounts []Account
+	var owners []O
 	if len(ids) > 0 {
-		if err := s.scoped(ctx, tenantID).Where("id IN ?", ids).Find(&accounts).Error; err != nil {
-			return nil, fmt.Errorf("models: accounts by domain: %w", err)
+		if err := s.scoped(ctx, tenantID).Where("id IN ?", ids).Find(&owners).Error; err != nil {
+			return nil, fmt.Errorf("models: %s: %w", what, err)
 		}
 	}
-	byID := make(map[int64]Account, len(accounts))
-	for _, a := range accounts {
-		byID[a.ID] = a
+	byID := make(map[int64]O, len(owners))
+	for i := range owners {
+		byID[id(&owners[i])] = owners[i]
 	}
-	for _, r := range rows {
-		if a, ok := byID[r.AccountID]; ok {
-			out[r.Domain] = a
+	for i := range rows {
+		key, owner := keyOwner(&rows[i])
+		if o, ok := byID[owner]; ok {
+			out[key] = o
 		}
 	}
 	return out, nil

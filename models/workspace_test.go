@@ -148,3 +148,42 @@ func TestNaturalCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnersByAddressAndDomain checks the two lookups the mail pages use
+// to link people: addresses and domains are matched however they are
+// written, keyed by their normalized form, within the tenant only.
+func TestOwnersByAddressAndDomain(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		tn := newTenant(t, s, "owners@own.example")
+		other := newTenant(t, s, "owners@other.example")
+		a := &models.Account{Name: "Globex", Domains: []models.AccountDomain{{Domain: "globex.example"}}}
+		if err := s.CreateAccount(ctx, tn, a); err != nil {
+			t.Fatal(err)
+		}
+		c := &models.Contact{FirstName: "Bob", Emails: []models.ContactEmail{{Address: "bob@globex.example"}}}
+		if err := s.CreateContact(ctx, tn, c); err != nil {
+			t.Fatal(err)
+		}
+		contacts, err := s.ContactsByAddress(ctx, tn, []string{"Bob@Globex.example", "nobody@globex.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(contacts) != 1 || contacts["bob@globex.example"].ID != c.ID {
+			t.Errorf("ContactsByAddress = %v, want bob@globex.example → contact %d only", contacts, c.ID)
+		}
+		accounts, err := s.AccountsByDomain(ctx, tn, []string{"GLOBEX.example", "initech.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(accounts) != 1 || accounts["globex.example"].ID != a.ID || accounts["globex.example"].Name != "Globex" {
+			t.Errorf("AccountsByDomain = %v, want globex.example → account %d only", accounts, a.ID)
+		}
+		if got, err := s.ContactsByAddress(ctx, other, []string{"bob@globex.example"}); err != nil || len(got) != 0 {
+			t.Errorf("another tenant's ContactsByAddress = %v, %v; want none", got, err)
+		}
+		if got, err := s.AccountsByDomain(ctx, other, nil); err != nil || len(got) != 0 {
+			t.Errorf("AccountsByDomain of nothing = %v, %v", got, err)
+		}
+	})
+}

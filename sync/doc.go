@@ -4,7 +4,10 @@
 // bounded reconcile-resync when a history id has expired, label sync,
 // linking participants to CRM contacts and accounts, feeding the search
 // index, and running all of it as asynq tasks with at most one sync per
-// mailbox at a time.
+// mailbox at a time. It also owns the way back to Gmail, the outbox
+// (outbox*.go, send.go, actions.go): sending, drafts and mailbox actions,
+// each carried out exactly once; and the sync's Prometheus metrics
+// (metrics.go).
 //
 // The invariant everything here protects: after any sync returns nil, the
 // stored mailbox (message ids, label sets, thread ids) equals Gmail's as

@@ -145,12 +145,7 @@ func (s *Server) submitAction(w http.ResponseWriter, r *http.Request, p *princip
 		s.outboxError(w, r, err)
 		return
 	}
-	status := http.StatusAccepted
-	if !created {
-		status = http.StatusOK
-	}
-	w.Header().Set("Location", fmt.Sprintf("/api/outbox/%d", it.ID))
-	s.writeHAL(w, r, status, outboxRep(it))
+	s.writeQueued(w, r, it, created)
 }
 
 // --- drafts: Gmail drafts, known to the CRM as messages labelled DRAFT ---
@@ -177,20 +172,21 @@ func (s *Server) createDraftAPI(w http.ResponseWriter, r *http.Request, p *princ
 	})
 }
 
+// getDraft loads a message that is a draft; any other message is not
+// found, for the draft routes.
+func (s *Server) getDraft(ctx context.Context, tenantID, id int64) (*models.Message, error) {
+	m, err := s.d.Store.GetMessage(ctx, tenantID, id)
+	if err == nil && !hasLabel(m, "DRAFT") {
+		err = models.ErrNotFound
+	}
+	return m, err
+}
+
 // draftAPI updates, deletes or sends the draft whose message is {id}.
 func (s *Server) draftAPI(kind models.OutboxKind) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		id, ok := pathID(r, "id")
+		m, ok := loadOne(s, w, r, p, s.getDraft)
 		if !ok {
-			s.apiNotFound(w, r)
-			return
-		}
-		m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
-		if err == nil && !hasLabel(m, "DRAFT") {
-			err = models.ErrNotFound
-		}
-		if err != nil {
-			s.apiError(w, r, err)
 			return
 		}
 		if s.d.Outbox == nil {
@@ -231,11 +227,6 @@ func (s *Server) submitDraft(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	status := http.StatusAccepted
-	if !created {
-		status = http.StatusOK
-	}
-	w.Header().Set("Location", fmt.Sprintf("/api/outbox/%d", it.ID))
-	s.writeHAL(w, r, status, outboxRep(it))
+	s.writeQueued(w, r, it, created)
 	return nil
 }

@@ -53,8 +53,8 @@ func (s *Server) registerAPI() {
 	s.handle("PATCH", "/api/cases/{id}", s.api(patchOne(s, s.d.Store.GetCase, (*caseIn).apply, s.d.Store.UpdateCase, caseRep, "account_id", "contact_id", "assignee_id")))
 	s.handle("DELETE", "/api/cases/{id}", s.api(deleteOne(s, s.d.Store.DeleteCase)))
 	s.handle("GET", "/api/cases/{id}/messages", s.api(s.relatedMessages(func(f *models.MessageFilter, id int64) { f.CaseID = id })))
-	s.handle("PUT", "/api/cases/{id}/messages/{messageId}", s.api(s.linkMessage))
-	s.handle("DELETE", "/api/cases/{id}/messages/{messageId}", s.api(s.unlinkMessage))
+	s.handle("PUT", "/api/cases/{id}/messages/{messageId}", s.api(s.caseMessageAPI(s.d.Store.LinkMessage)))
+	s.handle("DELETE", "/api/cases/{id}/messages/{messageId}", s.api(s.caseMessageAPI(s.d.Store.UnlinkMessage)))
 
 	s.registerMailAPI()
 }
@@ -130,16 +130,11 @@ func (in *accountIn) apply(a *models.Account, create bool) []InvalidParam {
 }
 
 func (s *Server) accountContacts(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
+	a, ok := loadOne(s, w, r, p, s.d.Store.GetAccount)
 	if !ok {
-		s.apiNotFound(w, r)
 		return
 	}
-	if _, err := s.d.Store.GetAccount(r.Context(), p.TenantID, id); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	items, err := s.d.Store.ContactsOfAccount(r.Context(), p.TenantID, id)
+	items, err := s.d.Store.ContactsOfAccount(r.Context(), p.TenantID, a.ID)
 	if err != nil {
 		s.apiError(w, r, err)
 		return
@@ -147,7 +142,7 @@ func (s *Server) accountContacts(w http.ResponseWriter, r *http.Request, p *prin
 	out := repsOf(items, contactRep)
 	s.writeHAL(w, r, http.StatusOK, map[string]any{
 		"count":     len(out),
-		"_links":    links{"self": lnk("/api/accounts/%d/contacts", id), "up": lnk("/api/accounts/%d", id)},
+		"_links":    links{"self": lnk("/api/accounts/%d/contacts", a.ID), "up": lnk("/api/accounts/%d", a.ID)},
 		"_embedded": map[string]any{"contacts": out},
 	})
 }
@@ -335,32 +330,22 @@ func (s *Server) caseQuery(w http.ResponseWriter, r *http.Request, _ *principal)
 	return f, pg, true
 }
 
-func (s *Server) linkMessage(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok1 := pathID(r, "id")
-	mid, ok2 := pathID(r, "messageId")
-	if !ok1 || !ok2 {
-		s.apiNotFound(w, r)
-		return
+// caseMessageAPI links (PUT) or unlinks (DELETE) the message {messageId}
+// and the case {id}: 204, or 404 when either is not the caller's.
+func (s *Server) caseMessageAPI(op func(ctx context.Context, tenantID, caseID, messageID int64) error) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) {
+		id, ok1 := pathID(r, "id")
+		mid, ok2 := pathID(r, "messageId")
+		if !ok1 || !ok2 {
+			s.apiNotFound(w, r)
+			return
+		}
+		if err := op(r.Context(), p.TenantID, id, mid); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	}
-	if err := s.d.Store.LinkMessage(r.Context(), p.TenantID, id, mid); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) unlinkMessage(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok1 := pathID(r, "id")
-	mid, ok2 := pathID(r, "messageId")
-	if !ok1 || !ok2 {
-		s.apiNotFound(w, r)
-		return
-	}
-	if err := s.d.Store.UnlinkMessage(r.Context(), p.TenantID, id, mid); err != nil {
-		s.apiError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // The generic handlers below serve the CRM resources (and the paged mail

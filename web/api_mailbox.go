@@ -74,14 +74,8 @@ func (s *Server) listMailboxes(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) mailboxOf(w http.ResponseWriter, r *http.Request, p *principal) (*models.Mailbox, bool) {
-	id, ok := pathID(r, "id")
+	m, ok := loadOne(s, w, r, p, s.d.Store.GetMailbox)
 	if !ok {
-		s.apiNotFound(w, r)
-		return nil, false
-	}
-	m, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
 		return nil, false
 	}
 	return m, true

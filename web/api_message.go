@@ -73,14 +73,8 @@ func messageRep(m *models.Message, caseIDs []int64, full bool) messageOut {
 }
 
 func (s *Server) getMessageAPI(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
+	m, ok := loadOne(s, w, r, p, s.d.Store.GetMessage)
 	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
 		return
 	}
 	cases, err := s.d.Store.CaseIDsByMessage(r.Context(), p.TenantID, []int64{m.ID})
@@ -100,13 +94,8 @@ type labelsIn struct {
 }
 
 func (s *Server) changeLabelsAPI(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
+	m, ok := loadOne(s, w, r, p, s.d.Store.GetMessage)
 	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	if _, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id); err != nil {
-		s.apiError(w, r, err)
 		return
 	}
 	var in labelsIn
@@ -125,7 +114,7 @@ func (s *Server) changeLabelsAPI(w http.ResponseWriter, r *http.Request, p *prin
 		s.notConfigured(w, r, "Changing labels")
 		return
 	}
-	if err := s.d.Labels.ChangeLabels(r.Context(), p.TenantID, id, in.Add, in.Remove); err != nil {
+	if err := s.d.Labels.ChangeLabels(r.Context(), p.TenantID, m.ID, in.Add, in.Remove); err != nil {
 		s.apiError(w, r, err)
 		return
 	}

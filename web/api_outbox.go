@@ -247,14 +247,20 @@ func (s *Server) createOutboxAPI(w http.ResponseWriter, r *http.Request, p *prin
 		if err != nil {
 			return err
 		}
-		status := http.StatusAccepted
-		if !created {
-			status = http.StatusOK
-		}
-		w.Header().Set("Location", fmt.Sprintf("/api/outbox/%d", it.ID))
-		s.writeHAL(w, r, status, outboxRep(it))
+		s.writeQueued(w, r, it, created)
 		return nil
 	})
+}
+
+// writeQueued answers a request that queued outbox work: 202 with the
+// item, or 200 when an Idempotency-Key named an item queued before.
+func (s *Server) writeQueued(w http.ResponseWriter, r *http.Request, it *models.OutboxItem, created bool) {
+	w.Header().Set("Location", fmt.Sprintf("/api/outbox/%d", it.ID))
+	status := http.StatusAccepted
+	if !created {
+		status = http.StatusOK
+	}
+	s.writeHAL(w, r, status, outboxRep(it))
 }
 
 func (s *Server) listOutboxAPI(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -293,13 +299,8 @@ func (s *Server) getOutboxAPI(w http.ResponseWriter, r *http.Request, p *princip
 
 func (s *Server) outboxTransitionAPI(cancel bool) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) {
-		id, ok := pathID(r, "id")
+		it, ok := loadOne(s, w, r, p, s.d.Store.GetOutboxItem)
 		if !ok {
-			s.apiNotFound(w, r)
-			return
-		}
-		if _, err := s.d.Store.GetOutboxItem(r.Context(), p.TenantID, id); err != nil {
-			s.apiError(w, r, err)
 			return
 		}
 		// These requests take no body; one that has one is a mistake, and
@@ -314,9 +315,9 @@ func (s *Server) outboxTransitionAPI(cancel bool) apiHandler {
 		}
 		var err error
 		if cancel {
-			err = s.d.Outbox.CancelOutbox(r.Context(), p.TenantID, id)
+			err = s.d.Outbox.CancelOutbox(r.Context(), p.TenantID, it.ID)
 		} else {
-			_, err = s.d.Outbox.RetryOutbox(r.Context(), p.TenantID, id)
+			_, err = s.d.Outbox.RetryOutbox(r.Context(), p.TenantID, it.ID)
 		}
 		if err != nil {
 			s.outboxError(w, r, err)

@@ -47,14 +47,8 @@ func (s *Server) listThreads(ctx context.Context, tenantID int64, q mailboxPage)
 }
 
 func (s *Server) getThread(w http.ResponseWriter, r *http.Request, p *principal) {
-	id, ok := pathID(r, "id")
+	t, ok := loadOne(s, w, r, p, s.d.Store.GetThread)
 	if !ok {
-		s.apiNotFound(w, r)
-		return
-	}
-	t, err := s.d.Store.GetThread(r.Context(), p.TenantID, id)
-	if err != nil {
-		s.apiError(w, r, err)
 		return
 	}
 	msgs, _, err := s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{

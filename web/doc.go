@@ -15,14 +15,21 @@
 //     every response carries.
 //   - auth.go: principals, sealed session cookies, the CSRF synchronizer
 //     token (csrfOK), login rate limiting.
-//   - ui.go: page rendering and paging helpers; ui_auth.go: login, signup,
-//     settings; ui_crm.go and ui_mail.go: the CRM and mail pages.
+//   - ui.go: page rendering and paging helpers; ui_auth.go: login, sign-up
+//     and invitations; ui_settings.go: members, invitations, sessions and
+//     API tokens; ui_crm.go: the CRM pages with their generic form
+//     handlers; ui_mail.go: dashboard and mailboxes; ui_workspace.go: thread
+//     list and conversation; ui_mailcrm.go: mail into the CRM;
+//     ui_compose.go: compose, drafts, outbox and message actions;
+//     labels.go: Gmail labels by name and colour.
 //   - hal.go: HAL links and problem details (RFC 9457); api_crm.go: the API
 //     root and the CRM resources with their generic handlers; api_mail.go:
 //     the mail routes, one file per resource (api_mailbox.go, api_label.go,
-//     api_thread.go, api_message.go, api_search.go, api_token.go).
-//   - openapi.go and openapi.json: the API description; ops.go: health
-//     checks and metrics.
+//     api_thread.go, api_message.go, api_search.go, api_token.go,
+//     api_outbox.go, api_actions.go for drafts and mailbox actions).
+//   - openapi.go and openapi.json: the API description; push.go: the Gmail
+//     push endpoint; ops.go: health checks and request metrics;
+//     operator.go: OperatorsOnly.
 //
 // Security model:
 //   - Tenancy: every handler passes the caller's tenant to the tenant-scoped

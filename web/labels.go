@@ -98,14 +98,11 @@ var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 // labelsCSS serves a mailbox's label colours as classes: the app's CSP
 // allows no inline styles, and Gmail's colours are per mailbox.
 func (s *Server) labelsCSS(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	if _, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id); err != nil {
+	mb, err := loadFromPath(r, p, s.d.Store.GetMailbox)
+	if err != nil {
 		return err
 	}
-	labels, err := s.d.Store.ListLabels(r.Context(), p.TenantID, id)
+	labels, err := s.d.Store.ListLabels(r.Context(), p.TenantID, mb.ID)
 	if err != nil {
 		return err
 	}

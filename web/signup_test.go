@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"tidings/models"
 )
@@ -130,6 +131,42 @@ func TestOpenSignupFlag(t *testing.T) {
 		}
 		if n := orgsOf(t, store, "new@open-new.example", testPassword); n != 1 {
 			t.Errorf("the new user's organizations: %d, want 1", n)
+		}
+	})
+}
+
+// TestLoginWithoutOrganization checks what a user removed from their only
+// organization reads at login: with sign-up closed they can only be
+// invited back, so the page must not send them to a sign-up that refuses
+// them; with open sign-up it offers both.
+func TestLoginWithoutOrganization(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, store *models.Store) {
+		ctx := context.Background()
+		f := seedTenant(t, store, "gone")
+		token, _, err := store.CreateInvitation(ctx, f.TenantID, f.UserID, "left@gone.example", models.RoleMember, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, u, err := store.AcceptInvitationAsNewUser(ctx, token, "Left", testPassword, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, store.RemoveMember(ctx, f.TenantID, u.ID))
+		for _, c := range []struct {
+			open          bool
+			want, notWant string
+		}{
+			{false, "Ask an admin for an invitation", "sign up"},
+			{true, "Accept an invitation, or sign up to create one", "Ask an admin"},
+		} {
+			e := newEnv(t, store, func(d *Deps) { d.OpenSignup = c.open })
+			resp, page := e.newBrowser().post("/login", url.Values{"email": {"left@gone.example"}, "password": {testPassword}})
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "does not belong to an organization") {
+				t.Fatalf("open sign-up %v: login of a user without organization: %d", c.open, resp.StatusCode)
+			}
+			if !strings.Contains(page, c.want) || strings.Contains(page, c.notWant) {
+				t.Errorf("open sign-up %v: the page should say %q and not %q", c.open, c.want, c.notWant)
+			}
 		}
 	})
 }

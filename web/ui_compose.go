@@ -355,15 +355,11 @@ type draftsData struct {
 }
 
 func (s *Server) draftsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	mb, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
+	mb, err := loadFromPath(r, p, s.d.Store.GetMailbox)
 	if err != nil {
 		return err
 	}
-	msgs, _, err := s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{MailboxID: id, LabelID: "DRAFT", Page: models.Page{Limit: 200}})
+	msgs, _, err := s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{MailboxID: mb.ID, LabelID: "DRAFT", Page: models.Page{Limit: 200}})
 	if err != nil {
 		return err
 	}
@@ -372,15 +368,10 @@ func (s *Server) draftsPage(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) draftOf(r *http.Request, p *principal) (*models.Message, error) {
-	id, ok := pathID(r, "id")
-	if !ok || s.d.Outbox == nil {
+	if s.d.Outbox == nil {
 		return nil, models.ErrNotFound
 	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
-	if err == nil && !hasLabel(m, "DRAFT") {
-		err = models.ErrNotFound
-	}
-	return m, err
+	return loadFromPath(r, p, s.getDraft)
 }
 
 func (s *Server) draftSendUI(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -408,11 +399,7 @@ type confirmData struct {
 
 func (s *Server) draftDeleteConfirm(w http.ResponseWriter, r *http.Request, p *principal) error {
 	// Only a question; the POST checks that the message is a draft.
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}
@@ -438,11 +425,7 @@ func (s *Server) draftDeleteUI(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) messageDeleteConfirm(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}
@@ -466,17 +449,16 @@ func (s *Server) messageDeleteConfirm(w http.ResponseWriter, r *http.Request, p 
 // messageActionUI applies one action to a message (toggle buttons);
 // permanent delete needs the confirmation step.
 func (s *Server) messageActionUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok || s.d.Outbox == nil {
+	if s.d.Outbox == nil {
 		return models.ErrNotFound
 	}
-	m, err := s.d.Store.GetMessage(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMessage)
 	if err != nil {
 		return err
 	}
 	action := r.PostFormValue("action")
 	if action == "delete" && r.PostFormValue("confirm") != "1" {
-		redirect(w, r, fmt.Sprintf("/messages/%d/delete", id))
+		redirect(w, r, fmt.Sprintf("/messages/%d/delete", m.ID))
 		return nil
 	}
 	sp, err := s.actionSpec(r.Context(), p.TenantID, m.MailboxID, action, r.PostFormValue("label"), []string{m.GmailID})
@@ -496,6 +478,6 @@ func (s *Server) messageActionUI(w http.ResponseWriter, r *http.Request, p *prin
 		redirect(w, r, fmt.Sprintf("/mailboxes/%d", m.MailboxID))
 		return nil
 	}
-	redirect(w, r, fmt.Sprintf("/messages/%d", id))
+	redirect(w, r, fmt.Sprintf("/messages/%d", m.ID))
 	return nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -11,19 +12,19 @@ import (
 
 func (s *Server) registerCRMUI() {
 	s.handle("GET", "/{$}", s.page(s.dashboard))
-	s.handle("GET", "/accounts", s.page(s.accountsPage))
+	s.handle("GET", "/accounts", s.page(listView(s.renderAccounts)))
 	s.handle("POST", "/accounts", s.page(createUI(s, accountForm, s.d.Store.CreateAccount, s.renderAccounts)))
-	s.handle("GET", "/accounts/{id}", s.page(s.accountPage))
+	s.handle("GET", "/accounts/{id}", s.page(recordView(s.renderAccount)))
 	s.handle("POST", "/accounts/{id}", s.page(updateUI(s, accountForm, s.d.Store.GetAccount, s.d.Store.UpdateAccount, s.renderAccount)))
 	s.handle("POST", "/accounts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteAccount, "/accounts")))
-	s.handle("GET", "/contacts", s.page(s.contactsPage))
+	s.handle("GET", "/contacts", s.page(listView(s.renderContacts)))
 	s.handle("POST", "/contacts", s.page(createUI(s, contactForm, s.d.Store.CreateContact, s.renderContacts)))
-	s.handle("GET", "/contacts/{id}", s.page(s.contactPage))
+	s.handle("GET", "/contacts/{id}", s.page(recordView(s.renderContact)))
 	s.handle("POST", "/contacts/{id}", s.page(updateUI(s, contactForm, s.d.Store.GetContact, s.d.Store.UpdateContact, s.renderContact)))
 	s.handle("POST", "/contacts/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteContact, "/contacts")))
-	s.handle("GET", "/cases", s.page(s.casesPage))
+	s.handle("GET", "/cases", s.page(listView(s.renderCases)))
 	s.handle("POST", "/cases", s.page(s.contactField(createUI(s, caseForm, s.d.Store.CreateCase, s.renderCases))))
-	s.handle("GET", "/cases/{id}", s.page(s.casePage))
+	s.handle("GET", "/cases/{id}", s.page(recordView(s.renderCase)))
 	s.handle("POST", "/cases/{id}", s.page(s.contactField(updateUI(s, caseForm, s.d.Store.GetCase, s.d.Store.UpdateCase, s.renderCase))))
 	s.handle("POST", "/cases/{id}/delete", s.page(deleteUI(s, s.d.Store.DeleteCase, "/cases")))
 	s.handle("POST", "/cases/{id}/messages/{messageId}/unlink", s.page(s.caseUnlinkUI))
@@ -49,10 +50,6 @@ type accountsData struct {
 	Pager pager
 }
 
-func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.renderAccounts(w, r, p, http.StatusOK, "")
-}
-
 func (s *Server) renderAccounts(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string) error {
 	q := r.URL.Query().Get("q")
 	items, total, err := s.d.Store.ListAccounts(r.Context(), p.TenantID, models.Page{Limit: uiPage, Offset: offsetParam(r), Query: q})
@@ -64,13 +61,19 @@ func (s *Server) renderAccounts(w http.ResponseWriter, r *http.Request, p *princ
 	return nil
 }
 
+// formList splits a form field that holds a list, one item a line or
+// separated by commas or spaces.
+func formList(r *http.Request, name string) []string {
+	return strings.FieldsFunc(r.PostFormValue(name), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+}
+
 // accountFromForm fills an account from the form; it returns a message
 // for the user when the input is not acceptable.
 func accountFromForm(r *http.Request, a *models.Account) string {
 	a.Name = strings.TrimSpace(r.PostFormValue("name"))
 	a.Website = strings.TrimSpace(r.PostFormValue("website"))
 	a.Domains = nil
-	for _, d := range strings.FieldsFunc(r.PostFormValue("domains"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+	for _, d := range formList(r, "domains") {
 		// The store validates (models.Account.Validate), for UI and API alike.
 		a.Domains = append(a.Domains, models.AccountDomain{Domain: d})
 	}
@@ -104,31 +107,32 @@ type accountData struct {
 	Messages []models.Message
 }
 
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.renderAccount(w, r, p, http.StatusOK, "", nil)
-}
-
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string, edited *models.Account) error {
 	a, err := loadFromPath(r, p, s.d.Store.GetAccount)
 	if err != nil {
 		return err
 	}
-	id := a.ID
-	d := accountData{Account: a}
-	if edited != nil {
-		d.Account = edited
-	}
-	if d.Contacts, err = s.d.Store.ContactsOfAccount(r.Context(), p.TenantID, id); err != nil {
+	d := accountData{Account: cmp.Or(edited, a)}
+	if d.Contacts, err = s.d.Store.ContactsOfAccount(r.Context(), p.TenantID, a.ID); err != nil {
 		return err
 	}
-	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{AccountID: id, Page: models.Page{Limit: 100}}); err != nil {
-		return err
-	}
-	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{AccountID: id, Page: models.Page{Limit: 50}}); err != nil {
+	if d.Cases, d.Messages, err = s.timeline(r, p, models.CaseFilter{AccountID: a.ID}, models.MessageFilter{AccountID: a.ID}); err != nil {
 		return err
 	}
 	s.render(w, r, status, "account", view{Title: a.Name, P: p, Error: errMsg, Data: d})
 	return nil
+}
+
+// timeline is what an account's or a contact's page lists of its own: its
+// latest cases and messages.
+func (s *Server) timeline(r *http.Request, p *principal, cf models.CaseFilter, mf models.MessageFilter) ([]models.Case, []models.Message, error) {
+	cf.Page, mf.Page = models.Page{Limit: 100}, models.Page{Limit: 50}
+	cases, _, err := s.d.Store.ListCases(r.Context(), p.TenantID, cf)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, _, err := s.d.Store.ListMessages(r.Context(), p.TenantID, mf)
+	return cases, msgs, err
 }
 
 // Contacts.
@@ -140,10 +144,6 @@ type contactsData struct {
 	AccountNames map[int64]string
 	Q            string
 	Pager        pager
-}
-
-func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.renderContacts(w, r, p, http.StatusOK, "")
 }
 
 func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string) error {
@@ -169,7 +169,7 @@ func contactFromForm(r *http.Request, c *models.Contact) string {
 	c.FirstName = strings.TrimSpace(r.PostFormValue("first_name"))
 	c.LastName = strings.TrimSpace(r.PostFormValue("last_name"))
 	c.Emails = nil
-	for _, e := range strings.FieldsFunc(r.PostFormValue("emails"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+	for _, e := range formList(r, "emails") {
 		// The store validates (models.Contact.Validate), for UI and API alike.
 		c.Emails = append(c.Emails, models.ContactEmail{Address: e})
 	}
@@ -192,20 +192,12 @@ type contactData struct {
 	Messages []models.Message
 }
 
-func (s *Server) contactPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.renderContact(w, r, p, http.StatusOK, "", nil)
-}
-
 func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string, edited *models.Contact) error {
 	c, err := loadFromPath(r, p, s.d.Store.GetContact)
 	if err != nil {
 		return err
 	}
-	id := c.ID
-	d := contactData{Contact: c}
-	if edited != nil {
-		d.Contact = edited
-	}
+	d := contactData{Contact: cmp.Or(edited, c)}
 	if c.AccountID != nil {
 		if d.Account, err = s.d.Store.GetAccount(r.Context(), p.TenantID, *c.AccountID); err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
@@ -214,10 +206,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, p *princi
 	if d.Accounts, _, err = s.d.Store.ListAccounts(r.Context(), p.TenantID, models.Page{Limit: 500}); err != nil {
 		return err
 	}
-	if d.Cases, _, err = s.d.Store.ListCases(r.Context(), p.TenantID, models.CaseFilter{ContactID: id, Page: models.Page{Limit: 100}}); err != nil {
-		return err
-	}
-	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{ContactID: id, Page: models.Page{Limit: 50}}); err != nil {
+	if d.Cases, d.Messages, err = s.timeline(r, p, models.CaseFilter{ContactID: c.ID}, models.MessageFilter{ContactID: c.ID}); err != nil {
 		return err
 	}
 	s.render(w, r, status, "contact", view{Title: c.Name(), P: p, Error: errMsg, Data: d})
@@ -241,10 +230,6 @@ var (
 	allStatuses   = []models.CaseStatus{models.CaseNew, models.CaseOpen, models.CasePending, models.CaseClosed}
 	allPriorities = []models.CasePriority{models.PriorityLow, models.PriorityNormal, models.PriorityHigh, models.PriorityUrgent}
 )
-
-func (s *Server) casesPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.renderCases(w, r, p, http.StatusOK, "")
-}
 
 func (s *Server) caseChoices(r *http.Request, p *principal) ([]models.Account, []models.Contact, []models.Member, error) {
 	accts, _, err := s.d.Store.ListAccounts(r.Context(), p.TenantID, models.Page{Limit: 500})
@@ -315,20 +300,12 @@ type caseData struct {
 	casesData
 }
 
-func (s *Server) casePage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.renderCase(w, r, p, http.StatusOK, "", nil)
-}
-
 func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *principal, status int, errMsg string, edited *models.Case) error {
 	c, err := loadFromPath(r, p, s.d.Store.GetCase)
 	if err != nil {
 		return err
 	}
-	id := c.ID
-	d := caseData{Case: c, casesData: casesData{Statuses: allStatuses, Prios: allPriorities}}
-	if edited != nil {
-		d.Case = edited
-	}
+	d := caseData{Case: cmp.Or(edited, c), casesData: casesData{Statuses: allStatuses, Prios: allPriorities}}
 	if c.AccountID != nil {
 		if d.Account, err = s.d.Store.GetAccount(r.Context(), p.TenantID, *c.AccountID); err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
@@ -339,7 +316,7 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, p *principal
 			return err
 		}
 	}
-	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{CaseID: id, Page: models.Page{Limit: 200}}); err != nil {
+	if d.Messages, _, err = s.d.Store.ListMessages(r.Context(), p.TenantID, models.MessageFilter{CaseID: c.ID, Page: models.Page{Limit: 200}}); err != nil {
 		return err
 	}
 	if d.Accounts, d.Contacts, d.Members, err = s.caseChoices(r, p); err != nil {
@@ -386,6 +363,20 @@ func (f crmForm[T]) saveMessage(err error) (string, bool) {
 		return f.missing, true
 	}
 	return "", false
+}
+
+// listView serves GET of a list page: its render with no form error.
+func listView(render renderFunc) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		return render(w, r, p, http.StatusOK, "")
+	}
+}
+
+// recordView serves GET of a record's page: its render with no form error.
+func recordView[T any](render editRender[T]) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		return render(w, r, p, http.StatusOK, "", nil)
+	}
 }
 
 // renderFunc re-renders a list page with a form error.

@@ -172,17 +172,14 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) syncUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	if _, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id); err != nil {
+	mb, err := loadFromPath(r, p, s.d.Store.GetMailbox)
+	if err != nil {
 		return err
 	}
 	if s.d.Sync == nil {
 		return errNotConfigured
 	}
-	if err := s.d.Sync.EnqueueSync(r.Context(), p.TenantID, id, r.PostFormValue("full") == "1"); err != nil {
+	if err := s.d.Sync.EnqueueSync(r.Context(), p.TenantID, mb.ID, r.PostFormValue("full") == "1"); err != nil {
 		return err
 	}
 	redirect(w, r, "/")

@@ -15,11 +15,7 @@ import (
 // subject, contact and account filled in, whole conversations linked to a
 // case, and the case forms' type-ahead contact field.
 func (s *Server) linkThreadUI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	t, err := s.d.Store.GetThread(r.Context(), p.TenantID, id)
+	t, err := loadFromPath(r, p, s.d.Store.GetThread)
 	if err != nil {
 		return err
 	}
@@ -32,7 +28,7 @@ func (s *Server) linkThreadUI(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	setFlash(w, fmt.Sprintf("Linked %s of this conversation to the case.", plural(n, "message")))
-	redirect(w, r, "/threads/"+itoa(id))
+	redirect(w, r, "/threads/"+itoa(t.ID))
 	return nil
 }
 

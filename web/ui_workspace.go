@@ -45,19 +45,15 @@ type mailboxData struct {
 const threadsPerPage = 50
 
 func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	m, err := s.d.Store.GetMailbox(r.Context(), p.TenantID, id)
+	m, err := loadFromPath(r, p, s.d.Store.GetMailbox)
 	if err != nil {
 		return err
 	}
-	book, err := s.labelBookOf(r, p, id)
+	book, err := s.labelBookOf(r, p, m.ID)
 	if err != nil {
 		return err
 	}
-	counts, err := s.d.Store.ThreadCountsByLabel(r.Context(), p.TenantID, id)
+	counts, err := s.d.Store.ThreadCountsByLabel(r.Context(), p.TenantID, m.ID)
 	if err != nil {
 		return err
 	}
@@ -87,13 +83,13 @@ func (s *Server) mailboxPage(w http.ResponseWriter, r *http.Request, p *principa
 	} else {
 		d.Current = labelView{ID: "ALL", Name: "All mail"}
 	}
-	threads, total, err := s.d.Store.ListThreadSummaries(r.Context(), p.TenantID, id, m.Email, f)
+	threads, total, err := s.d.Store.ListThreadSummaries(r.Context(), p.TenantID, m.ID, m.Email, f)
 	if err != nil {
 		return err
 	}
 	if d.Label == "ALL" {
 		d.AllMail = total
-	} else if _, n, err := s.d.Store.ListThreadSummaries(r.Context(), p.TenantID, id, m.Email, models.ThreadFilter{Page: models.Page{Limit: 1}}); err == nil {
+	} else if _, n, err := s.d.Store.ListThreadSummaries(r.Context(), p.TenantID, m.ID, m.Email, models.ThreadFilter{Page: models.Page{Limit: 1}}); err == nil {
 		d.AllMail = n
 	}
 	for _, t := range threads {
@@ -218,11 +214,7 @@ type threadData struct {
 }
 
 func (s *Server) threadPage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return models.ErrNotFound
-	}
-	t, err := s.d.Store.GetThread(r.Context(), p.TenantID, id)
+	t, err := loadFromPath(r, p, s.d.Store.GetThread)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"tidings/internal/config"
 )
 
 // command is one subcommand. run returns the process exit status.
@@ -70,7 +72,14 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nConfiguration comes from the environment (see README.md).")
+	fmt.Fprintln(w, "\nConfiguration comes from the environment (see README.md):")
+	for _, v := range config.Vars {
+		def := v.Default
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(w, "  %-28s %s (default: %s)\n", v.Name, v.Help, def)
+	}
 }
 
 // runBench dispatches `tidings bench KIND`.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tidings/internal/config"
 )
 
 func TestDecodeCommand(t *testing.T) {
@@ -93,5 +94,24 @@ func TestUnknownCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestHelpListsConfiguration checks that `tidings help` names the commands
+// and every environment variable the processes read.
+func TestHelpListsConfiguration(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("tidings help: exit %d", code)
+	}
+	for name := range commands() {
+		if !strings.Contains(stderr.String(), "  "+name+" ") {
+			t.Errorf("help lacks the command %s", name)
+		}
+	}
+	for _, v := range config.Vars {
+		if !strings.Contains(stderr.String(), v.Name) {
+			t.Errorf("help lacks %s", v.Name)
+		}
 	}
 }

@@ -160,43 +160,46 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer env.Close()
-	tid, err := tenantFor(ctx, env.app.Store, *tenant)
-	if err != nil {
+	if err := syncUntilConsistent(ctx, env, *tenant, fs.Arg(0), *full, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "tidings sync:", err)
 		return 1
 	}
-	mb, err := env.app.Store.MailboxByEmail(ctx, tid, fs.Arg(0))
+	return 0
+}
+
+// syncUntilConsistent runs one sync of the mailbox email with a progress
+// bar on stderr and reports the consistent state it reached on stdout.
+func syncUntilConsistent(ctx context.Context, env *syncEnv, tenant int64, email string, full bool, stdout, stderr io.Writer) error {
+	tid, err := tenantFor(ctx, env.app.Store, tenant)
 	if err != nil {
-		fmt.Fprintf(stderr, "tidings sync: mailbox %s: %v (connect it with `tidings mailbox connect`)\n", fs.Arg(0), err)
-		return 1
+		return err
+	}
+	mb, err := env.app.Store.MailboxByEmail(ctx, tid, email)
+	if err != nil {
+		return fmt.Errorf("mailbox %s: %w (connect it with `tidings mailbox connect`)", email, err)
 	}
 	progress, finish := progressBar(stderr, mb.Email)
 	start := time.Now()
-	err = env.syncer.Run(ctx, tid, mb.ID, *full, progress)
+	err = env.syncer.Run(ctx, tid, mb.ID, full, progress)
 	finish()
 	switch {
 	case errors.Is(err, mailsync.ErrBusy):
-		fmt.Fprintln(stderr, "tidings sync: a worker is syncing this mailbox right now; try again later")
-		return 1
+		return errors.New("a worker is syncing this mailbox right now; try again later")
 	case errors.Is(err, mailsync.ErrNeedsReauth):
-		fmt.Fprintf(stderr, "tidings sync: %s needs re-authorization: run `tidings mailbox connect %s`\n", mb.Email, mb.Email)
-		return 1
+		return fmt.Errorf("%s needs re-authorization: run `tidings mailbox connect %s`", mb.Email, mb.Email)
 	case err != nil:
-		fmt.Fprintln(stderr, "tidings sync:", err)
-		return 1
+		return err
 	}
 	after, err := env.app.Store.GetMailbox(ctx, tid, mb.ID)
 	if err != nil {
-		fmt.Fprintln(stderr, "tidings sync:", err)
-		return 1
+		return err
 	}
 	ids, err := env.app.Store.GmailIDs(ctx, tid, mb.ID)
 	if err != nil {
-		fmt.Fprintln(stderr, "tidings sync:", err)
-		return 1
+		return err
 	}
 	fmt.Fprintf(stdout, "%s consistent at history id %d: %d messages (%s)\n", mb.Email, after.HistoryID, len(ids), time.Since(start).Round(time.Millisecond))
-	return 0
+	return nil
 }
 
 // progressBar draws a sync's progress on w: progress is the Syncer's

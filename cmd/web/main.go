@@ -1,6 +1,6 @@
-// Command web serves tidings' web UI, REST API, /healthz and /metrics. In
-// the embedded default (no REDIS_URL) it also runs the sync worker and
-// scheduler in-process on an embedded Redis.
+// Command web serves tidings' web UI, REST API, /healthz, /metrics and the
+// operators' queue UI (/admin/queues). In the embedded default (no REDIS_URL)
+// it also runs the sync worker and scheduler in-process on an embedded Redis.
 package main
 
 import (

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -29,31 +27,14 @@ func env(m map[string]string) func(string) string {
 // command does — nothing configured but a data dir — and checks that it
 // migrates an embedded database, generates a 0600 key, answers /healthz
 // and /metrics (to a scraper with the metrics token), and shuts down when
-// cancelled.
+// cancelled (startWeb's clean-up checks that).
 func TestRunWebEmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
 	const metricsToken = "scrape-token-0123456789"
-	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": dir, "TIDINGS_METRICS_TOKEN": metricsToken}))
+	base := startWeb(t, map[string]string{"TIDINGS_DATA_DIR": dir, "TIDINGS_METRICS_TOKEN": metricsToken})
+	resp, err := http.Get(base + "/healthz")
 	if err != nil {
 		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.RunWeb(ctx, cfg, slog.New(slog.DiscardHandler), ln) }()
-	base := "http://" + ln.Addr().String()
-
-	var resp *http.Response
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err = http.Get(base + "/healthz"); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("healthz never answered: %v", err)
 	}
 	var health struct {
 		Checks map[string]string `json:"checks"`
@@ -73,7 +54,8 @@ func TestRunWebEmbeddedDefault(t *testing.T) {
 	}
 	body, _ := io.ReadAll(mresp.Body)
 	mresp.Body.Close()
-	if !strings.Contains(string(body), `tidings_http_request_duration_seconds_count{method="GET",route="GET /healthz",status="200"} 1`) {
+	// Two healthz requests got 200: startWeb's wait and the one above.
+	if !strings.Contains(string(body), `tidings_http_request_duration_seconds_count{method="GET",route="GET /healthz",status="200"} 2`) {
 		t.Fatalf("metrics do not show the healthz request:\n%s", body)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tidings.db")); err != nil {
@@ -82,15 +64,6 @@ func TestRunWebEmbeddedDefault(t *testing.T) {
 	st, err := os.Stat(filepath.Join(dir, "secret.key"))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("secret key file: %v %v", st, err)
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("RunWeb returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("RunWeb did not shut down")
 	}
 }
 

@@ -2,9 +2,7 @@ package app_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,9 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"tidings/internal/app"
-	"tidings/internal/config"
 )
 
 // peakRSS is this process's peak resident set (VmHWM), in MiB.
@@ -45,29 +40,7 @@ func peakRSS(tb testing.TB) float64 {
 //
 //	go test ./internal/app -run '^$' -bench BenchmarkLogin100 -benchtime 3x
 func BenchmarkLogin100(b *testing.B) {
-	dir := b.TempDir()
-	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": dir}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.RunWeb(ctx, cfg, slog.New(slog.DiscardHandler), ln) }()
-	defer func() { cancel(); <-done }()
-	base := "http://" + ln.Addr().String()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("web process did not start")
-		}
-	}
+	base := startWeb(b, nil)
 	client := func(i int) *http.Client {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/250), byte(1+i%250))}}
 		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 60 * time.Second,

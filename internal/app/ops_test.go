@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -25,25 +26,7 @@ func TestOperatorsToolsInEmbeddedDefault(t *testing.T) {
 	// A 1 s sync interval makes the scheduler enqueue a task at once, so
 	// asynq has queues to report.
 	// Two organizations sign up: open sign-up.
-	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": t.TempDir(), "TIDINGS_METRICS_TOKEN": token, "TIDINGS_SYNC_INTERVAL": "1s", "TIDINGS_OPEN_SIGNUP": "true"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.RunWeb(ctx, cfg, slog.New(slog.DiscardHandler), ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunWeb: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-	waitHealthy(t, base)
+	base := startWeb(t, map[string]string{"TIDINGS_METRICS_TOKEN": token, "TIDINGS_SYNC_INTERVAL": "1s", "TIDINGS_OPEN_SIGNUP": "true"})
 
 	operator := signUp(t, base, "Operator Org", "ops@operator.example")
 	other := signUp(t, base, "Other Org", "admin@other.example")
@@ -107,25 +90,7 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	}
 	metricsAddr := probe.Addr().String()
 	probe.Close()
-	cfg, err := config.Load(env(map[string]string{"TIDINGS_DATA_DIR": t.TempDir(), "TIDINGS_METRICS_LISTEN": metricsAddr}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.RunWeb(ctx, cfg, slog.New(slog.DiscardHandler), ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunWeb: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-	waitHealthy(t, base)
+	base := startWeb(t, map[string]string{"TIDINGS_METRICS_LISTEN": metricsAddr})
 	waitHealthy(t, "http://"+metricsAddr+"/metrics")
 
 	resp, err := http.Get("http://" + metricsAddr + "/metrics")
@@ -146,6 +111,41 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	if resp.StatusCode == http.StatusOK {
 		t.Fatal("/metrics is still served on the web listener")
 	}
+}
+
+// startWeb runs the web process (RunWeb) with the variables vars (on a
+// fresh data dir unless they name one) on a loopback port until the test
+// ends, when it must shut down cleanly, and returns its base URL once
+// /healthz answers.
+func startWeb(tb testing.TB, vars map[string]string) string {
+	tb.Helper()
+	all := map[string]string{"TIDINGS_DATA_DIR": tb.TempDir()}
+	maps.Copy(all, vars)
+	cfg, err := config.Load(env(all))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.RunWeb(ctx, cfg, slog.New(slog.DiscardHandler), ln) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("RunWeb returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Error("RunWeb did not shut down")
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	waitHealthy(tb, base)
+	return base
 }
 
 // waitForQueue waits until the scheduler's first task made asynq report a
@@ -170,7 +170,7 @@ func waitForQueue(t *testing.T, base, token string) {
 
 // waitHealthy polls url (base + /healthz when it has no path) until it
 // answers 200.
-func waitHealthy(t *testing.T, target string) {
+func waitHealthy(t testing.TB, target string) {
 	t.Helper()
 	if u, _ := url.Parse(target); u.Path == "" {
 		target += "/healthz"

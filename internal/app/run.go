@@ -46,66 +46,22 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 	if err != nil {
 		return err
 	}
-
 	metrics := web.NewMetrics(a.Registry)
 	a.registerStatusMetrics()
-
-	deps := web.Deps{
-		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer, Outbox: syncer,
-		UndoWindow: undoWindow(cfg.UndoSend), Logger: logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
-		OpenSignup: cfg.OpenSignup,
-		// Gmail push through a Pub/Sub push subscription: mounted only
-		// when it can be authenticated.
-		PushAuth: web.PushAuth{Token: cfg.PushToken, Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount},
-	}
-	if cfg.PubSubTopic != "" {
-		deps.Push = syncer
-		if cfg.PushToken == "" && cfg.PushAudience == "" {
-			logger.Warn("TIDINGS_PUBSUB_TOPIC is set but push cannot be authenticated: set TIDINGS_PUSH_AUDIENCE and TIDINGS_PUSH_SERVICE_ACCOUNT, or TIDINGS_PUSH_TOKEN; /gmail/push is not mounted and mailboxes are polled")
-		}
-	}
-	if a.Indexer != nil {
-		deps.Search = a.Indexer
-	}
-	if cfg.GoogleClientID != "" || cfg.GmailEndpoint != "" {
-		deps.Gmail = gmailConnector{syncer}
-	}
 	if demo != nil {
 		demo.SetSyncer(syncer)
-		deps.Demo = demo
 	}
-	ui, err := web.New(deps)
+	ui, err := web.New(a.webDeps(syncer, demo))
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", web.HealthHandler(map[string]web.Checker{
-		"database": web.CheckFunc(a.Store.Ping),
-		"queue":    web.CheckFunc(a.PingRedis),
-	}, logger))
-	// Operators' tools: /metrics on the web listener unless it has an
-	// address of its own, and asynq's queue UI.
-	if cfg.MetricsListen == "" {
-		mux.Handle("GET /metrics", ui.OperatorsOnly(a.metricsHandler(), cfg.MetricsToken))
-	}
-	if queues := a.queuesUI(); queues != nil {
-		mux.Handle(queuesPath+"/", ui.OperatorsOnly(queues, ""))
-	}
-	mux.Handle("/", ui)
-
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fmt.Errorf("listen on %s (TIDINGS_LISTEN): %w", cfg.Listen, err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           metrics.Instrument(mux, logger),
-		ReadHeaderTimeout: 10 * time.Second,
-		// A backstop for the whole request; web bounds bodies to 30 s.
-		ReadTimeout: 2 * time.Minute,
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(metrics.Instrument(a.webMux(ui), logger), logger)
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return Serve(gctx, srv, ln, logger) })
 	if cfg.MetricsListen != "" {
@@ -126,6 +82,69 @@ func RunWeb(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net
 		})
 	}
 	return g.Wait()
+}
+
+// webDeps is what the web UI and API run on: the store, the syncer in its
+// several roles, the search index, and push and OAuth when configured.
+func (a *App) webDeps(syncer *mailsync.Syncer, demo *Demo) web.Deps {
+	cfg := a.Config
+	deps := web.Deps{
+		Store: a.Store, Sync: syncer, Attachments: syncer, Labels: syncer, Outbox: syncer,
+		UndoWindow: undoWindow(cfg.UndoSend), Logger: a.Logger, BaseURL: cfg.BaseURL, SessionKey: a.SessionKey,
+		OpenSignup: cfg.OpenSignup,
+		// Gmail push through a Pub/Sub push subscription: mounted only
+		// when it can be authenticated.
+		PushAuth: web.PushAuth{Token: cfg.PushToken, Audience: cfg.PushAudience, ServiceAccount: cfg.PushServiceAccount},
+	}
+	if cfg.PubSubTopic != "" {
+		deps.Push = syncer
+		if cfg.PushToken == "" && cfg.PushAudience == "" {
+			a.Logger.Warn("TIDINGS_PUBSUB_TOPIC is set but push cannot be authenticated: set TIDINGS_PUSH_AUDIENCE and TIDINGS_PUSH_SERVICE_ACCOUNT, or TIDINGS_PUSH_TOKEN; /gmail/push is not mounted and mailboxes are polled")
+		}
+	}
+	if a.Indexer != nil {
+		deps.Search = a.Indexer
+	}
+	if cfg.GoogleClientID != "" || cfg.GmailEndpoint != "" {
+		deps.Gmail = gmailConnector{syncer}
+	}
+	if demo != nil {
+		deps.Demo = demo
+	}
+	return deps
+}
+
+// webMux routes the health check and the operators' tools beside the web
+// UI and API.
+func (a *App) webMux(ui *web.Server) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", web.HealthHandler(map[string]web.Checker{
+		"database": web.CheckFunc(a.Store.Ping),
+		"queue":    web.CheckFunc(a.PingRedis),
+	}, a.Logger))
+	// Operators' tools: /metrics on the web listener unless it has an
+	// address of its own, and asynq's queue UI.
+	if a.Config.MetricsListen == "" {
+		mux.Handle("GET /metrics", ui.OperatorsOnly(a.metricsHandler(), a.Config.MetricsToken))
+	}
+	if queues := a.queuesUI(); queues != nil {
+		mux.Handle(queuesPath+"/", ui.OperatorsOnly(queues, ""))
+	}
+	mux.Handle("/", ui)
+	return mux
+}
+
+// newHTTPServer bounds the web server's timeouts and logs its errors
+// through slog.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A backstop for the whole request; web bounds bodies to 30 s.
+		ReadTimeout: 2 * time.Minute,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // RunWorkerProcess is the worker process of the scale setup.

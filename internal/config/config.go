@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,12 +102,14 @@ type Var struct {
 	Name, Default, Help string
 }
 
-// Vars lists every variable tidings reads, for the README and `--help`.
+// Vars lists every variable tidings reads, for `tidings help`; the
+// README's configuration table says the same (a test holds them together).
 var Vars = []Var{
 	{"TIDINGS_DATA_DIR", "./data", "directory for the embedded database, search index and generated secret key"},
 	{"DATABASE_URL", "(embedded SQLite)", "Postgres URL, e.g. postgres://user:pass@host:5432/tidings?sslmode=disable"},
 	{"REDIS_URL", "(embedded Redis)", "Redis URL for the asynq task queue, e.g. redis://host:6379/0; required by cmd/worker"},
 	{"ELASTICSEARCH_URL", "(embedded index)", "Elasticsearch 8 URL, e.g. http://host:9200 (user:password@ allowed)"},
+	{"TIDINGS_SEARCH_ENGINE", "fts5", "engine of the embedded index: fts5 (SQLite FTS5) or bleve"},
 	{"TIDINGS_SECRET_KEY", "(key file in data dir)", "base64 32-byte key(s), comma-separated, first one encrypts; encrypts OAuth tokens at rest"},
 	{"TIDINGS_LISTEN", "127.0.0.1:8080", "address the web server listens on"},
 	{"TIDINGS_BASE_URL", "http://<listen address>", "public URL of the web server (OAuth redirect, secure cookies when https)"},
@@ -124,39 +127,114 @@ var Vars = []Var{
 	{"TIDINGS_SYNC_INTERVAL", "60s", "how often every mailbox gets an incremental sync (push triggers syncs in between)"},
 	{"TIDINGS_SYNC_LEASE_TTL", "30s", "how long a mailbox stays locked to a worker that stopped heartbeating (killed) before another takes it over"},
 	{"TIDINGS_SEARCH", "on", "off: this process neither opens nor writes a search index (a cmd/worker whose index another process maintains)"},
+	{"TIDINGS_UNDO_SEND", "10s", "how long a sent message waits so the user can undo it (0s: no window)"},
 	{"TIDINGS_WORKER_CONCURRENCY", "8", "worker goroutines processing sync and mail tasks"},
 	{"TIDINGS_MEMORY_LIMIT", "160MiB", "Go soft memory limit (B, KiB, MiB, GiB suffixes; off for none); GOMEMLIMIT, when set, wins"},
 	{"TIDINGS_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"TIDINGS_LOG_FORMAT", "text", "text or json"},
 }
 
-// Load reads the configuration from getenv (os.Getenv in main).
+// Load reads the configuration from getenv (os.Getenv in main). Every bad
+// value is reported, each naming its variable, not only the first.
 func Load(getenv func(string) string) (*Config, error) {
-	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	l := &loader{getenv: getenv}
 	c := &Config{
-		DataDir:            get("TIDINGS_DATA_DIR"),
-		DatabaseURL:        get("DATABASE_URL"),
-		RedisURL:           get("REDIS_URL"),
-		ElasticsearchURL:   get("ELASTICSEARCH_URL"),
-		SearchEngine:       get("TIDINGS_SEARCH_ENGINE"),
-		SecretKey:          get("TIDINGS_SECRET_KEY"),
-		Listen:             get("TIDINGS_LISTEN"),
-		BaseURL:            get("TIDINGS_BASE_URL"),
-		GoogleClientID:     get("GOOGLE_CLIENT_ID"),
-		GoogleClientSecret: get("GOOGLE_CLIENT_SECRET"),
-		GmailEndpoint:      get("TIDINGS_GMAIL_ENDPOINT"),
-		LogFormat:          get("TIDINGS_LOG_FORMAT"),
-		PubSubTopic:        get("TIDINGS_PUBSUB_TOPIC"),
-		PushToken:          get("TIDINGS_PUSH_TOKEN"),
-		MetricsToken:       get("TIDINGS_METRICS_TOKEN"),
-		MetricsListen:      get("TIDINGS_METRICS_LISTEN"),
-		PushAudience:       get("TIDINGS_PUSH_AUDIENCE"),
-		PushServiceAccount: get("TIDINGS_PUSH_SERVICE_ACCOUNT"),
+		DataDir:            l.get("TIDINGS_DATA_DIR"),
+		DatabaseURL:        l.get("DATABASE_URL"),
+		RedisURL:           l.get("REDIS_URL"),
+		ElasticsearchURL:   l.get("ELASTICSEARCH_URL"),
+		SearchEngine:       l.get("TIDINGS_SEARCH_ENGINE"),
+		SecretKey:          l.get("TIDINGS_SECRET_KEY"),
+		Listen:             l.get("TIDINGS_LISTEN"),
+		BaseURL:            l.get("TIDINGS_BASE_URL"),
+		GoogleClientID:     l.get("GOOGLE_CLIENT_ID"),
+		GoogleClientSecret: l.get("GOOGLE_CLIENT_SECRET"),
+		GmailEndpoint:      l.get("TIDINGS_GMAIL_ENDPOINT"),
+		LogFormat:          l.get("TIDINGS_LOG_FORMAT"),
+		PubSubTopic:        l.get("TIDINGS_PUBSUB_TOPIC"),
+		PushToken:          l.get("TIDINGS_PUSH_TOKEN"),
+		MetricsToken:       l.get("TIDINGS_METRICS_TOKEN"),
+		MetricsListen:      l.get("TIDINGS_METRICS_LISTEN"),
+		PushAudience:       l.get("TIDINGS_PUSH_AUDIENCE"),
+		PushServiceAccount: l.get("TIDINGS_PUSH_SERVICE_ACCOUNT"),
 	}
-	var errs []error
-	bad := func(name string, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	c.loadStorage(l)
+	c.loadGoogle(l)
+	c.loadWeb(l)
+	c.loadWork(l)
+	c.loadLogging(l)
+	if err := errors.Join(l.errs...); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
 	}
+	return c, nil
+}
+
+// loader reads variables and collects one error per bad one.
+type loader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (l *loader) get(name string) string { return strings.TrimSpace(l.getenv(name)) }
+
+func (l *loader) bad(name string, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+// checkURL reports name unless value (when set) parses as a URL with one of
+// schemes and a host.
+func (l *loader) checkURL(name, value, why string, schemes ...string) bool {
+	if value == "" {
+		return true
+	}
+	u, err := url.Parse(value)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
+		l.bad(name, "%s", why)
+		return false
+	}
+	return true
+}
+
+// checkHostPort reports name unless value (when set) is host:port.
+func (l *loader) checkHostPort(name, value string) {
+	if value == "" {
+		return
+	}
+	if _, _, err := net.SplitHostPort(value); err != nil {
+		l.bad(name, "must be host:port (%v)", err)
+	}
+}
+
+// boolean sets *dst from name when it is set.
+func (l *loader) boolean(name string, dst *bool) {
+	v := l.get(name)
+	if v == "" {
+		return
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.bad(name, "must be true or false")
+	}
+	*dst = b
+}
+
+// duration reads name as a duration within [lo, hi] (hi 0: unbounded), or
+// def when it is not set.
+func (l *loader) duration(name string, def, lo, hi time.Duration, why string) time.Duration {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || (hi > 0 && d > hi) {
+		l.bad(name, "%s", why)
+		return def
+	}
+	return d
+}
+
+// loadStorage checks where data, queue and index live.
+func (c *Config) loadStorage(l *loader) {
 	if c.DataDir == "" {
 		c.DataDir = "data"
 	}
@@ -164,124 +242,94 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.DataDir = abs
 	}
 	if c.DatabaseURL != "" {
+		// A Postgres URL may name its host in the query (host=/run/postgresql).
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			bad("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+			l.bad("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
 		}
 	}
-	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			bad("REDIS_URL", "must be a redis:// or rediss:// URL with a host")
-		}
-	}
-	if c.ElasticsearchURL != "" {
-		if u, err := url.Parse(c.ElasticsearchURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("ELASTICSEARCH_URL", "must be an http:// or https:// URL")
-		}
-	}
+	l.checkURL("REDIS_URL", c.RedisURL, "must be a redis:// or rediss:// URL with a host", "redis", "rediss")
+	l.checkURL("ELASTICSEARCH_URL", c.ElasticsearchURL, "must be an http:// or https:// URL", "http", "https")
 	switch c.SearchEngine {
 	case "":
 		c.SearchEngine = "fts5"
 	case "fts5", "bleve":
 	default:
-		bad("TIDINGS_SEARCH_ENGINE", "must be fts5 or bleve")
+		l.bad("TIDINGS_SEARCH_ENGINE", "must be fts5 or bleve")
 	}
-	if (c.PushAudience == "") != (c.PushServiceAccount == "") {
-		bad("TIDINGS_PUSH_AUDIENCE", "and TIDINGS_PUSH_SERVICE_ACCOUNT must be set together")
-	}
-	if c.GmailEndpoint != "" {
-		if u, err := url.Parse(c.GmailEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("TIDINGS_GMAIL_ENDPOINT", "must be an http:// or https:// URL")
-		} else {
-			c.GmailEndpoint = strings.TrimSuffix(c.GmailEndpoint, "/")
-		}
-	}
-	if c.PubSubTopic != "" && !pubsubTopic.MatchString(c.PubSubTopic) {
-		bad("TIDINGS_PUBSUB_TOPIC", "must look like projects/PROJECT/topics/TOPIC")
-	}
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("TIDINGS_LISTEN", "must be host:port (%v)", err)
-	}
-	if c.MetricsListen != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
-			bad("TIDINGS_METRICS_LISTEN", "must be host:port (%v)", err)
-		}
-	}
-	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
-		bad("TIDINGS_METRICS_TOKEN", "must be at least 16 characters")
-	}
-	if c.BaseURL == "" {
-		c.BaseURL = "http://" + c.Listen
-	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("TIDINGS_BASE_URL", "must be an http:// or https:// URL")
-	}
-	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
-	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
-		bad("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together")
-	}
-	for _, f := range []struct {
-		name string
-		dst  *bool
-	}{{"TIDINGS_GMAIL_FULL_ACCESS", &c.GmailFullAccess}, {"TIDINGS_OPEN_SIGNUP", &c.OpenSignup}} {
-		if v := get(f.name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				bad(f.name, "must be true or false")
-			}
-			*f.dst = b
-		}
-	}
-	c.SyncInterval = 60 * time.Second
-	if v := get("TIDINGS_SYNC_INTERVAL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			bad("TIDINGS_SYNC_INTERVAL", "must be a duration of at least 1s, like 60s or 5m")
-		} else {
-			c.SyncInterval = d
-		}
-	}
-	switch v := strings.ToLower(get("TIDINGS_SEARCH")); v {
+	switch v := strings.ToLower(l.get("TIDINGS_SEARCH")); v {
 	case "", "on":
 	case "off":
 		c.SearchOff = true
 	default:
-		bad("TIDINGS_SEARCH", "must be on or off")
+		l.bad("TIDINGS_SEARCH", "must be on or off")
 	}
-	c.SyncLeaseTTL = 30 * time.Second
-	if v := get("TIDINGS_SYNC_LEASE_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 3*time.Second {
-			bad("TIDINGS_SYNC_LEASE_TTL", "must be a duration of at least 3s, like 30s")
-		} else {
-			c.SyncLeaseTTL = d
-		}
+}
+
+// loadGoogle checks the OAuth client, the emulator endpoint and push.
+func (c *Config) loadGoogle(l *loader) {
+	if (c.PushAudience == "") != (c.PushServiceAccount == "") {
+		l.bad("TIDINGS_PUSH_AUDIENCE", "and TIDINGS_PUSH_SERVICE_ACCOUNT must be set together")
 	}
-	c.UndoSend = 10 * time.Second
-	if v := get("TIDINGS_UNDO_SEND"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > time.Hour {
-			bad("TIDINGS_UNDO_SEND", "must be a duration from 0s to 1h, like 10s")
-		} else {
-			c.UndoSend = d
-		}
+	if l.checkURL("TIDINGS_GMAIL_ENDPOINT", c.GmailEndpoint, "must be an http:// or https:// URL", "http", "https") {
+		c.GmailEndpoint = strings.TrimSuffix(c.GmailEndpoint, "/")
 	}
+	if c.PubSubTopic != "" && !pubsubTopic.MatchString(c.PubSubTopic) {
+		l.bad("TIDINGS_PUBSUB_TOPIC", "must look like projects/PROJECT/topics/TOPIC")
+	}
+	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
+		l.bad("GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together")
+	}
+	l.boolean("TIDINGS_GMAIL_FULL_ACCESS", &c.GmailFullAccess)
+}
+
+// loadWeb checks the web server's addresses, metrics and sign-up.
+func (c *Config) loadWeb(l *loader) {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		l.bad("TIDINGS_LISTEN", "must be host:port (%v)", err)
+	}
+	l.checkHostPort("TIDINGS_METRICS_LISTEN", c.MetricsListen)
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		l.bad("TIDINGS_METRICS_TOKEN", "must be at least 16 characters")
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Listen
+	} else {
+		l.checkURL("TIDINGS_BASE_URL", c.BaseURL, "must be an http:// or https:// URL", "http", "https")
+	}
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	l.boolean("TIDINGS_OPEN_SIGNUP", &c.OpenSignup)
+}
+
+// loadWork reads the sync schedule, the workers and the memory limit.
+func (c *Config) loadWork(l *loader) {
+	c.SyncInterval = l.duration("TIDINGS_SYNC_INTERVAL", 60*time.Second, time.Second, 0,
+		"must be a duration of at least 1s, like 60s or 5m")
+	c.SyncLeaseTTL = l.duration("TIDINGS_SYNC_LEASE_TTL", 30*time.Second, 3*time.Second, 0,
+		"must be a duration of at least 3s, like 30s")
+	c.UndoSend = l.duration("TIDINGS_UNDO_SEND", 10*time.Second, 0, time.Hour,
+		"must be a duration from 0s to 1h, like 10s")
 	c.WorkerConcurrency = 8
-	if v := get("TIDINGS_WORKER_CONCURRENCY"); v != "" {
+	if v := l.get("TIDINGS_WORKER_CONCURRENCY"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			bad("TIDINGS_WORKER_CONCURRENCY", "must be a whole number from 1 to 1000")
+			l.bad("TIDINGS_WORKER_CONCURRENCY", "must be a whole number from 1 to 1000")
 		} else {
 			c.WorkerConcurrency = n
 		}
 	}
-	if n, err := memoryLimit(get("TIDINGS_MEMORY_LIMIT"), get("GOMEMLIMIT")); err != nil {
-		bad("TIDINGS_MEMORY_LIMIT", "%v", err)
+	if n, err := memoryLimit(l.get("TIDINGS_MEMORY_LIMIT"), l.get("GOMEMLIMIT")); err != nil {
+		l.bad("TIDINGS_MEMORY_LIMIT", "%v", err)
 	} else {
 		c.MemoryLimit = n
 	}
-	switch lv := strings.ToLower(get("TIDINGS_LOG_LEVEL")); lv {
+}
+
+// loadLogging reads slog's level and format.
+func (c *Config) loadLogging(l *loader) {
+	switch lv := strings.ToLower(l.get("TIDINGS_LOG_LEVEL")); lv {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
 	case "debug":
@@ -291,19 +339,15 @@ func Load(getenv func(string) string) (*Config, error) {
 	case "error":
 		c.LogLevel = slog.LevelError
 	default:
-		bad("TIDINGS_LOG_LEVEL", "must be debug, info, warn or error")
+		l.bad("TIDINGS_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	switch c.LogFormat {
 	case "":
 		c.LogFormat = "text"
 	case "text", "json":
 	default:
-		bad("TIDINGS_LOG_FORMAT", "must be text or json")
+		l.bad("TIDINGS_LOG_FORMAT", "must be text or json")
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	return c, nil
 }
 
 // defaultMemoryLimit keeps a process's heap, with the garbage collector's

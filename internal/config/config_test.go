@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,38 @@ func TestGmailFullAccess(t *testing.T) {
 		})
 		if err != nil || cfg.GmailFullAccess != c.want {
 			t.Errorf("TIDINGS_GMAIL_FULL_ACCESS=%q: GmailFullAccess = %v, %v; want %v", c.v, cfg != nil && cfg.GmailFullAccess, err, c.want)
+		}
+	}
+}
+
+// TestVarsAreDocumented holds Vars, what Load reads and the README's
+// configuration table together: a variable added to one and not the
+// others fails here.
+func TestVarsAreDocumented(t *testing.T) {
+	read := map[string]bool{}
+	if _, err := Load(func(name string) string { read[name] = true; return "" }); err != nil {
+		t.Fatal(err)
+	}
+	delete(read, "GOMEMLIMIT") // the Go runtime's own, named under TIDINGS_MEMORY_LIMIT
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(readme), "## Configuration")
+	table, _, _ = strings.Cut(table, "\n## ")
+	listed := map[string]bool{}
+	for _, v := range Vars {
+		listed[v.Name] = true
+		if !read[v.Name] {
+			t.Errorf("Vars lists %s, which Load does not read", v.Name)
+		}
+		if !strings.Contains(table, "`"+v.Name+"`") {
+			t.Errorf("README's configuration table lacks %s", v.Name)
+		}
+	}
+	for name := range read {
+		if !listed[name] {
+			t.Errorf("Load reads %s, which Vars does not list", name)
 		}
 	}
 }
