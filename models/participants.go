@@ -7,8 +7,8 @@ import (
 // NameAddr is one decoded mailbox of an address header (RFC 5322 §3.4):
 // a display name, possibly empty, and an address as it was written.
 type NameAddr struct {
-	Name    string
-	Address string
+	Name    string `json:"name,omitempty"`
+	Address string `json:"address,omitempty"`
 }
 
 // String is the display form kept in the message's header columns.

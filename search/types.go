@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"tidings/models"
 )
 
 // Document is one email message as the index sees it.
@@ -33,25 +35,12 @@ type Document struct {
 }
 
 // Address is one participant of a message as the index sees it: the
-// display name and the normalized addr-spec (RFC 5322 section 3.4), both
-// taken from the participant rows sync stored, so the index never parses
-// a header again. A participant without a usable address keeps its text
-// in Name so its words stay searchable.
-type Address struct {
-	Name    string `json:"name,omitempty"`
-	Address string `json:"address,omitempty"`
-}
-
-// String is the display form "Name <addr>" (or whichever part exists).
-func (a Address) String() string {
-	switch {
-	case a.Name == "":
-		return a.Address
-	case a.Address == "":
-		return a.Name
-	}
-	return a.Name + " <" + a.Address + ">"
-}
+// display name and the addr-spec (RFC 5322 section 3.4), taken from the
+// participant rows sync stored (so normalized, lower-case), so the index
+// never parses a header again. A participant without a usable address
+// keeps its text in Name so its words stay searchable. It is the store's
+// own type: the index adds nothing to it.
+type Address = models.NameAddr
 
 // displayAddresses are the display forms of list, for full-text fields.
 func displayAddresses(list []Address) []string {

@@ -184,13 +184,10 @@ func (o *outboxRun) original(ctx context.Context, id int64) (*models.Message, ma
 	if m.MailboxID != o.it.MailboxID {
 		return nil, mail.Original{}, permanent("the message being answered belongs to another mailbox")
 	}
-	orig := mail.Original{MessageID: m.RFCMessageID, InReplyTo: m.InReplyTo, Subject: m.Subject, Date: m.Date, Text: m.Text}
-	if a, err := netmail.ParseAddress(m.From); err == nil {
-		orig.From = *a
-	} else {
-		orig.From = netmail.Address{Address: m.FromAddress}
+	orig, err := OriginalOf(ctx, o.s.store, o.it.TenantID, m)
+	if err != nil {
+		return nil, mail.Original{}, err
 	}
-	orig.To, orig.Cc = parseStored(m.To), parseStored(m.Cc)
 	var g *gmail.Message
 	err = o.api.call(ctx, costMessagesGet, func(opt ...gmailCallOption) (err error) {
 		g, err = o.api.svc.Users.Messages.Get("me", m.GmailID).Format("metadata").
@@ -220,14 +217,33 @@ func (o *outboxRun) original(ctx context.Context, id int64) (*models.Message, ma
 	return m, orig, nil
 }
 
-func parseStored(l models.StringList) []netmail.Address {
-	var out []netmail.Address
-	for _, s := range l {
-		if a, err := netmail.ParseAddress(s); err == nil {
-			out = append(out, *a)
+// OriginalOf is the stored message m as composing a reply or forward
+// needs it. The participants come from the stored participant rows, not
+// from the display columns: a display name with a comma or a quote
+// ("Müller, Eva") cannot be parsed back reliably (RFC 5322 section 3.4
+// would need it quoted), and a reply-all must not lose that recipient.
+// References and Reply-To are not stored; the worker adds them from Gmail.
+func OriginalOf(ctx context.Context, store *models.Store, tenantID int64, m *models.Message) (mail.Original, error) {
+	orig := mail.Original{MessageID: m.RFCMessageID, InReplyTo: m.InReplyTo, Subject: m.Subject, Date: m.Date, Text: m.Text,
+		From: netmail.Address{Address: m.FromAddress}}
+	rows, err := store.MessageAddresses(ctx, tenantID, []int64{m.ID})
+	if err != nil {
+		return mail.Original{}, fmt.Errorf("original of message %d: %w", m.ID, err)
+	}
+	for _, r := range rows {
+		a := netmail.Address{Name: r.Name, Address: r.Address}
+		switch r.Role {
+		case "from":
+			if r.Address == m.FromAddress {
+				orig.From = a
+			}
+		case "to":
+			orig.To = append(orig.To, a)
+		case "cc":
+			orig.Cc = append(orig.Cc, a)
 		}
 	}
-	return out
+	return orig, nil
 }
 
 // forwardedAttachments streams the original's attachments from Gmail

@@ -117,11 +117,9 @@ func (s *Server) prefill(ctx context.Context, p *principal, d *composeData) erro
 	case d.Forward != 0:
 		d.Heading, d.Subject, d.Original = "Forward", mail.ForwardSubject(m.Subject), m
 	default:
-		o := mail.Original{MessageID: m.RFCMessageID, Subject: m.Subject, To: storedAddrs(m.To), Cc: storedAddrs(m.Cc)}
-		if a, err := netmail.ParseAddress(m.From); err == nil {
-			o.From = *a
-		} else {
-			o.From = netmail.Address{Address: m.FromAddress}
+		o, err := mailsync.OriginalOf(ctx, s.d.Store, p.TenantID, m)
+		if err != nil {
+			return err
 		}
 		c := &mail.Composition{}
 		c.Reply(o, []string{mb.Email}, d.All)
@@ -132,16 +130,6 @@ func (s *Server) prefill(ctx context.Context, p *principal, d *composeData) erro
 		d.To, d.Cc = formatAddrs(c.To), formatAddrs(c.Cc)
 	}
 	return nil
-}
-
-func storedAddrs(l models.StringList) []netmail.Address {
-	var out []netmail.Address
-	for _, s := range l {
-		if a, err := netmail.ParseAddress(s); err == nil {
-			out = append(out, *a)
-		}
-	}
-	return out
 }
 
 func formatAddrs(as []netmail.Address) string {
