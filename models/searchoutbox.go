@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"gorm.io/gorm/clause"
@@ -120,4 +122,81 @@ func (s *Store) WithIndexLock(ctx context.Context, fn func() error) error {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, indexLockKey)
 	}()
 	return fn()
+}
+
+// SQL returns the store's connection pool, for packages that keep tables
+// of their own in the same database (the Postgres search index, migration
+// 0011_search_documents) and join its transactions (ClaimIndexWork).
+func (s *Store) SQL() (*sql.DB, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	return sqlDB, nil
+}
+
+// ErrNotPostgres: an operation needs Postgres and the store runs on SQLite.
+var ErrNotPostgres = errors.New("models: operation needs Postgres")
+
+// ClaimIndexWork applies up to limit marks of the search outbox in one
+// Postgres transaction: it locks them (FOR UPDATE SKIP LOCKED, so
+// concurrent drains in any number of processes take disjoint marks and
+// never wait for each other), calls fn with the transaction — where an
+// index in the same database writes the documents — and deletes the marks
+// before committing. The document writes and the removal of their marks
+// therefore commit together or not at all. A change to a claimed message
+// that commits meanwhile waits for the mark's row lock in its trigger and
+// then marks the message anew, so it is indexed by the next claim. It
+// returns how many marks were applied (0: the outbox has nothing
+// unclaimed).
+func (s *Store) ClaimIndexWork(ctx context.Context, limit int, fn func(tx *sql.Tx, work []IndexWork) error) (int, error) {
+	if s.engine != Postgres {
+		return 0, ErrNotPostgres
+	}
+	sqlDB, err := s.SQL()
+	if err != nil {
+		return 0, err
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("models: claim index work: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, `SELECT message_id, tenant_id, version FROM search_outbox
+		ORDER BY message_id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("models: claim index work: %w", err)
+	}
+	var work []IndexWork
+	for rows.Next() {
+		var w IndexWork
+		if err := rows.Scan(&w.MessageID, &w.TenantID, &w.Version); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("models: claim index work: %w", err)
+		}
+		work = append(work, w)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("models: claim index work: %w", err)
+	}
+	if len(work) == 0 {
+		return 0, nil
+	}
+	if err := fn(tx, work); err != nil {
+		return 0, err
+	}
+	ids := make([]int64, len(work))
+	for i, w := range work {
+		ids[i] = w.MessageID
+	}
+	// The marks are locked by this transaction: their versions are still
+	// the ones read, so deleting by id removes exactly the applied work.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM search_outbox WHERE message_id = ANY($1)`, ids); err != nil {
+		return 0, fmt.Errorf("models: complete index work: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("models: commit index work: %w", err)
+	}
+	return len(work), nil
 }

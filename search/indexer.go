@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,13 +19,24 @@ import (
 // message is gone. Marks are removed only after the index write succeeded
 // and only if no newer change arrived meanwhile, so a process killed
 // between the database commit and the index write loses nothing: the next
-// drain, in any process, repeats the work.
+// drain, in any process, repeats the work. Into the Postgres index the
+// document writes and the removal of their marks are one transaction
+// (drainClaimed); other indexes are drained under a database-wide lock.
 type Indexer struct {
 	store *models.Store
 	index Index
 	log   *slog.Logger
 	batch int
-	mu    sync.Mutex // one drain at a time in this process
+	mu    sync.Mutex // one drain at a time in this process (embedded and Elasticsearch indexes)
+	// claims bounds the claimed drains (Postgres index) running at once in
+	// this process: each holds a connection for its transaction and needs
+	// another to build documents, so unbounded claims (every sync task,
+	// the background loop and searches at once) could take the whole pool
+	// and wait for each other forever.
+	claims chan struct{}
+	// failInClaim, set by tests, fails a claimed drain after its index
+	// writes and before its commit: a crash at the worst moment.
+	failInClaim func() error
 }
 
 // NewIndexer returns an indexer that applies store's outbox to index.
@@ -32,7 +44,7 @@ func NewIndexer(store *models.Store, index Index, logger *slog.Logger) *Indexer 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Indexer{store: store, index: index, log: logger, batch: 500}
+	return &Indexer{store: store, index: index, log: logger, batch: 500, claims: make(chan struct{}, maxClaims)}
 }
 
 // Index is the index the indexer writes.
@@ -44,6 +56,9 @@ func (x *Indexer) Drain(ctx context.Context) (int, error) { return x.drain(ctx, 
 
 // drain applies at most maxPasses batches (0 = until empty).
 func (x *Indexer) drain(ctx context.Context, maxPasses int) (int, error) {
+	if pg, ok := x.index.(*PGIndex); ok && x.store.Engine() == models.Postgres {
+		return x.drainClaimed(ctx, maxPasses, pg)
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	done := 0
@@ -56,7 +71,7 @@ func (x *Indexer) drain(ctx context.Context, maxPasses int) (int, error) {
 			if len(work) == 0 {
 				return nil
 			}
-			if err := x.apply(ctx, work); err != nil {
+			if err := x.apply(ctx, work, x.index); err != nil {
 				return err
 			}
 			if err := x.store.CompleteIndexWork(context.WithoutCancel(ctx), work); err != nil {
@@ -75,8 +90,68 @@ func (x *Indexer) drain(ctx context.Context, maxPasses int) (int, error) {
 	return done, nil
 }
 
+// drainClaimed drains into the Postgres index, which lives in the store's
+// database: each batch of marks is claimed with FOR UPDATE SKIP LOCKED and
+// its documents are written in the same transaction that deletes the
+// marks (models.Store.ClaimIndexWork). Any number of processes drain at
+// once without waiting for each other or doing a batch twice, a search's
+// short drain never queues behind a worker's long one, and a process
+// killed mid-batch leaves the marks for the next claim, by anyone.
+func (x *Indexer) drainClaimed(ctx context.Context, maxPasses int, pg *PGIndex) (int, error) {
+	done := 0
+	for pass := 0; maxPasses == 0 || pass < maxPasses; pass++ {
+		select {
+		case x.claims <- struct{}{}:
+		case <-ctx.Done():
+			return done, fmt.Errorf("search: drain index work: %w", ctx.Err())
+		}
+		n, err := x.store.ClaimIndexWork(ctx, x.batch, func(tx *sql.Tx, work []models.IndexWork) error {
+			if err := x.apply(ctx, work, pgTxWriter{pg: pg, tx: tx}); err != nil {
+				return err
+			}
+			if x.failInClaim != nil {
+				return x.failInClaim()
+			}
+			return nil
+		})
+		<-x.claims
+		done += n
+		if err != nil {
+			return done, fmt.Errorf("search: drain index work: %w", err)
+		}
+		if n < x.batch {
+			return done, nil
+		}
+	}
+	return done, nil
+}
+
+// maxClaims is how many claimed drains one process runs at once, well
+// below the store's pool of 20 Postgres connections.
+const maxClaims = 3
+
+// indexWriter is what applying outbox marks writes to.
+type indexWriter interface {
+	Index(ctx context.Context, docs []Document) error
+	Delete(ctx context.Context, tenantID int64, ids []int64) error
+}
+
+// pgTxWriter writes the Postgres index inside a claim's transaction.
+type pgTxWriter struct {
+	pg *PGIndex
+	tx *sql.Tx
+}
+
+func (w pgTxWriter) Index(ctx context.Context, docs []Document) error {
+	return w.pg.indexIn(ctx, w.tx, docs)
+}
+
+func (w pgTxWriter) Delete(ctx context.Context, tenantID int64, ids []int64) error {
+	return w.pg.deleteIn(ctx, w.tx, tenantID, ids)
+}
+
 // apply rebuilds or deletes the documents of one batch of marks.
-func (x *Indexer) apply(ctx context.Context, work []models.IndexWork) error {
+func (x *Indexer) apply(ctx context.Context, work []models.IndexWork, index indexWriter) error {
 	byTenant := map[int64][]int64{}
 	for _, w := range work {
 		byTenant[w.TenantID] = append(byTenant[w.TenantID], w.MessageID)
@@ -96,12 +171,12 @@ func (x *Indexer) apply(ctx context.Context, work []models.IndexWork) error {
 		}
 		gone := slices.DeleteFunc(ids, func(id int64) bool { return stored[id] })
 		if len(docs) > 0 {
-			if err := x.index.Index(ctx, docs); err != nil {
+			if err := index.Index(ctx, docs); err != nil {
 				return err
 			}
 		}
 		if len(gone) > 0 {
-			if err := x.index.Delete(ctx, tenantID, gone); err != nil {
+			if err := index.Delete(ctx, tenantID, gone); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,18 +15,65 @@ import (
 )
 
 // fixture is one tenant with two mailboxes in a real database, a real
-// embedded index and the indexer between them.
+// index and the indexer between them.
 type fixture struct {
 	t        *testing.T
 	store    *models.Store
-	idx      *search.BleveIndex
+	idx      search.Index
 	ix       *search.Indexer
 	tenantID int64
 	mb1, mb2 int64
 	msgs     []models.Message // mb1: 0..2, mb2: 3
 }
 
-func newFixture(t *testing.T, eng testenv.Engine) *fixture {
+// indexBackend opens an index for a fixture's store.
+type indexBackend struct {
+	name string
+	open func(t *testing.T, store *models.Store) search.Index
+}
+
+func openBleve(t *testing.T, _ *models.Store) search.Index {
+	idx, err := search.OpenBleve(t.TempDir()+"/mail.bleve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// openPostgresIndex opens the Postgres index in the store's database.
+func openPostgresIndex(t *testing.T, store *models.Store) search.Index {
+	db, err := store.SQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := search.OpenPostgres(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// engineBackend is a database engine and an index the indexer contract
+// runs against on it.
+type engineBackend struct {
+	eng testenv.Engine
+	be  indexBackend
+}
+
+// engineBackends: the embedded index on every engine, and the Postgres
+// index (the one every process shares) on Postgres.
+func engineBackends(t *testing.T) []engineBackend {
+	var out []engineBackend
+	for _, eng := range testenv.Engines(t) {
+		out = append(out, engineBackend{eng, indexBackend{"bleve", openBleve}})
+		if eng.Name == models.Postgres {
+			out = append(out, engineBackend{eng, indexBackend{"postgres", openPostgresIndex}})
+		}
+	}
+	return out
+}
+
+func newFixture(t *testing.T, eng testenv.Engine, backends ...indexBackend) *fixture {
 	ctx := context.Background()
 	store := eng.Open(t)
 	tenant, _, err := store.SignUp(ctx, "Acme", "admin@acme.example", "Admin", "correct horse battery")
@@ -40,10 +88,11 @@ func newFixture(t *testing.T, eng testenv.Engine) *fixture {
 		}
 		*p = mb.ID
 	}
-	f.idx, err = search.OpenBleve(t.TempDir()+"/mail.bleve", nil)
-	if err != nil {
-		t.Fatal(err)
+	open := openBleve
+	if len(backends) > 0 {
+		open = backends[0].open
 	}
+	f.idx = open(t, store)
 	t.Cleanup(func() { _ = f.idx.Close() })
 	f.ix = search.NewIndexer(store, f.idx, nil)
 	f.msgs = append(f.msgs, f.store1(f.mb1, "m1", "Invoice 1", "jan@tyrell.example")...)
@@ -103,8 +152,10 @@ func (f *fixture) ids(is ...int) []int64 {
 }
 
 func TestIndexerFollowsTheDatabase(t *testing.T) {
-	for _, eng := range testenv.Engines(t) {
-		t.Run(eng.String(), func(t *testing.T) {
+	for _, eb := range engineBackends(t) {
+		eng, be := eb.eng, eb.be
+		t.Run(eng.String()+"/"+be.name, func(t *testing.T) {
+			newFixture := func(t *testing.T, eng testenv.Engine) *fixture { return newFixture(t, eng, be) }
 			ctx := context.Background()
 			t.Run("disconnected mailbox is gone from search", func(t *testing.T) {
 				f := newFixture(t, eng)
@@ -181,8 +232,18 @@ func TestIndexerFollowsTheDatabase(t *testing.T) {
 				}
 				// An index write that fails half-way leaves the work queued too.
 				failing := search.NewIndexer(f.store, failingIndex{f.idx}, nil)
+				if be.name == "postgres" {
+					// The Postgres index is written in the transaction that
+					// claims the marks: the process dies after writing the
+					// documents, before the commit.
+					failing = search.NewIndexer(f.store, f.idx, nil)
+					search.FailInClaimForTest(failing, errors.New("injected: killed before commit"))
+				}
 				if _, err := failing.Drain(ctx); err == nil {
 					t.Fatal("drain into a failing index reported success")
+				}
+				if h, err := f.idx.Hashes(ctx, f.tenantID, f.mb1); err != nil || h[added[0].ID] != "" || h[f.msgs[0].ID] == "" {
+					t.Fatalf("a failed drain changed the index: %v (%v)", h, err)
 				}
 				if n, err := f.store.CountIndexWork(ctx, f.tenantID); err != nil || n != 2 {
 					t.Fatalf("queued index work = %d (%v), want 2", n, err)
@@ -297,5 +358,57 @@ func TestIndexerFillsAnEmptyIndex(t *testing.T) {
 	}
 	if n, err := ix.Fill(ctx); err != nil || n != 0 {
 		t.Errorf("second Fill = %d, %v; want nothing queued", n, err)
+	}
+}
+
+// TestPostgresConcurrentDrains: processes draining the shared outbox at
+// once into the Postgres index take disjoint marks; every message is
+// indexed exactly once and no mark is left.
+func TestPostgresConcurrentDrains(t *testing.T) {
+	var eng testenv.Engine
+	for _, e := range testenv.Engines(t) {
+		if e.Name == models.Postgres {
+			eng = e
+		}
+	}
+	if eng.Open == nil {
+		t.Skip("TIDINGS_TEST_DATABASE_URL not set")
+	}
+	ctx := context.Background()
+	f := newFixture(t, eng, indexBackend{"postgres", openPostgresIndex})
+	var writes []models.MessageWrite
+	for i := range 1200 {
+		writes = append(writes, models.MessageWrite{Message: models.Message{GmailID: fmt.Sprintf("c%d", i), GmailThreadID: "c",
+			Subject: fmt.Sprintf("Concurrent %d", i), Date: time.Date(2026, 11, 2, 0, 0, i, 0, time.UTC)}, LabelIDs: []string{"INBOX"}})
+	}
+	if _, err := f.store.UpsertMessages(ctx, f.tenantID, f.mb2, writes); err != nil {
+		t.Fatal(err)
+	}
+	counts := make([]int, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range counts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[i], errs[i] = search.NewIndexer(f.store, f.idx, nil).Drain(ctx)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range counts {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		total += counts[i]
+	}
+	if total != len(writes) {
+		t.Errorf("drains applied %d marks in all (%v), want each of %d once", total, counts, len(writes))
+	}
+	if n, err := f.idx.Count(ctx, f.tenantID, f.mb2); err != nil || n != int64(len(writes))+1 {
+		t.Errorf("index holds %d of mailbox 2 (%v), want %d", n, err, len(writes)+1)
+	}
+	if n, _ := f.store.CountIndexWork(ctx, 0); n != 0 {
+		t.Errorf("%d marks left", n)
 	}
 }

@@ -2,33 +2,58 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
+
+	"tidings/models"
 )
 
 // Config selects and configures the backend.
 type Config struct {
 	// ElasticsearchURL selects Elasticsearch when set.
 	ElasticsearchURL string
-	// DataDir holds the embedded index (DataDir/search/mail.fts, or
-	// DataDir/search/mail.bleve for the bleve engine).
+	// Store is the application's database. On Postgres (and without
+	// Elasticsearch) the index is the one inside it (OpenPostgres), shared
+	// by every process.
+	Store *models.Store
+	// DataDir holds the embedded index used with SQLite
+	// (DataDir/search/mail.fts, or DataDir/search/mail.bleve for bleve).
 	DataDir string
-	// Engine is the embedded engine: "fts5" (default) or "bleve".
+	// Engine is "" (chosen by the database), "postgres", or an embedded
+	// engine for SQLite: "fts5" (the default there) or "bleve".
 	Engine string
 	// ES holds further Elasticsearch options; its URL is ElasticsearchURL.
 	ES ESConfig
 }
 
-// Open returns the Elasticsearch backend when cfg.ElasticsearchURL is set,
-// otherwise the embedded index in cfg.DataDir (SQLite FTS5 unless
-// cfg.Engine is "bleve"; see BENCHMARKS.md for the comparison).
+// Open returns the Elasticsearch backend when cfg.ElasticsearchURL is set;
+// otherwise, when the database is Postgres, the index inside it, so that
+// web and workers on any number of machines search one index; otherwise
+// (SQLite) the embedded index in cfg.DataDir (SQLite FTS5 unless
+// cfg.Engine is "bleve"; see BENCHMARKS.md for the comparison). An
+// embedded engine asked for on Postgres is an error, not a per-process
+// copy that other processes would never write.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (Index, error) {
 	if cfg.ElasticsearchURL != "" {
 		es := cfg.ES
 		es.URL = cfg.ElasticsearchURL
 		return OpenElasticsearch(ctx, es, logger)
+	}
+	onPostgres := cfg.Store != nil && cfg.Store.Engine() == models.Postgres
+	switch {
+	case onPostgres && (cfg.Engine == "" || cfg.Engine == "postgres"):
+		db, err := cfg.Store.SQL()
+		if err != nil {
+			return nil, err
+		}
+		return OpenPostgres(ctx, db, logger)
+	case onPostgres:
+		return nil, fmt.Errorf("search: engine %q is an embedded index of one process; with Postgres every process shares the index inside the database (leave TIDINGS_SEARCH_ENGINE unset or set it to postgres)", cfg.Engine)
+	case cfg.Engine == "postgres":
+		return nil, errors.New("search: engine \"postgres\" needs a Postgres database (DATABASE_URL)")
 	}
 	if cfg.DataDir == "" {
 		return nil, fmt.Errorf("search: neither an Elasticsearch URL nor a data directory is configured")

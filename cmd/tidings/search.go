@@ -124,9 +124,10 @@ type searchBench struct {
 // engines maps the names -engines accepts to the runs that measure them.
 func (b *searchBench) engines() map[string]func(context.Context) (sbResult, error) {
 	return map[string]func(context.Context) (sbResult, error){
-		"fts5":   b.runFTS5,
-		"bleve":  b.runBleve,
-		"pgtrgm": b.runPg,
+		"fts5":     b.runFTS5,
+		"bleve":    b.runBleve,
+		"pgtrgm":   b.runPg,
+		"postgres": b.runPgIndex, // the search.PGIndex backend
 	}
 }
 

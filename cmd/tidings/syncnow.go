@@ -50,7 +50,7 @@ func openSyncEnv(ctx context.Context, stderr io.Writer, mod func(*mailsync.Deps)
 		return nil, err
 	}
 	e := &syncEnv{cfg: cfg, app: a, log: logger}
-	e.index = openIndex(ctx, cfg, logger, stderr)
+	e.index = openIndex(ctx, cfg, a.Store, logger, stderr)
 	deps := mailsync.Deps{
 		Store: a.Store, ClientID: cfg.GoogleClientID, ClientSecret: cfg.GoogleClientSecret,
 		GmailEndpoint: cfg.GmailEndpoint, Logger: logger,
@@ -77,11 +77,13 @@ func openSyncEnv(ctx context.Context, stderr io.Writer, mod func(*mailsync.Deps)
 	return e, nil
 }
 
-// openIndex opens the search index. When another process holds the
-// embedded index (a running `tidings web`), the CLI syncs without it: the
-// changes wait in the search outbox and that process's indexer applies them.
-func openIndex(ctx context.Context, cfg *config.Config, logger *slog.Logger, stderr io.Writer) search.Index {
-	idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
+// openIndex opens the search index (on Postgres the shared one inside the
+// database, which the CLI writes like any process). When another process
+// holds the embedded index (a running `tidings web`), the CLI syncs
+// without it: the changes wait in the search outbox and that process's
+// indexer applies them.
+func openIndex(ctx context.Context, cfg *config.Config, store *models.Store, logger *slog.Logger, stderr io.Writer) search.Index {
+	idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, Store: store, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
 	if err == nil {
 		return idx
 	}

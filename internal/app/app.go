@@ -110,7 +110,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	}
 
 	if opts.Search {
-		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
+		idx, err := search.Open(ctx, search.Config{ElasticsearchURL: cfg.ElasticsearchURL, Store: a.Store, DataDir: cfg.DataDir, Engine: cfg.SearchEngine}, logger)
 		if err != nil {
 			return fmt.Errorf("open search index: %w", err)
 		}

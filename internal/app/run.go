@@ -152,10 +152,11 @@ func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logg
 	if cfg.RedisURL == "" {
 		return errors.New("configuration: REDIS_URL: required when the worker runs as its own process")
 	}
-	if cfg.ElasticsearchURL == "" && !cfg.SearchOff {
+	if cfg.ElasticsearchURL == "" && cfg.DatabaseURL == "" && !cfg.SearchOff {
 		// The embedded index belongs to one process; a separate worker
-		// would index into a copy the web process never reads.
-		return errors.New("configuration: ELASTICSEARCH_URL: required when the worker runs as its own process (or TIDINGS_SEARCH=off)")
+		// would index into a copy the web process never reads. With
+		// Postgres every process shares the index inside the database.
+		return errors.New("configuration: a worker in its own process needs DATABASE_URL (Postgres, whose search index every process shares) or ELASTICSEARCH_URL (or TIDINGS_SEARCH=off)")
 	}
 	a, err := Open(ctx, cfg, logger, Options{Queue: true, RequireExternalRedis: true, Search: !cfg.SearchOff})
 	if err != nil {
@@ -172,8 +173,10 @@ func RunWorkerProcess(ctx context.Context, cfg *config.Config, logger *slog.Logg
 	}
 	g.Go(func() error { return a.RunWorker(gctx, workerOptions(a, syncer)) })
 	if a.Indexer != nil {
-		// With TIDINGS_SEARCH=off the process that owns the index (the
-		// web process) drains the search outbox this worker's writes fill.
+		// Every process with an index drains the shared search outbox
+		// (on Postgres concurrently, each claim taking disjoint marks);
+		// with TIDINGS_SEARCH=off another process drains what this
+		// worker's writes fill.
 		g.Go(func() error { a.Indexer.Run(gctx, indexerInterval); return nil })
 	}
 	return g.Wait()

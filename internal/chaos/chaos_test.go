@@ -238,11 +238,12 @@ func (h *harness) setUp(seed uint64) {
 	}
 }
 
-// env is a process's environment. Workers run with TIDINGS_SEARCH=off:
-// the triggers of the search outbox record what they store and the web
-// process's indexer applies it to its embedded index (README
-// "Topologies").
-func (h *harness) env(dataDir string, worker bool) []string {
+// env is a process's environment. Web and workers all run the search
+// index inside Postgres (no ELASTICSEARCH_URL): the triggers of the search
+// outbox record what the workers store, and every process's indexer
+// drains the outbox into the one shared index, concurrently, while the
+// chaos kills them mid-drain (README "How to run at scale").
+func (h *harness) env(dataDir string) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(),
 		"DATABASE_URL=" + h.pg.url(), "REDIS_URL=" + h.rd.url(),
@@ -251,19 +252,16 @@ func (h *harness) env(dataDir string, worker bool) []string {
 		"TIDINGS_SYNC_INTERVAL=2s", "TIDINGS_SYNC_LEASE_TTL=" + leaseTTL.String(),
 		"TIDINGS_WORKER_CONCURRENCY=4", "TIDINGS_LOG_LEVEL=info",
 	}
-	if worker {
-		env = append(env, "TIDINGS_SEARCH=off")
-	}
 	return env
 }
 
 func (h *harness) startProcesses() {
 	h.webPort = freePort(h.t)
 	h.webData = filepath.Join(h.logDir, "web-data")
-	h.web = &proc{name: "web", path: h.bins["web"], env: h.env(h.webData, false), logPath: filepath.Join(h.logDir, "web.log")}
+	h.web = &proc{name: "web", path: h.bins["web"], env: h.env(h.webData), logPath: filepath.Join(h.logDir, "web.log")}
 	h.web.start(h.t)
 	for i := range workerCount {
-		w := &proc{name: fmt.Sprintf("worker%d", i), path: h.bins["worker"], env: h.env(filepath.Join(h.logDir, fmt.Sprintf("worker%d-data", i)), true),
+		w := &proc{name: fmt.Sprintf("worker%d", i), path: h.bins["worker"], env: h.env(filepath.Join(h.logDir, fmt.Sprintf("worker%d-data", i))),
 			logPath: filepath.Join(h.logDir, fmt.Sprintf("worker%d.log", i))}
 		w.start(h.t)
 		h.workers = append(h.workers, w)

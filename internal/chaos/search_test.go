@@ -14,15 +14,15 @@ import (
 	"tidings/search"
 )
 
-// checkSearch compares the web process's search index with the store:
-// the workers run with TIDINGS_SEARCH=off, so everything they stored
-// reaches the index only through the search outbox, drained by the web
-// process's indexer. First, live, within the convergence window: for each
-// mailbox the REST API's search (in:anywhere, so trash and spam count)
-// must return exactly the stored message ids. Then, with every process
-// stopped so the embedded index is unlocked, the index's content hashes
-// must equal the documents built from the database (the semantics of
-// `tidings reindex --check`).
+// checkSearch compares the search index inside Postgres, shared by the web
+// process and the workers, with the store: everything the workers stored
+// reaches the index only through the search outbox, drained by whichever
+// processes are alive (workers killed mid-drain included). First, live,
+// within the convergence window: for each mailbox the web process's REST
+// API search (in:anywhere, so trash and spam count) must return exactly
+// the stored message ids. Then, with every process stopped, the index's
+// content hashes must equal the documents built from the database (the
+// semantics of `tidings reindex --check`).
 func (h *harness) checkSearch(from time.Time, within time.Duration) {
 	// Nothing may change the store from here on.
 	for _, w := range h.workers {
@@ -151,14 +151,18 @@ func (h *harness) getJSON(ctx context.Context, u string, out any) error {
 	return nil
 }
 
-// checkIndexHashes opens the web process's embedded index once the process
-// has exited (it holds the index's lock while it runs) and checks each
-// mailbox as `tidings reindex --check` does: same ids, same content hashes.
+// checkIndexHashes opens the index the processes shared, as any process
+// with this configuration does (Postgres, no Elasticsearch), and checks
+// each mailbox as `tidings reindex --check` does: same ids, same content
+// hashes.
 func (h *harness) checkIndexHashes(ctx context.Context) {
-	idx, err := search.Open(ctx, search.Config{DataDir: h.webData}, nil)
+	idx, err := search.Open(ctx, search.Config{Store: h.store, DataDir: h.webData}, nil)
 	if err != nil {
-		h.t.Errorf("open the web process's index: %v", err)
+		h.t.Errorf("open the shared index: %v", err)
 		return
+	}
+	if _, ok := idx.(*search.PGIndex); !ok {
+		h.t.Errorf("the scale setup's index is %T, want the index inside Postgres", idx)
 	}
 	defer idx.Close()
 	for i, mb := range h.mailboxes {

@@ -129,11 +129,23 @@ func OpenPostgres(t testing.TB) *models.Store {
 // when the test ends); it skips or fails like PostgresURL.
 func EmptyPostgres(t testing.TB) *gorm.DB {
 	t.Helper()
+	db, _, err := models.Open(context.Background(), models.OpenOptions{DatabaseURL: PostgresSchemaURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// PostgresSchemaURL creates a new, empty schema of the test database
+// (dropped when the test ends) and returns a URL whose connections use it,
+// for processes a test starts with their own configuration; it skips or
+// fails like PostgresURL.
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
 	base := PostgresURL(t)
 	if base == "" {
 		t.Skip("TIDINGS_TEST_DATABASE_URL not set")
 	}
-	ctx := context.Background()
 	schema := "t_" + strings.ToLower(rand.Text()[:12])
 	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
@@ -155,11 +167,7 @@ func EmptyPostgres(t testing.TB) *gorm.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, _, err := models.Open(ctx, models.OpenOptions{DatabaseURL: u.String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return u.String()
 }
 
 func migrated(t testing.TB, db *gorm.DB, engine models.Engine) *models.Store {
