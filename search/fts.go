@@ -4,14 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite" (FTS5 compiled in)
@@ -20,18 +20,33 @@ import (
 // FTSIndex is the embedded backend on SQLite FTS5, in a database file of
 // its own in the data directory.
 //
-// Layout: the table docs keeps each Document (JSON) by message id, with
-// its tenant, mailbox and content hash; the contentless FTS5 table fts
-// holds the folded text (foldText) and keyword tokens for tenant, mailbox,
-// links, labels and attachments. The FTS5 rowid is a key in date order
-// (rowKey), so "newest first" is ORDER BY rowid DESC LIMIT n, which FTS5
-// answers by walking its doclists backwards and stopping when the page is
-// full, however many messages match; counting stops at MaxTotal+1. The
-// prefix indexes serve word prefixes of two and three characters.
+// Layout (ftsLayout):
+//   - The FTS5 rowid is a key in date order (rowKey), so "newest first" is
+//     ORDER BY rowid DESC LIMIT n, which FTS5 answers by walking its
+//     doclists backwards and stopping when the page is full, however many
+//     messages match; counting stops at MaxTotal+1.
+//   - The text is split by date into shards (shardOf: 2^23 seconds, about
+//     three months, each), one contentless FTS5 table per shard, searched
+//     newest first until the page is full and MaxTotal+1 are counted. FTS5
+//     answers a word prefix by merging the doclists of every term it
+//     begins before it returns the first row; a shard bounds that merge
+//     (`invo` over a million messages otherwise merges 420,000 entries per
+//     query), and date conditions skip whole shards.
+//   - Each shard table holds the folded text (foldText) and keyword tokens
+//     for tenant, mailbox, links, labels and attachments, and nothing else:
+//     contentless_delete=1 deletes a row by rowid alone.
+//   - The table docs keeps, per message id, the row key, tenant, mailbox,
+//     content hash and a compact zstd-compressed copy of the document
+//     (storedDoc): what a hit shows, what highlighting reads for the
+//     page's hits, and what a label update re-indexes.
 type FTSIndex struct {
-	db   *sql.DB
-	lock *os.File
-	log  *slog.Logger
+	db    *sql.DB
+	lock  *os.File
+	log   *slog.Logger
+	codec *docCodec
+
+	mu     sync.RWMutex
+	shards map[int64][]int64 // tenant → spans of its existing shard tables, ascending
 }
 
 var _ Index = (*FTSIndex)(nil)
@@ -68,7 +83,13 @@ func OpenFTS(path string, logger *slog.Logger) (*FTSIndex, error) {
 	// One connection: SQLite has one writer, and the index is this
 	// process's alone; reads are short (a page and a bounded count).
 	db.SetMaxOpenConns(1)
-	x := &FTSIndex{db: db, lock: lock, log: logger}
+	codec, err := newDocCodec()
+	if err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, err
+	}
+	x := &FTSIndex{db: db, lock: lock, log: logger, codec: codec}
 	if err := x.setup(); err != nil {
 		_ = x.Close()
 		return nil, err
@@ -76,25 +97,179 @@ func OpenFTS(path string, logger *slog.Logger) (*FTSIndex, error) {
 	return x, nil
 }
 
-func (x *FTSIndex) setup() error {
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, rk INTEGER NOT NULL UNIQUE, tenant INTEGER NOT NULL,
-			mailbox INTEGER NOT NULL, hash TEXT NOT NULL, doc BLOB NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS docs_tenant_mailbox ON docs (tenant, mailbox)`,
-		`CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(` + strings.Join(ftsColumns, ", ") +
-			`, content='', tokenize='unicode61 remove_diacritics 0', prefix='2 3')`,
+// ftsLayout names the on-disk layout; an index file of another layout
+// (an older release's) is emptied and rebuilt from the database by the
+// Indexer (Indexer.Fill queues a tenant whose index holds nothing).
+const ftsLayout = "2"
+
+// ftsTuning is the FTS5 configuration of each shard
+// (https://sqlite.org/fts5.html, section 6): FTS5's defaults for merging.
+var ftsTuning = []struct {
+	key   string
+	value int
+}{{"automerge", 4}, {"crisismerge", 16}}
+
+// shardBits is the time span of a shard: 2^23 seconds, about 97 days.
+const shardBits = 23
+
+// shard is one FTS5 table: one tenant's documents of one time span, so
+// tenant scope is the table itself and no query term has to intersect
+// every document of the tenant.
+type shard struct{ tenant, span int64 }
+
+// shardOf is the shard of a tenant's row key; span s holds the keys
+// [s<<(20+shardBits), (s+1)<<(20+shardBits)).
+func shardOf(tenant, rk int64) shard { return shard{tenant, rk >> (20 + shardBits)} }
+
+func (s shard) keyRange() (lo, hi int64) {
+	return s.span << (20 + shardBits), (s.span + 1) << (20 + shardBits)
+}
+
+// table is the shard's FTS5 table.
+func (s shard) table() string {
+	span := strconv.FormatInt(s.span, 10)
+	if s.span < 0 {
+		span = "m" + strconv.FormatInt(-s.span, 10)
 	}
-	for _, s := range stmts {
+	return "fts_" + strconv.FormatInt(s.tenant, 10) + "_" + span
+}
+
+func (x *FTSIndex) setup() error {
+	for _, s := range []string{
+		`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS shards (tenant INTEGER NOT NULL, span INTEGER NOT NULL, PRIMARY KEY (tenant, span))`,
+	} {
 		if _, err := x.db.Exec(s); err != nil {
 			return fmt.Errorf("search: fts schema: %w", err)
 		}
 	}
+	var layout string
+	err := x.db.QueryRow(`SELECT coalesce((SELECT value FROM meta WHERE key = 'layout'),
+		(SELECT '1' FROM sqlite_schema WHERE name = 'docs'), '')`).Scan(&layout)
+	if err != nil {
+		return fmt.Errorf("search: fts layout: %w", err)
+	}
+	if layout != ftsLayout {
+		// "1" is the first layout: one table fts, no meta table.
+		if err := x.dropAll(); err != nil {
+			return err
+		}
+	}
+	for _, s := range []string{
+		`CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, rk INTEGER NOT NULL UNIQUE, tenant INTEGER NOT NULL,
+			mailbox INTEGER NOT NULL, hash TEXT NOT NULL, doc BLOB NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS docs_tenant_mailbox ON docs (tenant, mailbox)`,
+		`INSERT INTO meta (key, value) VALUES ('layout', '` + ftsLayout + `') ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+	} {
+		if _, err := x.db.Exec(s); err != nil {
+			return fmt.Errorf("search: fts schema: %w", err)
+		}
+	}
+	if layout != "" && layout != ftsLayout {
+		x.log.Warn("search: index layout changed; it is rebuilt from the database", slog.String("from", layout), slog.String("to", ftsLayout))
+	}
+	return x.loadShards()
+}
+
+// dropAll empties an index of another layout.
+func (x *FTSIndex) dropAll() error {
+	stmts := []string{`DROP TABLE IF EXISTS fts`, `DROP TABLE IF EXISTS docs`}
+	if err := x.loadShards(); err != nil {
+		return err
+	}
+	for tenant, spans := range x.shards {
+		for _, s := range spans {
+			stmts = append(stmts, `DROP TABLE IF EXISTS `+shard{tenant, s}.table())
+		}
+	}
+	stmts = append(stmts, `DELETE FROM shards`)
+	for _, s := range stmts {
+		if _, err := x.db.Exec(s); err != nil {
+			return fmt.Errorf("search: drop old index: %w", err)
+		}
+	}
+	x.shards = map[int64][]int64{}
 	return nil
+}
+
+func (x *FTSIndex) loadShards() error {
+	rows, err := x.db.Query(`SELECT tenant, span FROM shards ORDER BY tenant, span`)
+	if err != nil {
+		return fmt.Errorf("search: list shards: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64][]int64{}
+	for rows.Next() {
+		var s shard
+		if err := rows.Scan(&s.tenant, &s.span); err != nil {
+			return fmt.Errorf("search: list shards: %w", err)
+		}
+		out[s.tenant] = append(out[s.tenant], s.span)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("search: list shards: %w", err)
+	}
+	x.mu.Lock()
+	x.shards = out
+	x.mu.Unlock()
+	return nil
+}
+
+// shardStatements create shard s.
+func shardStatements(s shard) []string {
+	t := s.table()
+	stmts := []string{
+		`CREATE VIRTUAL TABLE IF NOT EXISTS ` + t + ` USING fts5(` + strings.Join(ftsColumns, ", ") +
+			`, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0')`,
+		fmt.Sprintf(`INSERT OR IGNORE INTO shards (tenant, span) VALUES (%d, %d)`, s.tenant, s.span),
+	}
+	for _, c := range ftsTuning {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO %s (%s, rank) VALUES ('%s', %d)`, t, t, c.key, c.value))
+	}
+	return stmts
+}
+
+// addShards records shards created by a committed write.
+func (x *FTSIndex) addShards(created []shard) {
+	if len(created) == 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, s := range created {
+		spans := x.shards[s.tenant]
+		if i, found := slices.BinarySearch(spans, s.span); !found {
+			x.shards[s.tenant] = slices.Insert(spans, i, s.span)
+		}
+	}
+}
+
+// shardsIn lists the tenant's shards that can hold keys in [lo, hi),
+// oldest first.
+func (x *FTSIndex) shardsIn(tenant, lo, hi int64) []shard {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []shard
+	for _, span := range x.shards[tenant] {
+		s := shard{tenant, span}
+		if l, h := s.keyRange(); h > lo && l < hi {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (x *FTSIndex) hasShard(s shard) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, found := slices.BinarySearch(x.shards[s.tenant], s.span)
+	return found
 }
 
 // Close closes the index.
 func (x *FTSIndex) Close() error {
 	err := x.db.Close()
+	x.codec.close()
 	_ = x.lock.Close()
 	if err != nil {
 		return fmt.Errorf("search: close fts index: %w", err)
@@ -153,195 +328,6 @@ func ftsValues(d *Document) []any {
 	join := func(l []Address) string { return foldText(strings.Join(displayAddresses(l), ", ")) }
 	return []any{foldText(d.Subject), foldText(d.From.String()), join(d.To), join(d.Cc), join(d.Bcc), foldText(d.Body),
 		foldText(strings.Join(d.Filenames, " ")), strings.Join(addrs, " "), strings.Join(tags, " ")}
-}
-
-var (
-	ftsInsert = `INSERT INTO fts (rowid, ` + strings.Join(ftsColumns, ", ") + `) VALUES (?` + strings.Repeat(", ?", len(ftsColumns)) + `)`
-	ftsDelete = `INSERT INTO fts (fts, rowid, ` + strings.Join(ftsColumns, ", ") + `) VALUES ('delete', ?` + strings.Repeat(", ?", len(ftsColumns)) + `)`
-)
-
-// Index upserts docs in one transaction.
-func (x *FTSIndex) Index(ctx context.Context, docs []Document) error {
-	if len(docs) == 0 {
-		return nil
-	}
-	tx, err := x.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("search: index: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	w, err := x.prepare(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer w.close()
-	for i := range docs {
-		if err := validateDoc(&docs[i]); err != nil {
-			return err
-		}
-		if err := w.upsert(ctx, &docs[i]); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("search: index batch of %d: %w", len(docs), err)
-	}
-	return nil
-}
-
-// ftsWriter holds the prepared statements of one write transaction.
-type ftsWriter struct {
-	get, putDoc, delDoc, insert, remove *sql.Stmt
-}
-
-func (x *FTSIndex) prepare(ctx context.Context, tx *sql.Tx) (*ftsWriter, error) {
-	w := &ftsWriter{}
-	for _, s := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&w.get, `SELECT rk, tenant, doc FROM docs WHERE id = ?`},
-		{&w.putDoc, `INSERT INTO docs (id, rk, tenant, mailbox, hash, doc) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET rk = excluded.rk, tenant = excluded.tenant, mailbox = excluded.mailbox,
-			hash = excluded.hash, doc = excluded.doc`},
-		{&w.delDoc, `DELETE FROM docs WHERE id = ?`},
-		{&w.insert, ftsInsert},
-		{&w.remove, ftsDelete},
-	} {
-		st, err := tx.PrepareContext(ctx, s.sql)
-		if err != nil {
-			w.close()
-			return nil, fmt.Errorf("search: prepare: %w", err)
-		}
-		*s.dst = st
-	}
-	return w, nil
-}
-
-func (w *ftsWriter) close() {
-	for _, s := range []*sql.Stmt{w.get, w.putDoc, w.delDoc, w.insert, w.remove} {
-		if s != nil {
-			_ = s.Close()
-		}
-	}
-}
-
-// stored loads the stored document with id; ok is false when absent.
-func (w *ftsWriter) stored(ctx context.Context, id int64) (rk, tenant int64, d Document, ok bool, err error) {
-	var blob []byte
-	err = w.get.QueryRowContext(ctx, id).Scan(&rk, &tenant, &blob)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, d, false, nil
-	}
-	if err != nil {
-		return 0, 0, d, false, fmt.Errorf("search: load document %d: %w", id, err)
-	}
-	if err := json.Unmarshal(blob, &d); err != nil {
-		return 0, 0, d, false, fmt.Errorf("search: stored document %d: %w", id, err)
-	}
-	return rk, tenant, d, true, nil
-}
-
-// unindex removes a stored document's FTS5 entry: a contentless table is
-// told the exact values it indexed, which foldText recomputes.
-func (w *ftsWriter) unindex(ctx context.Context, rk int64, d *Document) error {
-	if _, err := w.remove.ExecContext(ctx, append([]any{rk}, ftsValues(d)...)...); err != nil {
-		return fmt.Errorf("search: unindex document %d: %w", d.ID, err)
-	}
-	return nil
-}
-
-func (w *ftsWriter) upsert(ctx context.Context, d *Document) error {
-	oldRK, _, old, ok, err := w.stored(ctx, d.ID)
-	if err != nil {
-		return err
-	}
-	rk := rowKey(d.Date, d.ID)
-	if ok {
-		if err := w.unindex(ctx, oldRK, &old); err != nil {
-			return err
-		}
-		if oldRK>>20 == rk>>20 {
-			rk = oldRK // same second: keep the key
-		}
-	}
-	blob, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("search: encode document %d: %w", d.ID, err)
-	}
-	// Two documents of the same second whose ids agree in the low bits
-	// want the same key: step down to a free one.
-	for tries := 0; ; tries++ {
-		_, err = w.putDoc.ExecContext(ctx, d.ID, rk, d.TenantID, d.MailboxID, d.Hash(), blob)
-		if err == nil || tries > 64 || !strings.Contains(err.Error(), "docs.rk") {
-			break
-		}
-		rk--
-	}
-	if err != nil {
-		return fmt.Errorf("search: store document %d: %w", d.ID, err)
-	}
-	if _, err := w.insert.ExecContext(ctx, append([]any{rk}, ftsValues(d)...)...); err != nil {
-		return fmt.Errorf("search: index document %d: %w", d.ID, err)
-	}
-	return nil
-}
-
-// Delete removes the tenant's documents among ids.
-func (x *FTSIndex) Delete(ctx context.Context, tenantID int64, ids []int64) error {
-	if tenantID <= 0 {
-		return ErrNoTenant
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	tx, err := x.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("search: delete: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	w, err := x.prepare(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer w.close()
-	for _, id := range ids {
-		rk, tenant, d, ok, err := w.stored(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !ok || tenant != tenantID {
-			continue
-		}
-		if err := w.unindex(ctx, rk, &d); err != nil {
-			return err
-		}
-		if _, err := w.delDoc.ExecContext(ctx, id); err != nil {
-			return fmt.Errorf("search: delete document %d: %w", id, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("search: delete %d documents: %w", len(ids), err)
-	}
-	return nil
-}
-
-// UpdateLabels re-indexes one stored document with new labels.
-func (x *FTSIndex) UpdateLabels(ctx context.Context, tenantID, id int64, labelIDs, labelNames []string) error {
-	var blob []byte
-	err := x.db.QueryRowContext(ctx, `SELECT doc FROM docs WHERE id = ? AND tenant = ?`, id, tenantID).Scan(&blob)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("search: update labels of %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("search: update labels of %d: %w", id, err)
-	}
-	var d Document
-	if err := json.Unmarshal(blob, &d); err != nil {
-		return fmt.Errorf("search: stored document %d: %w", id, err)
-	}
-	d.LabelIDs, d.LabelNames = labelIDs, labelNames
-	return x.Index(ctx, []Document{d})
 }
 
 func scopeSQL(tenantID, mailboxID int64) (string, []any) {

@@ -1,13 +1,14 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,13 +16,19 @@ import (
 )
 
 // ftsCond is a compiled query node: everything (all), or an FTS5 MATCH
-// expression and/or a SQL condition on the rowid (dates), ANDed.
+// expression and/or a SQL condition on the rowid (dates), ANDed. The SQL
+// names the shard's table as ftsTable. A conjunction of date conditions
+// also bounds the row keys (lo, hi), so shards outside are not searched.
 type ftsCond struct {
-	all   bool
-	match string
-	sql   string
-	args  []any
+	all    bool
+	match  string
+	sql    string
+	args   []any
+	lo, hi *int64 // keys >= lo and < hi; nil = unbounded
 }
+
+// ftsTable stands for the shard's table in compiled SQL.
+const ftsTable = "{fts}"
 
 // ftsNone matches nothing: no document carries this tag.
 const ftsNone = `tags : "none0"`
@@ -64,10 +71,21 @@ func (c *ftsCompiler) compile(n Node) ftsCond {
 }
 
 func dateCond(after bool, at time.Time) ftsCond {
+	k := dateKey(at)
 	if after {
-		return ftsCond{sql: "rowid >= ?", args: []any{dateKey(at)}}
+		return ftsCond{sql: "rowid >= ?", args: []any{k}, lo: &k}
 	}
-	return ftsCond{sql: "rowid < ?", args: []any{dateKey(at)}}
+	return ftsCond{sql: "rowid < ?", args: []any{k}, hi: &k}
+}
+
+// bound narrows out's key range by cc's.
+func (out *ftsCond) bound(cc ftsCond) {
+	if cc.lo != nil && (out.lo == nil || *cc.lo > *out.lo) {
+		out.lo = cc.lo
+	}
+	if cc.hi != nil && (out.hi == nil || *cc.hi < *out.hi) {
+		out.hi = cc.hi
+	}
 }
 
 // and keeps everything expressible in FTS5 in one MATCH expression
@@ -75,6 +93,7 @@ func dateCond(after bool, at time.Time) ftsCond {
 func (c *ftsCompiler) and(children []Node) ftsCond {
 	var pos, neg, sqls []string
 	var args []any
+	var bounds ftsCond
 	for _, ch := range children {
 		if not, ok := ch.(*NotNode); ok {
 			inner := c.compile(not.Child)
@@ -97,8 +116,9 @@ func (c *ftsCompiler) and(children []Node) ftsCond {
 			sqls = append(sqls, "("+cc.sql+")")
 			args = append(args, cc.args...)
 		}
+		bounds.bound(cc)
 	}
-	out := ftsCond{sql: strings.Join(sqls, " AND "), args: args}
+	out := ftsCond{sql: strings.Join(sqls, " AND "), args: args, lo: bounds.lo, hi: bounds.hi}
 	if len(neg) > 0 && len(pos) == 0 {
 		pos = []string{c.universe}
 	}
@@ -149,7 +169,7 @@ func (c *ftsCompiler) toSQL(cc ftsCond) (string, []any) {
 	var parts []string
 	var args []any
 	if cc.match != "" {
-		parts = append(parts, "rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+		parts = append(parts, "rowid IN (SELECT rowid FROM "+ftsTable+" WHERE "+ftsTable+" MATCH ?)")
 		args = append(args, cc.match)
 	}
 	if cc.sql != "" {
@@ -209,22 +229,26 @@ func tagsAny(tag func(int64) string, ids []int64) string {
 	return "(" + strings.Join(parts, " OR ") + ")"
 }
 
-// Search runs req within the tenant.
-func (x *FTSIndex) Search(ctx context.Context, tenantID int64, req Request) (*Result, error) {
-	if tenantID <= 0 {
-		return nil, ErrNoTenant
-	}
-	pq, err := ParseQuery(req.Query)
-	if err != nil {
-		return nil, err
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+// ftsQuery is a compiled search: a WHERE clause that names the shard's
+// table as ftsTable, its arguments, and the range of keys it can match.
+type ftsQuery struct {
+	where  string
+	args   []any
+	lo, hi int64 // keys in [lo, hi)
+}
+
+// on is the WHERE clause for shard s.
+func (q *ftsQuery) on(s shard) string { return strings.ReplaceAll(q.where, ftsTable, s.table()) }
+
+// compileSearch turns the parsed query and the request's filters into one
+// FTS5 MATCH expression (filters, trash and spam included) and the SQL
+// conditions FTS5 cannot express. The tenant is the shard tables searched;
+// its tag, which every document carries, appears only where a query has
+// nothing positive to start from (an empty or purely negative query).
+func compileSearch(tenantID int64, req Request, pq *Query, now time.Time) *ftsQuery {
 	c := &ftsCompiler{now: now, universe: `tags : "` + tagTenant(tenantID) + `"`}
 	root := c.compile(pq.Root)
-	must := []string{c.universe}
+	var must []string
 	for _, f := range []struct {
 		tag func(int64) string
 		ids []int64
@@ -236,6 +260,9 @@ func (x *FTSIndex) Search(ctx context.Context, tenantID int64, req Request) (*Re
 	if root.match != "" {
 		must = append(must, "("+root.match+")")
 	}
+	if len(must) == 0 {
+		must = []string{c.universe}
+	}
 	match := strings.Join(must, " AND ")
 	if !pq.IncludeTrash {
 		match = "(" + match + `) NOT tags : "` + tagLabel("trash") + `"`
@@ -243,20 +270,43 @@ func (x *FTSIndex) Search(ctx context.Context, tenantID int64, req Request) (*Re
 	if !pq.IncludeSpam {
 		match = "(" + match + `) NOT tags : "` + tagLabel("spam") + `"`
 	}
-	where, args := "fts MATCH ?", []any{match}
+	q := &ftsQuery{where: ftsTable + " MATCH ?", args: []any{match}, lo: math.MinInt64, hi: math.MaxInt64}
 	if root.sql != "" {
-		where += " AND (" + root.sql + ")"
-		args = append(args, root.args...)
+		q.where += " AND (" + root.sql + ")"
+		q.args = append(q.args, root.args...)
 	}
+	if root.lo != nil {
+		q.lo = *root.lo
+	}
+	if root.hi != nil {
+		q.hi = *root.hi
+	}
+	return q
+}
+
+// Search runs req within the tenant.
+func (x *FTSIndex) Search(ctx context.Context, tenantID int64, req Request) (*Result, error) {
+	if tenantID <= 0 {
+		return nil, ErrNoTenant
+	}
+	pq, err := ParseQueryIn(req.Query, req.Location)
+	if err != nil {
+		return nil, err
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	q := compileSearch(tenantID, req, pq, now)
+	shards := x.shardsIn(tenantID, q.lo, q.hi)
 	out := &Result{Hits: []Hit{}}
-	var total int64
-	if err := x.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM fts WHERE `+where+` LIMIT ?)`,
-		append(args, MaxTotal+1)...).Scan(&total); err != nil {
+	total, err := x.count(ctx, q, shards)
+	if err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
 	out.setTotal(total)
 	size := pageSize(req.Size)
-	keys, scores, err := x.page(ctx, req, where, args, size)
+	keys, scores, err := x.page(ctx, req, q, shards, size)
 	if err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
@@ -280,8 +330,23 @@ func (x *FTSIndex) Search(ctx context.Context, tenantID int64, req Request) (*Re
 	return out, nil
 }
 
+// count counts matches, newest shard first, up to MaxTotal+1.
+func (x *FTSIndex) count(ctx context.Context, q *ftsQuery, shards []shard) (int64, error) {
+	var total int64
+	for i := len(shards) - 1; i >= 0 && total <= MaxTotal; i-- {
+		var n int64
+		err := x.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+shards[i].table()+` WHERE `+q.on(shards[i])+` LIMIT ?)`,
+			append(slices.Clip(q.args), MaxTotal+1-total)...).Scan(&n)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // page returns the row keys (and scores) of one page in the requested order.
-func (x *FTSIndex) page(ctx context.Context, req Request, where string, args []any, size int) ([]int64, []float64, error) {
+func (x *FTSIndex) page(ctx context.Context, req Request, q *ftsQuery, shards []shard, size int) ([]int64, []float64, error) {
 	var after []string
 	if req.After != "" {
 		v, err := decodeCursor(req.After, req.Sort)
@@ -290,38 +355,94 @@ func (x *FTSIndex) page(ctx context.Context, req Request, where string, args []a
 		}
 		after = v
 	}
-	var q string
-	switch req.Sort {
-	case Relevance:
-		q = `SELECT r, s FROM (SELECT rowid AS r, bm25(fts) AS s FROM fts WHERE ` + where + `)`
+	if req.Sort == Relevance {
+		return x.pageByScore(ctx, q, shards, after, size)
+	}
+	var afterKey *int64
+	if after != nil {
+		rk, err := x.cursorKey(ctx, after)
+		if err != nil {
+			return nil, nil, err
+		}
+		afterKey = &rk
+	}
+	order := slices.Clone(shards)
+	op, dir := "<", "DESC"
+	if req.Sort == DateAsc {
+		op, dir = ">", "ASC"
+	} else {
+		slices.Reverse(order)
+	}
+	var keys []int64
+	for _, s := range order {
+		if len(keys) == size {
+			break
+		}
+		stmt, args := `SELECT rowid, 0 FROM `+s.table()+` WHERE `+q.on(s), slices.Clip(q.args)
+		if afterKey != nil {
+			if lo, hi := s.keyRange(); (op == "<" && lo >= *afterKey) || (op == ">" && hi <= *afterKey) {
+				continue // the shard lies entirely before the cursor
+			}
+			stmt += ` AND rowid ` + op + ` ?`
+			args = append(args, *afterKey)
+		}
+		k, _, err := x.keys(ctx, stmt+` ORDER BY rowid `+dir+` LIMIT ?`, append(args, size-len(keys)))
+		if err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, k...)
+	}
+	return keys, make([]float64, len(keys)), nil
+}
+
+// pageByScore ranks by FTS5's bm25, which scores every match: each shard
+// gives its best page and the pages are merged. bm25 weighs terms by their
+// frequency within the shard, so scores of different shards are close to,
+// not exactly, what one table would give.
+func (x *FTSIndex) pageByScore(ctx context.Context, q *ftsQuery, shards []shard, after []string, size int) ([]int64, []float64, error) {
+	type hit struct {
+		k int64
+		s float64
+	}
+	var hits []hit
+	for _, s := range shards {
+		stmt := `SELECT r, s FROM (SELECT rowid AS r, bm25(` + s.table() + `) AS s FROM ` + s.table() + ` WHERE ` + q.on(s) + `)`
+		args := slices.Clip(q.args)
 		if after != nil {
 			score, _ := strconv.ParseFloat(after[0], 64)
 			rk, err := x.cursorKey(ctx, after[1:])
 			if err != nil {
 				return nil, nil, err
 			}
-			// Stored scores are -bm25: higher is better.
-			q += ` WHERE s > ? OR (s = ? AND r < ?)`
+			// Scores are returned as -bm25: higher is better.
+			stmt += ` WHERE s > ? OR (s = ? AND r < ?)`
 			args = append(args, -score, -score, rk)
 		}
-		q += ` ORDER BY s, r DESC LIMIT ?`
-	default:
-		q = `SELECT rowid, 0 FROM fts WHERE ` + where
-		op, dir := "<", "DESC"
-		if req.Sort == DateAsc {
-			op, dir = ">", "ASC"
+		k, sc, err := x.keys(ctx, stmt+` ORDER BY s, r DESC LIMIT ?`, append(args, size))
+		if err != nil {
+			return nil, nil, err
 		}
-		if after != nil {
-			rk, err := x.cursorKey(ctx, after)
-			if err != nil {
-				return nil, nil, err
-			}
-			q += ` AND rowid ` + op + ` ?`
-			args = append(args, rk)
+		for i := range k {
+			hits = append(hits, hit{k[i], sc[i]})
 		}
-		q += ` ORDER BY rowid ` + dir + ` LIMIT ?`
 	}
-	rows, err := x.db.QueryContext(ctx, q, append(args, size)...)
+	slices.SortFunc(hits, func(a, b hit) int {
+		if c := cmp.Compare(b.s, a.s); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.k, a.k)
+	})
+	hits = hits[:min(len(hits), size)]
+	keys, scores := make([]int64, len(hits)), make([]float64, len(hits))
+	for i, h := range hits {
+		keys[i], scores[i] = h.k, h.s
+	}
+	return keys, scores, nil
+}
+
+// keys runs a query of (row key, bm25) rows; scores come back as -bm25.
+func (x *FTSIndex) keys(ctx context.Context, stmt string, args []any) ([]int64, []float64, error) {
+	rows, err := x.db.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -366,22 +487,22 @@ func (x *FTSIndex) loadByKey(ctx context.Context, keys []int64) (map[int64]*Docu
 	for i, k := range keys {
 		args[i] = k
 	}
-	rows, err := x.db.QueryContext(ctx, `SELECT rk, doc FROM docs WHERE rk IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
+	rows, err := x.db.QueryContext(ctx, `SELECT rk, id, tenant, mailbox, doc FROM docs WHERE rk IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search: load hits: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k int64
+		var k, id, tenant, mailbox int64
 		var blob []byte
-		if err := rows.Scan(&k, &blob); err != nil {
+		if err := rows.Scan(&k, &id, &tenant, &mailbox, &blob); err != nil {
 			return nil, fmt.Errorf("search: load hits: %w", err)
 		}
-		d := &Document{}
-		if err := json.Unmarshal(blob, d); err != nil {
-			return nil, fmt.Errorf("search: stored document: %w", err)
+		d, err := x.codec.decode(id, tenant, mailbox, blob)
+		if err != nil {
+			return nil, err
 		}
-		out[k] = d
+		out[k] = &d
 	}
 	return out, rows.Err()
 }

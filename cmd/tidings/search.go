@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,66 +19,55 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite" (FTS5 compiled in)
-
 	"tidings/search"
 	"tidings/search/searchbench"
 )
 
 // runSearchBench implements `tidings bench search`: it generates a
 // deterministic corpus (searchbench.NewCorpus), loads it into each engine —
-// the embedded bleve index, SQLite FTS5 (the other embedded candidate) and
-// Postgres pg_trgm (GIN trigram indexes queried with ILIKE, the baseline)
-// — and reports indexing throughput, size on disk, RSS and p50/p99 latency
-// of a fixed query mix, side by side.
+// the embedded FTS5 and bleve indexes and Postgres pg_trgm (GIN trigram
+// indexes queried with ILIKE, the baseline) — and reports indexing
+// throughput, size on disk, RSS and p50/p99 latency of a fixed query mix,
+// side by side.
 func runSearchBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("bench search", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	n := fl.Int("n", 100000, "number of generated messages")
-	engines := fl.String("engines", "bleve,fts5,pgtrgm", "comma-separated engines: bleve, fts5, pgtrgm, postgres (the search.PGIndex backend)")
-	pgURL := fl.String("pg", os.Getenv("TIDINGS_BENCH_DATABASE_URL"), "Postgres URL for pg_trgm (default $TIDINGS_BENCH_DATABASE_URL); its table bench_messages is dropped afterwards")
-	dir := fl.String("dir", "", "directory for the embedded indexes (default: a temporary directory, removed afterwards)")
-	rounds := fl.Int("rounds", 20, "times each query of the mix runs (after one warm-up round)")
-	batch := fl.Int("batch", 1000, "documents per indexing batch")
-	if err := fl.Parse(args); err != nil {
-		return 2
+	b, engines, prof, code := parseSearchBench(args, stdout, stderr)
+	if b == nil {
+		return code
 	}
-	if *n <= 0 || *rounds <= 0 || *batch <= 0 {
-		fmt.Fprintln(stderr, "bench search: -n, -rounds and -batch must be positive")
-		return 2
+	stopProf, err := prof.start()
+	if err != nil {
+		fmt.Fprintf(stderr, "bench search: %v\n", err)
+		return 1
 	}
-	workDir := *dir
-	if workDir == "" {
+	defer func() {
+		if err := stopProf(); err != nil {
+			fmt.Fprintf(stderr, "bench search: %v\n", err)
+		}
+	}()
+	if b.dir == "" {
 		d, err := os.MkdirTemp("", "tidings-bench-search-")
 		if err != nil {
 			fmt.Fprintf(stderr, "bench search: %v\n", err)
 			return 1
 		}
 		defer os.RemoveAll(d)
-		workDir = d
+		b.dir = d
 	}
-	b := &searchBench{n: *n, rounds: *rounds, batch: *batch, dir: workDir, pgURL: *pgURL, out: stdout,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	runners := b.engines()
 	var results []sbResult
-	for _, e := range strings.Split(*engines, ",") {
-		var r sbResult
-		var err error
-		switch strings.TrimSpace(e) {
-		case "bleve":
-			r, err = b.runBleve(ctx)
-		case "fts5":
-			r, err = b.runFTS5(ctx)
-		case "pgtrgm":
-			r, err = b.runPg(ctx)
-		case "postgres":
-			r, err = b.runPgIndex(ctx)
-		default:
-			err = fmt.Errorf("unknown engine %q", e)
-		}
+	for _, e := range engines {
+		r, err := runners[e](ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "bench search: %s: %v\n", e, err)
 			return 1
+		}
+		// Each engine's figures as soon as it is done, so a run cut short
+		// still has them.
+		b.log.Info("engine done", slog.String("engine", r.engine), slog.String("result", string(sbJSON(b.n, []sbResult{r}))))
+		for _, l := range r.lat {
+			b.log.Info("query", slog.String("engine", r.engine), slog.String("name", l.name), slog.String("p50_ms", sbMs(l.p50)),
+				slog.String("p99_ms", sbMs(l.p99)), slog.String("cpu_p50_ms", sbMs(l.cpu50)), slog.String("cpu_p99_ms", sbMs(l.cpu99)),
+				slog.Int64("hits", l.hits))
 		}
 		results = append(results, r)
 		runtime.GC()
@@ -89,11 +77,58 @@ func runSearchBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	return 0
 }
 
+// parseSearchBench reads the flags; a nil bench means exit with code.
+func parseSearchBench(args []string, stdout, stderr io.Writer) (*searchBench, []string, *profileFlags, int) {
+	fl := flag.NewFlagSet("bench search", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	n := fl.Int("n", 100000, "number of generated messages")
+	engines := fl.String("engines", "fts5,bleve,pgtrgm", "comma-separated engines, run in this order: "+strings.Join(slices.Sorted(maps.Keys((&searchBench{}).engines())), ", "))
+	pgURL := fl.String("pg", os.Getenv("TIDINGS_BENCH_DATABASE_URL"), "Postgres URL for the Postgres engines (default $TIDINGS_BENCH_DATABASE_URL); their tables are dropped afterwards")
+	dir := fl.String("dir", "", "directory for the embedded indexes (default: a temporary directory, removed afterwards)")
+	rounds := fl.Int("rounds", 20, "times each query of the mix runs (after one warm-up round)")
+	budget := fl.Duration("query-budget", 0, "stop an engine's query rounds once they took this long (0 = run all rounds; at least one round runs)")
+	batch := fl.Int("batch", 1000, "documents per indexing batch")
+	reuse := fl.Bool("reuse", false, "query the embedded indexes left in -dir by an earlier run of the same -n instead of indexing again (index figures are then not measured)")
+	prof := &profileFlags{}
+	prof.register(fl)
+	if err := fl.Parse(args); err != nil {
+		return nil, nil, nil, 2
+	}
+	if *n <= 0 || *rounds <= 0 || *batch <= 0 {
+		fmt.Fprintln(stderr, "bench search: -n, -rounds and -batch must be positive")
+		return nil, nil, nil, 2
+	}
+	b := &searchBench{n: *n, rounds: *rounds, budget: *budget, batch: *batch, reuse: *reuse, dir: *dir, pgURL: *pgURL, out: stdout,
+		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	var list []string
+	for _, e := range strings.Split(*engines, ",") {
+		e = strings.TrimSpace(e)
+		if _, ok := b.engines()[e]; !ok {
+			fmt.Fprintf(stderr, "bench search: unknown engine %q\n", e)
+			return nil, nil, nil, 2
+		}
+		list = append(list, e)
+	}
+	return b, list, prof, 0
+}
+
 type searchBench struct {
 	n, rounds, batch int
+	reuse            bool
+	budget           time.Duration
 	dir, pgURL       string
 	out              io.Writer
 	log              *slog.Logger
+}
+
+// engines maps the names -engines accepts to the runs that measure them.
+func (b *searchBench) engines() map[string]func(context.Context) (sbResult, error) {
+	return map[string]func(context.Context) (sbResult, error){
+		"fts5":     b.runFTS5,
+		"bleve":    b.runBleve,
+		"pgtrgm":   b.runPg,
+		"postgres": b.runPgIndex, // the search.PGIndex backend
+	}
 }
 
 // sbQuery is one query of the fixed mix, written for each engine. The
@@ -150,6 +185,7 @@ type sbLatency struct {
 type sbResult struct {
 	engine     string
 	indexDur   time.Duration
+	indexCPU   time.Duration // process CPU while indexing (in-process engines)
 	docsPerSec float64
 	sizeBytes  int64
 	rssIndex   int64 // bytes, after indexing
@@ -157,6 +193,7 @@ type sbResult struct {
 	rssNote    string
 	lat        []sbLatency
 	all        []time.Duration
+	rounds     int // query rounds that ran
 }
 
 func (b *searchBench) corpus() *searchbench.Corpus {
@@ -179,27 +216,41 @@ func (b *searchBench) generate(fn func([]search.Document) error) error {
 	})
 }
 
-// measure runs every query once to warm caches, then rounds times.
-func (b *searchBench) measure(ctx context.Context, engine string, run func(ctx context.Context, q sbQuery) (int64, error)) ([]sbLatency, []time.Duration, error) {
+// measure runs every query once to warm caches, then rounds times, or
+// fewer when the rounds outlast the -query-budget; it returns how many
+// rounds ran.
+func (b *searchBench) measure(ctx context.Context, engine string, run func(ctx context.Context, q sbQuery) (int64, error)) ([]sbLatency, []time.Duration, int, error) {
 	qs := sbQueries()
 	samples := make([][]time.Duration, len(qs))
 	cpu := make([][]time.Duration, len(qs))
 	totals := make([]int64, len(qs))
+	start := time.Now()
+	rounds := 0
 	for round := -1; round < b.rounds; round++ {
+		if round == 0 {
+			start = time.Now()
+		}
+		if round > 0 && b.budget > 0 && time.Since(start) > b.budget {
+			b.log.Info("query budget spent", slog.String("engine", engine), slog.Int("rounds", rounds))
+			break
+		}
 		for i, q := range qs {
 			cpuStart := sbCPU()
-			start := time.Now()
+			qStart := time.Now()
 			total, err := run(ctx, q)
-			d := time.Since(start)
+			d := time.Since(qStart)
 			c := sbCPU() - cpuStart
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: query %q: %w", engine, q.name, err)
+				return nil, nil, 0, fmt.Errorf("%s: query %q: %w", engine, q.name, err)
 			}
 			totals[i] = total
 			if round >= 0 {
 				samples[i] = append(samples[i], d)
 				cpu[i] = append(cpu[i], c)
 			}
+		}
+		if round >= 0 {
+			rounds++
 		}
 	}
 	var out []sbLatency
@@ -212,7 +263,7 @@ func (b *searchBench) measure(ctx context.Context, engine string, run func(ctx c
 			cpu50: sbPercentile(cpu[i], 50), cpu99: sbPercentile(cpu[i], 99), hits: totals[i]})
 	}
 	slices.Sort(all)
-	return out, all, nil
+	return out, all, rounds, nil
 }
 
 // sbPercentile is the nearest-rank percentile of sorted samples.
@@ -282,25 +333,23 @@ func (b *searchBench) runFTS5(ctx context.Context) (sbResult, error) {
 // 10,000.
 func (b *searchBench) runEmbedded(ctx context.Context, engine, path string, open func() (search.Index, error)) (sbResult, error) {
 	r := sbResult{engine: engine}
-	_ = os.RemoveAll(filepath.Dir(path))
+	if !b.reuse {
+		_ = os.RemoveAll(filepath.Dir(path))
+	}
 	idx, err := open()
 	if err != nil {
 		return r, err
 	}
 	defer idx.Close()
-	b.log.Info("indexing", slog.String("engine", engine), slog.Int("n", b.n))
-	start := time.Now()
-	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
-		return r, err
-	}
-	r.indexDur = time.Since(start)
-	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
-	r.rssIndex = sbRSS("self")
-	if n, err := idx.Count(ctx, 1, 0); err != nil || n != int64(b.n) {
-		return r, fmt.Errorf("count after indexing = %d, %v; want %d", n, err, b.n)
+	if n, err := idx.Count(ctx, 1, 0); !b.reuse || err != nil || n != int64(b.n) {
+		if err := b.indexEmbedded(ctx, &r, idx); err != nil {
+			return r, err
+		}
+	} else {
+		b.log.Info("reusing the index", slog.String("engine", engine), slog.Int64("n", n))
 	}
 	b.log.Info("querying", slog.String("engine", engine))
-	r.lat, r.all, err = b.measure(ctx, engine, func(ctx context.Context, q sbQuery) (int64, error) {
+	r.lat, r.all, r.rounds, err = b.measure(ctx, engine, func(ctx context.Context, q sbQuery) (int64, error) {
 		req := q.req
 		req.Size = 20
 		res, err := idx.Search(ctx, 1, req)
@@ -315,151 +364,21 @@ func (b *searchBench) runEmbedded(ctx context.Context, engine, path string, open
 	return r, err
 }
 
-func sbCount(ctx context.Context, db *sql.DB, stmt string, args ...any) (int64, error) {
-	rows, err := db.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	return sbTotal(rows)
-}
-
-// sbTotal reads the "id, count(*) OVER ()" rows of a benchmark query (from
-// database/sql or pgx) and returns the count.
-func sbTotal(rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}) (int64, error) {
-	var total int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id, &total); err != nil {
-			return 0, err
-		}
-	}
-	return total, rows.Err()
-}
-
-func sbFirst(ids []int64) any {
-	if len(ids) == 0 {
-		return nil
-	}
-	return ids[0]
-}
-
-// sbLabels returns the normalised labels (ids and names, as label: sees
-// them) and whether the message is in trash or spam.
-func sbLabels(d search.Document) ([]string, bool) {
-	var out []string
-	trash := false
-	for _, l := range append(slices.Clone(d.LabelIDs), d.LabelNames...) {
-		l = strings.ToLower(strings.NewReplacer(" ", "-", "/", "-").Replace(l))
-		out = append(out, l)
-		trash = trash || l == "trash" || l == "spam"
-	}
-	return out, trash
-}
-
-func (b *searchBench) runPg(ctx context.Context) (sbResult, error) {
-	r := sbResult{engine: "Postgres pg_trgm"}
-	if b.pgURL == "" {
-		return r, errors.New("no Postgres URL: pass -pg or set TIDINGS_BENCH_DATABASE_URL")
-	}
-	conn, err := pgx.Connect(ctx, b.pgURL)
-	if err != nil {
-		return r, fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	defer func() {
-		if _, err := conn.Exec(context.Background(), `DROP TABLE IF EXISTS bench_messages`); err != nil {
-			b.log.Warn("pg: drop bench table", slog.Any("err", err))
-		}
-	}()
-	var pid string
-	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()::text`).Scan(&pid); err != nil {
-		return r, err
-	}
-	for _, stmt := range []string{
-		`CREATE EXTENSION IF NOT EXISTS pg_trgm`,
-		`DROP TABLE IF EXISTS bench_messages`,
-		`CREATE TABLE bench_messages (id bigint PRIMARY KEY, tenant_id bigint NOT NULL, mailbox_id bigint NOT NULL,
-			contact_id bigint, date timestamptz NOT NULL, labels text[] NOT NULL, has_attachment boolean NOT NULL,
-			trash_or_spam boolean NOT NULL, subject text NOT NULL, from_ text NOT NULL, to_ text NOT NULL,
-			body text NOT NULL, filenames text NOT NULL)`,
-		`SET maintenance_work_mem = '512MB'`,
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return r, fmt.Errorf("%s: %w", strings.Fields(stmt)[0], err)
-		}
-	}
-	b.log.Info("pg_trgm: loading", slog.Int("n", b.n))
-	start := time.Now()
-	cols := []string{"id", "tenant_id", "mailbox_id", "contact_id", "date", "labels", "has_attachment", "trash_or_spam",
-		"subject", "from_", "to_", "body", "filenames"}
-	err = b.generate(func(docs []search.Document) error {
-		rows := make([][]any, len(docs))
-		for i, d := range docs {
-			labels, trash := sbLabels(d)
-			rows[i] = []any{d.ID, d.TenantID, d.MailboxID, sbFirst(d.ContactIDs), d.Date, labels, d.HasAttachment, trash,
-				d.Subject, d.From.String(), sbJoin(d.To, d.Cc), d.Body, strings.Join(d.Filenames, " ")}
-		}
-		_, err := conn.CopyFrom(ctx, pgx.Identifier{"bench_messages"}, cols, pgx.CopyFromRows(rows))
+// indexEmbedded loads the corpus into idx and records the time, CPU and
+// memory it took.
+func (b *searchBench) indexEmbedded(ctx context.Context, r *sbResult, idx search.Index) error {
+	b.log.Info("indexing", slog.String("engine", r.engine), slog.Int("n", b.n))
+	start, cpuStart := time.Now(), sbCPU()
+	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
 		return err
-	})
-	if err != nil {
-		return r, fmt.Errorf("copy: %w", err)
 	}
-	b.log.Info("pg_trgm: building indexes")
-	for _, stmt := range []string{
-		`CREATE INDEX ON bench_messages USING gin (subject gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (from_ gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (to_ gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (body gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages USING gin (filenames gin_trgm_ops)`,
-		`CREATE INDEX ON bench_messages (tenant_id, date)`,
-		`CREATE INDEX ON bench_messages (tenant_id, contact_id)`,
-		`CREATE INDEX ON bench_messages (tenant_id, mailbox_id)`,
-		`VACUUM ANALYZE bench_messages`,
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return r, fmt.Errorf("%s: %w", stmt, err)
-		}
-	}
-	r.indexDur = time.Since(start)
+	r.indexDur, r.indexCPU = time.Since(start), sbCPU()-cpuStart
 	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
-	r.rssIndex = sbRSS(pid)
-	if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size('bench_messages')`).Scan(&r.sizeBytes); err != nil {
-		return r, err
+	r.rssIndex = sbRSS("self")
+	if n, err := idx.Count(ctx, 1, 0); err != nil || n != int64(b.n) {
+		return fmt.Errorf("count after indexing = %d, %v; want %d", n, err, b.n)
 	}
-	b.log.Info("pg_trgm: querying")
-	r.lat, r.all, err = b.measure(ctx, "pg_trgm", func(ctx context.Context, q sbQuery) (int64, error) {
-		stmt := `SELECT m.id, count(*) OVER () FROM bench_messages m WHERE m.tenant_id = 1 AND NOT m.trash_or_spam AND ` +
-			q.pgWhere + ` ORDER BY m.date DESC LIMIT 20`
-		rows, err := conn.Query(ctx, stmt)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		return sbTotal(rows)
-	})
-	r.rssQuery = sbRSS(pid)
-	r.rssNote = "Postgres backend process (shared buffers excluded)"
-	if r.rssIndex == 0 {
-		r.rssNote = "Postgres backend process (not readable from here)"
-	}
-	return r, err
-}
-
-// sbJoin is the display form of the recipients, as one text column.
-func sbJoin(lists ...[]search.Address) string {
-	var out []string
-	for _, l := range lists {
-		for _, a := range l {
-			out = append(out, a.String())
-		}
-	}
-	return strings.Join(out, ", ")
+	return nil
 }
 
 func sbMB(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
@@ -470,14 +389,27 @@ func sbMs(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d.Microse
 func (b *searchBench) report(rs []sbResult) {
 	w := b.out
 	load, _ := os.ReadFile("/proc/loadavg")
+	fields := strings.Fields(string(load))
 	fmt.Fprintf(w, "\n## Search benchmark: %d messages, %d rounds of %d queries, GOMAXPROCS=%d, load average at end: %s\n\n",
-		b.n, b.rounds, len(sbQueries()), runtime.GOMAXPROCS(0), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
-	fmt.Fprintln(w, "| engine | index time | docs/s | size on disk | RSS after indexing | RSS after queries | p50 all | p99 all |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+		b.n, b.rounds, len(sbQueries()), runtime.GOMAXPROCS(0), strings.Join(fields[:min(3, len(fields))], " "))
+	fmt.Fprintln(w, "| engine | index time [CPU] | docs/s | size on disk | RSS after indexing | RSS after queries | p50 all | p99 all | rounds |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s ms | %s ms |\n", r.engine, r.indexDur.Round(time.Second), r.docsPerSec,
-			sbMB(r.sizeBytes), sbMB(r.rssIndex), sbMB(r.rssQuery), sbMs(sbPercentile(r.all, 50)), sbMs(sbPercentile(r.all, 99)))
+		cpu := ""
+		if r.indexCPU > 0 {
+			cpu = " [" + r.indexCPU.Round(time.Second).String() + "]"
+		}
+		fmt.Fprintf(w, "| %s | %s%s | %.0f | %s | %s | %s | %s ms | %s ms | %d |\n", r.engine, r.indexDur.Round(time.Second), cpu, r.docsPerSec,
+			sbMB(r.sizeBytes), sbMB(r.rssIndex), sbMB(r.rssQuery), sbMs(sbPercentile(r.all, 50)), sbMs(sbPercentile(r.all, 99)), r.rounds)
 	}
+	b.reportQueries(rs)
+	fmt.Fprintf(w, "\n%s\n", sbJSON(b.n, rs))
+}
+
+// reportQueries prints the per-query table; in-process engines get their
+// CPU time per query too.
+func (b *searchBench) reportQueries(rs []sbResult) {
+	w := b.out
 	fmt.Fprint(w, "\n| query |")
 	for _, r := range rs {
 		if r.rssNote == "this process" {
@@ -494,21 +426,28 @@ func (b *searchBench) report(rs []sbResult) {
 	for i, q := range sbQueries() {
 		fmt.Fprintf(w, "| `%s` |", q.req.Query+sbFilterText(q.req))
 		for _, r := range rs {
-			if i < len(r.lat) {
-				l := r.lat[i]
-				if r.rssNote == "this process" {
-					fmt.Fprintf(w, " %s / %s [%s / %s] (%d) |", sbMs(l.p50), sbMs(l.p99), sbMs(l.cpu50), sbMs(l.cpu99), l.hits)
-				} else {
-					fmt.Fprintf(w, " %s / %s (%d) |", sbMs(l.p50), sbMs(l.p99), l.hits)
-				}
+			if i >= len(r.lat) {
+				fmt.Fprint(w, " |")
+				continue
+			}
+			l := r.lat[i]
+			if r.rssNote == "this process" {
+				fmt.Fprintf(w, " %s / %s [%s / %s] (%d) |", sbMs(l.p50), sbMs(l.p99), sbMs(l.cpu50), sbMs(l.cpu99), l.hits)
+			} else {
+				fmt.Fprintf(w, " %s / %s (%d) |", sbMs(l.p50), sbMs(l.p99), l.hits)
 			}
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// sbJSON is the machine-readable summary of results.
+func sbJSON(n int, rs []sbResult) []byte {
 	type jsonRes struct {
 		Engine     string  `json:"engine"`
 		N          int     `json:"n"`
 		IndexSecs  float64 `json:"index_seconds"`
+		IndexCPU   float64 `json:"index_cpu_seconds,omitempty"`
 		DocsPerSec float64 `json:"docs_per_sec"`
 		SizeBytes  int64   `json:"size_bytes"`
 		RSSIndex   int64   `json:"rss_after_index_bytes"`
@@ -516,14 +455,15 @@ func (b *searchBench) report(rs []sbResult) {
 		RSSNote    string  `json:"rss_of"`
 		P50ms      float64 `json:"p50_ms"`
 		P99ms      float64 `json:"p99_ms"`
+		Rounds     int     `json:"rounds"`
 	}
-	var js []jsonRes
+	js := []jsonRes{}
 	for _, r := range rs {
-		js = append(js, jsonRes{r.engine, b.n, r.indexDur.Seconds(), r.docsPerSec, r.sizeBytes, r.rssIndex, r.rssQuery, r.rssNote,
-			float64(sbPercentile(r.all, 50).Microseconds()) / 1000, float64(sbPercentile(r.all, 99).Microseconds()) / 1000})
+		js = append(js, jsonRes{r.engine, n, r.indexDur.Seconds(), r.indexCPU.Seconds(), r.docsPerSec, r.sizeBytes, r.rssIndex, r.rssQuery, r.rssNote,
+			float64(sbPercentile(r.all, 50).Microseconds()) / 1000, float64(sbPercentile(r.all, 99).Microseconds()) / 1000, r.rounds})
 	}
-	line, _ := json.Marshal(js)
-	fmt.Fprintf(w, "\n%s\n", line)
+	line, _ := json.Marshal(js) // plain values: cannot fail
+	return line
 }
 
 func sbFilterText(r search.Request) string {

@@ -108,7 +108,7 @@ func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
 	defer func() {
 		b.log.Info("pgindex: queried", slog.Duration("backend_cpu", sbProcCPU(pid)-cpuStart), slog.Int("queries", (b.rounds+1)*len(sbQueries())))
 	}()
-	r.lat, r.all, err = b.measure(ctx, "pgindex", func(ctx context.Context, q sbQuery) (int64, error) {
+	r.lat, r.all, r.rounds, err = b.measure(ctx, "pgindex", func(ctx context.Context, q sbQuery) (int64, error) {
 		req := q.req
 		req.Size = 20
 		res, err := idx.Search(ctx, 1, req)
