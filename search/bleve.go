@@ -444,13 +444,9 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
 	}
-	pq, err := ParseQueryIn(req.Query, req.Location)
+	pq, now, err := parseRequest(req)
 	if err != nil {
 		return nil, err
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	c := bleveCompiler{b: b, now: now}
 	must := []query.Query{tenantQuery(tenantID)}

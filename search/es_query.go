@@ -113,13 +113,9 @@ func esHighlight() *types.Highlight {
 // SearchRequest builds the Elasticsearch request for req; exported for the
 // test suite and for debugging.
 func (x *ESIndex) SearchRequest(tenantID int64, req Request) (*search.Request, error) {
-	pq, err := ParseQueryIn(req.Query, req.Location)
+	pq, now, err := parseRequest(req)
 	if err != nil {
 		return nil, err
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	size := pageSize(req.Size)
 	out := &search.Request{

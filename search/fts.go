@@ -343,11 +343,7 @@ func (x *FTSIndex) Count(ctx context.Context, tenantID, mailboxID int64) (int64,
 		return 0, ErrNoTenant
 	}
 	where, args := scopeSQL(tenantID, mailboxID)
-	var n int64
-	if err := x.db.QueryRowContext(ctx, `SELECT count(*) FROM docs WHERE `+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("search: count: %w", err)
-	}
-	return n, nil
+	return sqlCount(ctx, x.db, `SELECT count(*) FROM docs WHERE `+where, args...)
 }
 
 // Hashes maps the tenant's document ids to their content hashes.
@@ -356,22 +352,5 @@ func (x *FTSIndex) Hashes(ctx context.Context, tenantID, mailboxID int64) (map[i
 		return nil, ErrNoTenant
 	}
 	where, args := scopeSQL(tenantID, mailboxID)
-	rows, err := x.db.QueryContext(ctx, `SELECT id, hash FROM docs WHERE `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search: list documents: %w", err)
-	}
-	defer rows.Close()
-	out := map[int64]string{}
-	for rows.Next() {
-		var id int64
-		var h string
-		if err := rows.Scan(&id, &h); err != nil {
-			return nil, fmt.Errorf("search: list documents: %w", err)
-		}
-		out[id] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search: list documents: %w", err)
-	}
-	return out, nil
+	return sqlHashes(ctx, x.db, `SELECT id, hash FROM docs WHERE `+where, args...)
 }

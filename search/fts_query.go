@@ -289,13 +289,9 @@ func (x *FTSIndex) Search(ctx context.Context, tenantID int64, req Request) (*Re
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
 	}
-	pq, err := ParseQueryIn(req.Query, req.Location)
+	pq, now, err := parseRequest(req)
 	if err != nil {
 		return nil, err
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	q := compileSearch(tenantID, req, pq, now)
 	shards := x.shardsIn(tenantID, q.lo, q.hi)

@@ -174,11 +174,7 @@ func (x *PGIndex) Count(ctx context.Context, tenantID, mailboxID int64) (int64, 
 		return 0, ErrNoTenant
 	}
 	where, args := pgScope(tenantID, mailboxID)
-	var n int64
-	if err := x.db.QueryRowContext(ctx, `SELECT count(*) FROM search_documents WHERE `+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("search: count: %w", err)
-	}
-	return n, nil
+	return sqlCount(ctx, x.db, `SELECT count(*) FROM search_documents WHERE `+where, args...)
 }
 
 // Hashes maps the tenant's document ids to their content hashes.
@@ -187,24 +183,7 @@ func (x *PGIndex) Hashes(ctx context.Context, tenantID, mailboxID int64) (map[in
 		return nil, ErrNoTenant
 	}
 	where, args := pgScope(tenantID, mailboxID)
-	rows, err := x.db.QueryContext(ctx, `SELECT id, hash FROM search_documents WHERE `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search: list documents: %w", err)
-	}
-	defer rows.Close()
-	out := map[int64]string{}
-	for rows.Next() {
-		var id int64
-		var h string
-		if err := rows.Scan(&id, &h); err != nil {
-			return nil, fmt.Errorf("search: list documents: %w", err)
-		}
-		out[id] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search: list documents: %w", err)
-	}
-	return out, nil
+	return sqlHashes(ctx, x.db, `SELECT id, hash FROM search_documents WHERE `+where, args...)
 }
 
 // Lexemes of the tsvector. Words are runs of letters, digits and marks

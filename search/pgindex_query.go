@@ -225,13 +225,9 @@ func (q *pgQuery) where(a *pgArgs, walk bool) string {
 }
 
 func (x *PGIndex) compile(tenantID int64, req Request) (*pgQuery, *Query, error) {
-	pq, err := ParseQueryIn(req.Query, req.Location)
+	pq, now, err := parseRequest(req)
 	if err != nil {
 		return nil, nil, err
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
 	}
 	c := &pgCompiler{now: now}
 	root := c.compile(pq.Root)

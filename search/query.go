@@ -390,22 +390,7 @@ func (p *parser) parsePrimary(field string) (Node, error) {
 	}
 	switch p.peek() {
 	case '(':
-		open := p.pos
-		p.pos++
-		p.skipSpace()
-		if !p.eof() && p.peek() == ')' {
-			return nil, p.errf(open, "empty parentheses")
-		}
-		n, err := p.parseOr(field)
-		if err != nil {
-			return nil, err
-		}
-		p.skipSpace()
-		if p.eof() || p.peek() != ')' {
-			return nil, p.errf(open, "unclosed '('")
-		}
-		p.pos++
-		return n, nil
+		return p.group(field)
 	case '"':
 		text, err := p.quoted()
 		if err != nil {
@@ -503,22 +488,7 @@ func (p *parser) operator(op string, opPos, valPos int, rest, field string) (Nod
 			}
 			return phraseNode(tf, text), nil
 		default: // '(' : subject:(dinner movie) applies the field to the group
-			open := p.pos
-			p.pos++
-			p.skipSpace()
-			if !p.eof() && p.peek() == ')' {
-				return nil, p.errf(open, "empty parentheses")
-			}
-			n, err := p.parseOr(tf)
-			if err != nil {
-				return nil, err
-			}
-			p.skipSpace()
-			if p.eof() || p.peek() != ')' {
-				return nil, p.errf(open, "unclosed '('")
-			}
-			p.pos++
-			return n, nil
+			return p.group(tf)
 		}
 	}
 	value := rest
@@ -654,4 +624,39 @@ func parseRelative(v string) (int, byte, error) {
 		return 0, 0, fmt.Errorf("bad age %q (want a number and d, m or y, e.g. 7d)", v)
 	}
 	return n, unit, nil
+}
+
+// group parses "( … )" at p.pos: an OR of terms, each searching field
+// ("" for every field; subject:(dinner movie) applies subject to all).
+func (p *parser) group(field string) (Node, error) {
+	open := p.pos
+	p.pos++
+	p.skipSpace()
+	if !p.eof() && p.peek() == ')' {
+		return nil, p.errf(open, "empty parentheses")
+	}
+	n, err := p.parseOr(field)
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.eof() || p.peek() != ')' {
+		return nil, p.errf(open, "unclosed '('")
+	}
+	p.pos++
+	return n, nil
+}
+
+// parseRequest parses req's query in the request's time zone and fixes
+// the clock its relative dates (newer_than:, older_than:) count from.
+func parseRequest(req Request) (*Query, time.Time, error) {
+	pq, err := ParseQueryIn(req.Query, req.Location)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return pq, now, nil
 }
