@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,59 +29,16 @@ func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
 	if b.pgURL == "" {
 		return r, errors.New("no Postgres URL: pass -pg or set TIDINGS_BENCH_DATABASE_URL")
 	}
-	schema := "bench_pgindex_" + strings.ToLower(rand.Text()[:8])
-	u, err := url.Parse(b.pgURL)
-	if err != nil {
-		return r, fmt.Errorf("-pg: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, _, err := models.Open(ctx, models.OpenOptions{DatabaseURL: b.pgURL})
+	dbURL, drop, err := b.pgBenchSchema(ctx)
 	if err != nil {
 		return r, err
 	}
-	admin, err := db.DB()
-	if err != nil {
-		return r, err
-	}
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		return r, fmt.Errorf("create schema: %w", err)
-	}
-	defer func() {
-		if os.Getenv("TIDINGS_BENCH_KEEP_SCHEMA") != "" {
-			// For looking at plans afterwards (EXPLAIN in psql).
-			b.log.Info("pgindex: schema kept", slog.String("schema", schema))
-			return
-		}
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			b.log.Warn("pgindex: drop bench schema", slog.Any("err", err))
-		}
-	}()
-	gdb, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: u.String()})
-	if err != nil {
-		return r, err
-	}
-	if _, err := models.Migrate(ctx, gdb, engine); err != nil {
-		return r, err
-	}
-	sqlDB, err := gdb.DB()
+	defer drop()
+	sqlDB, idx, pid, err := b.openPgIndex(ctx, dbURL)
 	if err != nil {
 		return r, err
 	}
 	defer sqlDB.Close()
-	// One connection, so that the backend whose memory is reported is the
-	// one that did the work.
-	sqlDB.SetMaxOpenConns(1)
-	idx, err := search.OpenPostgres(ctx, sqlDB, b.log)
-	if err != nil {
-		return r, err
-	}
-	var pid string
-	if err := sqlDB.QueryRowContext(ctx, `SELECT pg_backend_pid()::text`).Scan(&pid); err != nil {
-		return r, err
-	}
 	b.log.Info("pgindex: indexing", slog.Int("n", b.n))
 	cpuStart, start := sbProcCPU(pid), time.Now()
 	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
@@ -143,4 +101,70 @@ func sbProcCPU(pid string) time.Duration {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	k, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(u+k) * 10 * time.Millisecond
+}
+
+// pgBenchSchema creates a schema of its own for one run and returns the
+// database URL that uses it, and the function that drops it again (unless
+// TIDINGS_BENCH_KEEP_SCHEMA asks to keep it for EXPLAIN in psql).
+func (b *searchBench) pgBenchSchema(ctx context.Context) (string, func(), error) {
+	schema := "bench_pgindex_" + strings.ToLower(rand.Text()[:8])
+	u, err := url.Parse(b.pgURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("-pg: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, _, err := models.Open(ctx, models.OpenOptions{DatabaseURL: b.pgURL})
+	if err != nil {
+		return "", nil, err
+	}
+	admin, err := db.DB()
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	drop := func() {
+		defer admin.Close()
+		if os.Getenv("TIDINGS_BENCH_KEEP_SCHEMA") != "" {
+			b.log.Info("pgindex: schema kept", slog.String("schema", schema))
+			return
+		}
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			b.log.Warn("pgindex: drop bench schema", slog.Any("err", err))
+		}
+	}
+	return u.String(), drop, nil
+}
+
+// openPgIndex migrates the bench schema and opens the index on one
+// connection, so that the backend whose memory and CPU are reported (pid)
+// is the one that did the work.
+func (b *searchBench) openPgIndex(ctx context.Context, dbURL string) (*sql.DB, *search.PGIndex, string, error) {
+	gdb, engine, err := models.Open(ctx, models.OpenOptions{DatabaseURL: dbURL})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if _, err := models.Migrate(ctx, gdb, engine); err != nil {
+		return nil, nil, "", err
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	sqlDB.SetMaxOpenConns(1)
+	idx, err := search.OpenPostgres(ctx, sqlDB, b.log)
+	if err != nil {
+		sqlDB.Close()
+		return nil, nil, "", err
+	}
+	var pid string
+	if err := sqlDB.QueryRowContext(ctx, `SELECT pg_backend_pid()::text`).Scan(&pid); err != nil {
+		sqlDB.Close()
+		return nil, nil, "", err
+	}
+	return sqlDB, idx, pid, nil
 }
