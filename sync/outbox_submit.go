@@ -63,30 +63,10 @@ func (s *Syncer) Submit(ctx context.Context, sub Submission) (*models.OutboxItem
 	if err != nil {
 		return nil, false, err
 	}
+	if err := s.validateSubmission(ctx, sub, mb.ID); err != nil {
+		return nil, false, err
+	}
 	sp := sub.Spec
-	for _, v := range []string{sp.To, sp.Cc, sp.Bcc} {
-		if _, err := mail.ParseAddressList(v); err != nil {
-			return nil, false, fmt.Errorf("%w: %v", ErrInvalidSend, err)
-		}
-	}
-	isSend := sub.Kind == models.OutboxSend || sub.Kind == models.OutboxDraftSave
-	if sub.Kind == models.OutboxSend && sp.To+sp.Cc+sp.Bcc == "" && sp.ReplyTo == 0 {
-		return nil, false, fmt.Errorf("%w: add at least one recipient", ErrInvalidSend)
-	}
-	for _, ref := range []int64{sp.ReplyTo, sp.Forward} {
-		if ref == 0 {
-			continue
-		}
-		m, err := s.store.GetMessage(ctx, sub.TenantID, ref)
-		if err != nil || m.MailboxID != mb.ID {
-			return nil, false, fmt.Errorf("%w: message %d is not in this mailbox", ErrInvalidSend, ref)
-		}
-	}
-	if sub.CaseID != nil {
-		if _, err := s.store.GetCase(ctx, sub.TenantID, *sub.CaseID); err != nil {
-			return nil, false, fmt.Errorf("%w: case %d does not exist", ErrInvalidSend, *sub.CaseID)
-		}
-	}
 	if sub.RFCMessageID == "" {
 		sub.RFCMessageID = mail.NewMessageID(mb.Email)
 	}
@@ -108,37 +88,12 @@ func (s *Syncer) Submit(ctx context.Context, sub Submission) (*models.OutboxItem
 	if err != nil || !created {
 		return it, false, err
 	}
-	var total int64
-	i := -1
-	files := sub.Files
-	if files == nil {
-		files = Uploads()
+	isSend := sub.Kind == models.OutboxSend || sub.Kind == models.OutboxDraftSave
+	atts, err := s.storeAttachments(ctx, sub, it, isSend)
+	if err != nil {
+		return nil, false, s.abandon(ctx, it, err)
 	}
-	for f, err := range files {
-		i++
-		if err != nil {
-			return nil, false, s.abandon(ctx, it, fmt.Errorf("sync: read attachment: %w", err))
-		}
-		stream := "a" + strconv.Itoa(i)
-		w, err := s.store.WriteOutboxStream(ctx, sub.TenantID, it.ID, stream)
-		if err != nil {
-			return nil, false, s.abandon(ctx, it, err)
-		}
-		// Base64 makes a file 4/3 larger: stop reading once the message
-		// cannot fit any more.
-		n, err := io.Copy(w, io.LimitReader(f.Body, mail.MaxSendBytes*3/4+1-total))
-		if err == nil {
-			err = w.Close()
-		}
-		if err != nil {
-			return nil, false, s.abandon(ctx, it, fmt.Errorf("sync: store attachment %q: %w", f.Filename, err))
-		}
-		total += n
-		if isSend && total*4/3 > mail.MaxSendBytes {
-			return nil, false, s.abandon(ctx, it, fmt.Errorf("%w: attachments are over Gmail's %d-byte message limit (35 MB)", mail.ErrTooLarge, mail.MaxSendBytes))
-		}
-		sp.Attachments = append(sp.Attachments, SpecAttachment{Filename: f.Filename, ContentType: f.ContentType, Size: n, Stream: stream})
-	}
+	sp.Attachments = append(sp.Attachments, atts...)
 	spec, _ = json.Marshal(sp)
 	state := models.OutboxQueued
 	if it.SendAt.After(s.now()) {
@@ -153,6 +108,76 @@ func (s *Syncer) Submit(ctx context.Context, sub Submission) (*models.OutboxItem
 		s.log.Warn("sync: enqueue outbox item", "outbox", it.ID, "err", err)
 	}
 	return it, true, nil
+}
+
+// validateSubmission refuses what Gmail would refuse or what does not
+// belong to the mailbox: unparsable address lists (RFC 5322 section 3.4),
+// a send without recipients, a reply or forward of a message of another
+// mailbox, a case that does not exist.
+func (s *Syncer) validateSubmission(ctx context.Context, sub Submission, mailboxID int64) error {
+	sp := sub.Spec
+	for _, v := range []string{sp.To, sp.Cc, sp.Bcc} {
+		if _, err := mail.ParseAddressList(v); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidSend, err)
+		}
+	}
+	if sub.Kind == models.OutboxSend && sp.To+sp.Cc+sp.Bcc == "" && sp.ReplyTo == 0 {
+		return fmt.Errorf("%w: add at least one recipient", ErrInvalidSend)
+	}
+	for _, ref := range []int64{sp.ReplyTo, sp.Forward} {
+		if ref == 0 {
+			continue
+		}
+		m, err := s.store.GetMessage(ctx, sub.TenantID, ref)
+		if err != nil || m.MailboxID != mailboxID {
+			return fmt.Errorf("%w: message %d is not in this mailbox", ErrInvalidSend, ref)
+		}
+	}
+	if sub.CaseID != nil {
+		if _, err := s.store.GetCase(ctx, sub.TenantID, *sub.CaseID); err != nil {
+			return fmt.Errorf("%w: case %d does not exist", ErrInvalidSend, *sub.CaseID)
+		}
+	}
+	return nil
+}
+
+// storeAttachments streams the submission's files into the item's stored
+// streams ("a0", "a1", …), stopping a send as soon as the message could
+// no longer fit Gmail's limit.
+func (s *Syncer) storeAttachments(ctx context.Context, sub Submission, it *models.OutboxItem, isSend bool) ([]SpecAttachment, error) {
+	var out []SpecAttachment
+	var total int64
+	i := -1
+	files := sub.Files
+	if files == nil {
+		files = Uploads()
+	}
+	for f, err := range files {
+		i++
+		if err != nil {
+			return nil, fmt.Errorf("sync: read attachment: %w", err)
+		}
+		stream := "a" + strconv.Itoa(i)
+		w, err := s.store.WriteOutboxStream(ctx, sub.TenantID, it.ID, stream)
+		if err != nil {
+			return nil, err
+		}
+		// Base64 makes a file 4/3 larger: stop reading once the message
+		// cannot fit any more.
+		n, err := io.Copy(w, io.LimitReader(f.Body, mail.MaxSendBytes*3/4+1-total))
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sync: store attachment %q: %w", f.Filename, err)
+		}
+		total += n
+		if isSend && total*4/3 > mail.MaxSendBytes {
+			return nil, fmt.Errorf("%w: attachments are over Gmail's %d-byte message limit (35 MB)", mail.ErrTooLarge, mail.MaxSendBytes)
+		}
+		out = append(out, SpecAttachment{Filename: f.Filename, ContentType: f.ContentType, Size: n, Stream: stream})
+	}
+	return out, nil
 }
 
 func (s *Syncer) abandon(ctx context.Context, it *models.OutboxItem, cause error) error {
