@@ -19,14 +19,7 @@ func TestBuildDocumentsParticipants(t *testing.T) {
 		t.Run(string(eng.Name), func(t *testing.T) {
 			ctx := context.Background()
 			store := eng.Open(t)
-			tenant, _, err := store.SignUp(ctx, "Acme", "admin@acme.example", "Admin", "correct horse battery")
-			if err != nil {
-				t.Fatal(err)
-			}
-			mb := &models.Mailbox{Email: "box@acme.example"}
-			if err := store.CreateMailbox(ctx, tenant.ID, mb); err != nil {
-				t.Fatal(err)
-			}
+			tenantID, mailboxID := testenv.Mailbox(t, store)
 			na := func(name, addr string) models.NameAddr { return models.NameAddr{Name: name, Address: addr} }
 			cases := []struct {
 				name        string
@@ -72,11 +65,11 @@ func TestBuildDocumentsParticipants(t *testing.T) {
 					LabelIDs: []string{"INBOX"}, Participants: c.p,
 				})
 			}
-			stored, err := store.UpsertMessages(ctx, tenant.ID, mb.ID, ws)
+			stored, err := store.UpsertMessages(ctx, tenantID, mailboxID, ws)
 			if err != nil {
 				t.Fatal(err)
 			}
-			docs, err := search.BuildDocuments(ctx, store, tenant.ID, stored)
+			docs, err := search.BuildDocuments(ctx, store, tenantID, stored)
 			if err != nil {
 				t.Fatal(err)
 			}

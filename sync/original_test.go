@@ -17,14 +17,7 @@ func TestOriginalOfKeepsNamesThatDoNotParseBack(t *testing.T) {
 		t.Run(string(eng.Name), func(t *testing.T) {
 			ctx := context.Background()
 			store := eng.Open(t)
-			tenant, _, err := store.SignUp(ctx, "Acme", "admin@acme.example", "Admin", "correct horse battery")
-			if err != nil {
-				t.Fatal(err)
-			}
-			mb := &models.Mailbox{Email: "box@acme.example"}
-			if err := store.CreateMailbox(ctx, tenant.ID, mb); err != nil {
-				t.Fatal(err)
-			}
+			tenantID, mailboxID := testenv.Mailbox(t, store)
 			na := func(name, addr string) models.NameAddr { return models.NameAddr{Name: name, Address: addr} }
 			w := models.MessageWrite{
 				Message:  models.Message{GmailID: "g1", GmailThreadID: "g1", Subject: "Offer", RFCMessageID: "offer@tyrell.example"},
@@ -35,11 +28,11 @@ func TestOriginalOfKeepsNamesThatDoNotParseBack(t *testing.T) {
 					Cc:   []models.NameAddr{na("Legal <team>", "legal@tyrell.example")},
 				},
 			}
-			stored, err := store.UpsertMessages(ctx, tenant.ID, mb.ID, []models.MessageWrite{w})
+			stored, err := store.UpsertMessages(ctx, tenantID, mailboxID, []models.MessageWrite{w})
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, err := OriginalOf(ctx, store, tenant.ID, &stored[0])
+			o, err := OriginalOf(ctx, store, tenantID, &stored[0])
 			if err != nil {
 				t.Fatal(err)
 			}

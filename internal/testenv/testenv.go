@@ -188,3 +188,19 @@ func migrated(t testing.TB, db *gorm.DB, engine models.Engine) *models.Store {
 
 // Describe names an engine for subtest names.
 func (e Engine) String() string { return fmt.Sprint(e.Name) }
+
+// Mailbox signs up an organization in s and connects one mailbox to it,
+// the starting point of most store-backed tests; it returns their ids.
+func Mailbox(t testing.TB, s *models.Store) (tenantID, mailboxID int64) {
+	t.Helper()
+	ctx := context.Background()
+	tenant, _, err := s.SignUp(ctx, "Acme", "admin@acme.example", "Admin", "correct horse battery")
+	if err != nil {
+		t.Fatalf("sign up: %v", err)
+	}
+	mb := &models.Mailbox{Email: "box@acme.example"}
+	if err := s.CreateMailbox(ctx, tenant.ID, mb); err != nil {
+		t.Fatalf("create mailbox: %v", err)
+	}
+	return tenant.ID, mb.ID
+}
