@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -50,8 +51,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pushURL := fs.String("push-url", "", "POST Pub/Sub-style push notifications for watch() to this URL")
 	tokenTTL := fs.Duration("token-ttl", 30*24*time.Hour, "lifetime of the printed access tokens")
 	verbose := fs.Bool("v", false, "debug logging")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (runtime/pprof) to `FILE` until shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	if len(users) == 0 {
 		users = userList{"me@example.com"}
@@ -138,4 +147,22 @@ func printEndpoints(stdout io.Writer, srv *emulator.Server, users []string, toke
 	}
 	fmt.Fprintf(stdout, "ready (curl -H 'Authorization: Bearer <access_token>' %s/gmail/v1/users/me/profile)\n", srv.URL)
 	return nil
+}
+
+// startCPUProfile profiles the emulator's CPU into path until the
+// returned function is called (the benchmark's way to see what serving
+// a mailbox costs beside the client syncing it).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
