@@ -28,8 +28,10 @@ type serverCPU struct {
 // watchServerCPU polls /proc every 50 ms for the Postgres server's
 // processes on this machine until the returned function is called. A
 // backend's last reading is kept after it exits, so up to one poll
-// interval of its CPU can be missed; background processes are counted
-// from their first reading (the delta over the run).
+// interval of its CPU can be missed. A backend started during the run
+// counts whole; one already running (and the background processes)
+// counts from its first reading, so that what it did before the run
+// (migrations, other connections) is left out.
 func watchServerCPU(pgURL string) func() serverCPU {
 	db := ""
 	if u, err := url.Parse(pgURL); err == nil {
@@ -41,7 +43,7 @@ func watchServerCPU(pgURL string) func() serverCPU {
 	}
 	var mu stdsync.Mutex
 	procs := map[string]*seen{}
-	poll := func() {
+	poll := func(initial bool) {
 		dirs, _ := filepath.Glob("/proc/[0-9]*")
 		for _, d := range dirs {
 			cmd, err := os.ReadFile(d + "/cmdline")
@@ -63,17 +65,19 @@ func watchServerCPU(pgURL string) func() serverCPU {
 			if backend {
 				key = d // a backend's title changes with its state
 			}
-			if s := procs[key]; s != nil {
+			switch s := procs[key]; {
+			case s != nil:
 				s.last = ticks
-			} else if backend {
-				procs[key] = &seen{first: 0, last: ticks, backend: true}
-			} else {
-				procs[key] = &seen{first: ticks, last: ticks}
+			case backend && !initial:
+				// Started during the run: all of its CPU is the run's.
+				procs[key] = &seen{last: ticks, backend: true}
+			default:
+				procs[key] = &seen{first: ticks, last: ticks, backend: backend}
 			}
 			mu.Unlock()
 		}
 	}
-	poll()
+	poll(true)
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -84,14 +88,14 @@ func watchServerCPU(pgURL string) func() serverCPU {
 			case <-done:
 				return
 			case <-t.C:
-				poll()
+				poll(false)
 			}
 		}
 	}()
 	return func() serverCPU {
 		close(done)
 		<-stopped
-		poll()
+		poll(false)
 		mu.Lock()
 		defer mu.Unlock()
 		var out serverCPU
