@@ -36,6 +36,17 @@ type GeneratorOptions struct {
 	Participants   int      // distinct correspondents, default 200
 }
 
+// WithLargeAttachments returns o with 1 % of the messages carrying one
+// attachment of mb MiB (mb <= 0 leaves o as it is): the mailbox the
+// memory targets of a sync are measured on.
+func (o GeneratorOptions) WithLargeAttachments(mb int) GeneratorOptions {
+	if mb > 0 {
+		o.AttachmentRate = 0.01
+		o.AttachmentSizes = []int{mb << 20}
+	}
+	return o
+}
+
 // Generator builds a deterministic synthetic mailbox: message i is rebuilt
 // from (seed, i) on every call, so a million-message mailbox costs only the
 // emulator's compact per-message state. It is safe for concurrent use.
