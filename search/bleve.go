@@ -114,11 +114,9 @@ func newBleveMapping() (*mapping.IndexMappingImpl, error) {
 // BleveIndex is the embedded backend.
 type BleveIndex struct {
 	idx      bleve.Index
-	analyzer interface {
-		Analyze([]byte) analysisTokens
-	}
-	log  *slog.Logger
-	lock *os.File // see lockIndex
+	analyzer wordAnalyzer
+	log      *slog.Logger
+	lock     *os.File // see lockIndex
 }
 
 var _ Index = (*BleveIndex)(nil)
@@ -177,6 +175,12 @@ func openBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 	return b, nil
 }
 
+// wordAnalyzer splits and folds query text exactly as the index mapping
+// does for documents.
+type wordAnalyzer interface {
+	Analyze([]byte) analysisTokens
+}
+
 // Close closes the index.
 func (b *BleveIndex) Close() error {
 	defer b.lock.Close() // after the index is closed
@@ -226,7 +230,8 @@ func validateDoc(d *Document) error {
 	return nil
 }
 
-func (b *BleveIndex) toBleve(d *Document) (map[string]any, error) {
+// bleveDoc is d as the fields of newBleveMapping.
+func bleveDoc(d *Document) (map[string]any, error) {
 	meta, err := json.Marshal(bleveMeta{
 		MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
 		From: d.From, To: d.To, Cc: d.Cc, Bcc: d.Bcc,
@@ -271,7 +276,7 @@ func (b *BleveIndex) Index(ctx context.Context, docs []Document) error {
 		if err := validateDoc(&docs[i]); err != nil {
 			return err
 		}
-		m, err := b.toBleve(&docs[i])
+		m, err := bleveDoc(&docs[i])
 		if err != nil {
 			return err
 		}
@@ -448,8 +453,41 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	if err != nil {
 		return nil, err
 	}
-	c := bleveCompiler{b: b, now: now}
-	must := []query.Query{tenantQuery(tenantID)}
+	q := compileBleve(b.analyzer, tenantQuery(tenantID), req, pq, now)
+	size := pageSize(req.Size)
+	sr, err := newBleveRequest(q, size, req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.idx.SearchInContext(ctx, sr)
+	if err != nil {
+		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+	}
+	out := &Result{Hits: make([]Hit, 0, len(res.Hits))}
+	out.setTotal(int64(res.Total))
+	for _, h := range res.Hits {
+		hit, err := bleveHit(h)
+		if err != nil {
+			return nil, err
+		}
+		out.Hits = append(out.Hits, hit)
+	}
+	if len(out.Hits) == size {
+		last := out.Hits[len(out.Hits)-1]
+		out.Next = encodeCursor(req.Sort, cursorValues(req.Sort, last))
+	}
+	return out, nil
+}
+
+// compileBleve is the whole query of req: the parsed query, the request's
+// filters and the trash and spam exclusions, within scope (the tenant
+// term; nil where the index holds one tenant only).
+func compileBleve(an wordAnalyzer, scope query.Query, req Request, pq *Query, now time.Time) query.Query {
+	c := bleveCompiler{an: an, now: now}
+	var must []query.Query
+	if scope != nil {
+		must = append(must, scope)
+	}
 	if root := c.compile(pq.Root); root != nil {
 		must = append(must, root)
 	}
@@ -465,6 +503,9 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 			must = append(must, query.NewDisjunctionQuery(alts))
 		}
 	}
+	if len(must) == 0 {
+		must = append(must, query.NewMatchAllQuery())
+	}
 	var mustNot []query.Query
 	if !pq.IncludeTrash {
 		mustNot = append(mustNot, termQ(bfLabels, "trash"))
@@ -476,8 +517,12 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	if len(mustNot) > 0 {
 		q = query.NewBooleanQuery([]query.Query{q}, nil, mustNot)
 	}
+	return q
+}
 
-	size := pageSize(req.Size)
+// newBleveRequest asks for one page of size hits of q in req's order,
+// after req's cursor, with the stored fields and highlights a Hit needs.
+func newBleveRequest(q query.Query, size int, req Request) (*bleve.SearchRequest, error) {
 	sr := bleve.NewSearchRequestOptions(q, size, 0, false)
 	sr.Fields = []string{bfMeta, bfSubject, bfFrom}
 	sr.Highlight = bleve.NewHighlightWithStyle(html.Name)
@@ -493,36 +538,28 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 		}
 		sr.SearchAfter = after
 	}
-	res, err := b.idx.SearchInContext(ctx, sr)
+	return sr, nil
+}
+
+// bleveHit is the Hit of a match of newBleveRequest.
+func bleveHit(h *bsearch.DocumentMatch) (Hit, error) {
+	id, err := strconv.ParseInt(h.ID, 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+		return Hit{}, fmt.Errorf("search: unexpected document id %q in index", h.ID)
 	}
-	out := &Result{Hits: make([]Hit, 0, len(res.Hits))}
-	out.setTotal(int64(res.Total))
-	for _, h := range res.Hits {
-		id, err := strconv.ParseInt(h.ID, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("search: unexpected document id %q in index", h.ID)
-		}
-		var m bleveMeta
-		s, _ := h.Fields[bfMeta].(string)
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			return nil, fmt.Errorf("search: stored fields of %d: %w", id, err)
-		}
-		subject, _ := h.Fields[bfSubject].(string)
-		from, _ := h.Fields[bfFrom].(string)
-		hit := Hit{ID: id, MailboxID: m.MailboxID, GmailID: m.GmailID, ThreadID: m.ThreadID,
-			Subject: subject, From: from, Date: m.Date, Score: h.Score}
-		if len(h.Fragments) > 0 {
-			hit.Highlights = map[string][]string(h.Fragments)
-		}
-		out.Hits = append(out.Hits, hit)
+	var m bleveMeta
+	s, _ := h.Fields[bfMeta].(string)
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return Hit{}, fmt.Errorf("search: stored fields of %d: %w", id, err)
 	}
-	if len(out.Hits) == size {
-		last := out.Hits[len(out.Hits)-1]
-		out.Next = encodeCursor(req.Sort, cursorValues(req.Sort, last))
+	subject, _ := h.Fields[bfSubject].(string)
+	from, _ := h.Fields[bfFrom].(string)
+	hit := Hit{ID: id, MailboxID: m.MailboxID, GmailID: m.GmailID, ThreadID: m.ThreadID,
+		Subject: subject, From: from, Date: m.Date, Score: h.Score}
+	if len(h.Fragments) > 0 {
+		hit.Highlights = map[string][]string(h.Fragments)
 	}
-	return out, nil
+	return hit, nil
 }
 
 func pageSize(n int) int {
@@ -558,7 +595,7 @@ func cursorValues(s Sort, h Hit) []string {
 }
 
 type bleveCompiler struct {
-	b   *BleveIndex
+	an  wordAnalyzer
 	now time.Time
 }
 
@@ -632,7 +669,7 @@ func (c *bleveCompiler) text(n *TextNode) query.Query {
 	if n.Field != FieldAny {
 		fields = []string{n.Field}
 	}
-	tokens := c.b.analyzer.Analyze([]byte(n.Text))
+	tokens := c.an.Analyze([]byte(n.Text))
 	var alts []query.Query
 	if len(tokens) == 0 {
 		return query.NewMatchNoneQuery()
