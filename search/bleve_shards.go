@@ -238,11 +238,25 @@ func (x *BleveShards) where(ctx context.Context, tenant int64, ids []int64) (map
 // catalog in one transaction.
 func (x *BleveShards) Index(ctx context.Context, docs []Document) error {
 	ids := make([]int64, len(docs))
+	last := make(map[int64]int, len(docs))
 	for i := range docs {
 		if err := validateDoc(&docs[i]); err != nil {
 			return err
 		}
 		ids[i] = docs[i].ID
+		last[docs[i].ID] = i
+	}
+	if len(last) < len(docs) {
+		// The same message twice in one batch: the later copy wins, as in
+		// one index; two copies with different dates would otherwise land
+		// in two shards.
+		var uniq []Document
+		for i := range docs {
+			if last[docs[i].ID] == i {
+				uniq = append(uniq, docs[i])
+			}
+		}
+		return x.Index(ctx, uniq)
 	}
 	old, err := x.where(ctx, 0, ids)
 	if err != nil {

@@ -110,7 +110,10 @@ func TestBleveShardsMoveBetweenShards(t *testing.T) {
 	}
 	moved := docs[0]
 	moved.Date = moved.Date.AddDate(1, 0, 0)
-	if err := x.Index(ctx, []Document{moved}); err != nil {
+	// Both dates in one batch: the later copy wins, in one shard.
+	twice := docs[0]
+	twice.Date = twice.Date.AddDate(0, 6, 0)
+	if err := x.Index(ctx, []Document{twice, moved}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := x.Search(ctx, 1, Request{Query: "invoice"})
