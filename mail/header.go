@@ -119,25 +119,33 @@ func (d *decoder) decodeHeaders(msg *Message, h header, top bool) string {
 		if t, ok := parseDateLenient(hd.text(v, "header Date", msg)); ok {
 			msg.Date, msg.DateSource = t, DateSourceHeader
 		} else {
-			msg.warnf("header Date: cannot parse %q", oneLine(hd.text(v, "", nil)))
+			msg.warnf(warnBadDatePrefix+"%q", oneLine(hd.text(v, "", nil)))
 		}
 	}
 	if msg.DateSource == "" && top {
 		if !d.opts.InternalDate.IsZero() {
 			msg.Date, msg.DateSource = d.opts.InternalDate, DateSourceInternal
 			if h.get("Date") == "" {
-				msg.warnf("header Date: missing; using internal date")
+				msg.warnf(warnDateMissing)
 			} else {
-				msg.warnf("header Date: using internal date instead")
+				msg.warnf(warnDateInstead)
 			}
 		} else if h.get("Date") == "" {
-			msg.warnf("header Date: missing and no internal date given")
+			msg.warnf(warnNoDate)
 		}
 	}
 
 	msg.Bulk = isBulk(h)
 	return hint
 }
+
+// The warnings about the Date header (UseInternalDate rewrites them).
+const (
+	warnBadDatePrefix = "header Date: cannot parse "
+	warnDateMissing   = "header Date: missing; using internal date"
+	warnDateInstead   = "header Date: using internal date instead"
+	warnNoDate        = "header Date: missing and no internal date given"
+)
 
 // isBulk follows what other CRMs learnt (peer-lessons #5): list and
 // automated mail must not create contacts.
