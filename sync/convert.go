@@ -41,23 +41,30 @@ func (r *run) storeMessages(ctx context.Context, writes []models.MessageWrite) e
 const keptRawMax = 1 << 20
 
 // buildWrite turns a format=raw Gmail message, raw being its decoded
-// bytes, into what the store keeps. Decoding never fails: a message that
+// bytes, into what the store keeps; a message too large to hold arrives
+// already decoded (streamed) with raw nil. Decoding never fails: a message that
 // cannot be parsed (or whose raw field was not base64url, rawErr) is
 // stored with its DecodeError and raw bytes, never dropped (Nylas keeps
-// raw MIME too).
-func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error) models.MessageWrite {
+// raw MIME too); for a streamed one, Gmail's copy (RawRef) stands in for
+// the raw bytes, which were never held.
+func (s *Syncer) buildWrite(m *gmail.Message, raw []byte, rawErr error, streamed *mail.Message) models.MessageWrite {
 	internal := time.UnixMilli(m.InternalDate).UTC()
 	var dm *mail.Message
-	if rawErr != nil {
+	rawLen := len(raw)
+	switch {
+	case rawErr != nil:
 		dm = &mail.Message{Err: rawErr, Snippet: m.Snippet}
-	} else {
+	case streamed != nil:
+		dm, rawLen = streamed, streamed.Size
+		dm.UseInternalDate(internal)
+	default:
 		dm = mail.Decode(raw, mail.Options{InternalDate: internal})
 	}
 	date := dm.Date
 	if date.IsZero() {
 		date = internal
 	}
-	msg := messageOf(m, dm, date, internal, len(raw))
+	msg := messageOf(m, dm, date, internal, rawLen)
 	w := models.MessageWrite{Message: msg, LabelIDs: m.LabelIds, Participants: models.Participants{
 		From: nameAddrs(dm.From), To: nameAddrs(dm.To), Cc: nameAddrs(dm.Cc), Bcc: nameAddrs(dm.Bcc),
 	}}

@@ -273,14 +273,13 @@ func (r *run) fetchOne(ctx context.Context, id, format string) (fetched, error) 
 	return r.s.decodeRaw(rm), nil
 }
 
-// decodeRaw converts a fetched raw message into its write and gives back
-// its admission; the buffer is recycled unless the write keeps it.
+// decodeRaw converts a fetched raw message (or finishes one decoded as
+// it streamed in) into its write and gives back its admission; the
+// buffer is recycled unless the write keeps it.
 func (s *Syncer) decodeRaw(rm *fetchedRaw) fetched {
 	defer rm.adm.release()
-	w := s.buildWrite(rm.msg, rm.raw, rm.rawErr)
-	if w.Raw != nil {
-		rm.adm.keep()
-	} else {
+	w := s.buildWrite(rm.msg, rm.raw, rm.rawErr, rm.decoded)
+	if w.Raw == nil && rm.raw != nil {
 		// The decoded message holds copies (strings) only.
 		rm.adm.recycle(rm.raw)
 	}

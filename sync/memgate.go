@@ -10,14 +10,17 @@ import (
 
 // Bounding memory in bytes, not in messages: every message being fetched
 // and decoded holds an admission for the bytes it needs. Ordinary messages
-// share a byte budget (Deps.InflightBytes); a message that needs more than
-// bigMessageBytes — a 25 MB attachment arrives as ~34 MB of base64url —
-// takes the single big slot instead, so at most one such message is in
-// memory per Syncer whatever the fetch concurrency. The peak is then the
-// budget plus one big message plus the batch waiting to be stored.
+// are held whole while they are decoded and share a byte budget
+// (Deps.InflightBytes). A message larger than bigMessageBytes — a 25 MB
+// attachment arrives as ~34 MB of base64url — is never held: it takes the
+// big slot and is decoded as it streams in (rawStream), costing the
+// decoder's buffers and its bounded text, not its size. One such message
+// at a time per Syncer keeps that cost bounded whatever the fetch
+// concurrency. The peak is then the budget plus one streamed message's
+// text plus the batch waiting to be stored.
 
-// bigMessageBytes is the decoded size above which a message needs the big
-// slot.
+// bigMessageBytes is the decoded size above which a message is streamed
+// through the decoder instead of held.
 const bigMessageBytes = 4 << 20
 
 // unknownSizeGrant is what a response without Content-Length (chunked or
@@ -29,11 +32,6 @@ type inflight struct {
 	budget int64
 	sem    *semaphore.Weighted
 	big    chan struct{}
-	// bigBuf is the buffer of the last big message, reused by the next
-	// one; only the holder of the big slot touches it. Without it each
-	// big message left ~35 MB of garbage behind while the next one was
-	// being read, and the peak held two.
-	bigBuf []byte
 	// pools recycle the buffers of ordinary messages whose bytes are not
 	// stored (almost all): allocating a fresh one per message was a
 	// quarter of the bytes a sync allocated, and the collector's work
@@ -107,15 +105,23 @@ func (in *inflight) admit(ctx context.Context, contentLength int64) (*admission,
 // extend is called when a message grows to total bytes: past its shared
 // grant it needs the big slot (waiting for it while holding the small
 // grant cannot deadlock: the big slot's holder never waits for the shared
-// budget).
-func (a *admission) extend(ctx context.Context, total int64) error {
+// budget). It reports whether the admission now holds the big slot, and
+// the message is then to be streamed, not held.
+func (a *admission) extend(ctx context.Context, total int64) (big bool, err error) {
 	a.mu.Lock()
-	ok := a.big || total <= a.shared
+	big, ok := a.big, a.big || total <= a.shared
 	a.mu.Unlock()
 	if ok {
-		return nil
+		return big, nil
 	}
-	return a.takeBig(ctx)
+	return true, a.takeBig(ctx)
+}
+
+// isBig reports whether the admission holds the big slot.
+func (a *admission) isBig() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.big
 }
 
 func (a *admission) takeBig(ctx context.Context) error {
@@ -130,43 +136,13 @@ func (a *admission) takeBig(ctx context.Context) error {
 	return nil
 }
 
-// buffer returns an empty buffer of capacity at least n: for a message
-// holding the big slot, the previous big message's buffer when it is
-// large enough.
-func (a *admission) buffer(n int) []byte {
-	a.mu.Lock()
-	big := a.big
-	a.mu.Unlock()
-	if !big {
-		return a.in.pools.get(n)
-	}
-	if cap(a.in.bigBuf) < n {
-		a.in.bigBuf = make([]byte, 0, n)
-	}
-	return a.in.bigBuf[:0]
-}
-
-// keep tells the admission that the message's buffer outlives it (its
-// raw bytes are stored): it must not be handed to the next big message.
-func (a *admission) keep() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.big {
-		a.in.bigBuf = nil
-	}
-}
+// buffer returns an empty buffer of capacity at least n for a message
+// held whole.
+func (a *admission) buffer(n int) []byte { return a.in.pools.get(n) }
 
 // recycle hands back the buffer of a message whose bytes are not kept
-// once nothing refers to it any more (the big slot's buffer is reused by
-// the next big message instead).
-func (a *admission) recycle(buf []byte) {
-	a.mu.Lock()
-	big := a.big
-	a.mu.Unlock()
-	if !big {
-		a.in.pools.put(buf)
-	}
-}
+// once nothing refers to it any more.
+func (a *admission) recycle(buf []byte) { a.in.pools.put(buf) }
 
 // release returns everything the admission holds; it is idempotent.
 func (a *admission) release() {

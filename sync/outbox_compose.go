@@ -363,7 +363,7 @@ func (o *outboxRun) storeFromShadow(ctx context.Context, msg *gmail.Message) (in
 		labels = []string{"SENT"}
 	}
 	w := o.s.buildWrite(&gmail.Message{Id: msg.Id, ThreadId: msg.ThreadId, LabelIds: labels,
-		InternalDate: o.s.now().UnixMilli(), SizeEstimate: o.it.Size}, sh.Raw, nil)
+		InternalDate: o.s.now().UnixMilli(), SizeEstimate: o.it.Size}, sh.Raw, nil, nil)
 	for i := range w.Attachments {
 		if i < len(sh.Sizes) {
 			w.Attachments[i].Size = sh.Sizes[i]

@@ -15,12 +15,16 @@ import (
 
 	"google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
+
+	"tidings/mail"
 )
 
 // getRaw fetches one message with format=raw and streams its "raw" field
 // (base64url, https://developers.google.com/gmail/api/reference/rest/v1/users.messages#Message)
 // from the response body through a base64 decoder into one buffer, so a
-// message's bytes are held once: the generated client's Do would buffer
+// message's bytes are held at most once; a message larger than
+// bigMessageBytes is not held at all but decoded by mail.DecodeReader as
+// it streams in (decoded is then set and raw nil). The generated client's Do would buffer
 // the whole JSON body, unquote the field into a string and leave the
 // base64 decoding to us, three copies of a message that can be 35 MB.
 // The request goes through the same authenticated client and endpoint as
@@ -28,7 +32,8 @@ import (
 // values, so retries and classification do not change. The returned
 // message has Raw empty; raw is its decoded bytes, and rawErr is set when
 // the field was not valid base64url (raw then holds what was decoded,
-// followed by the undecodable rest as it came). The caller releases the
+// followed by the undecodable rest as it came; a streamed message keeps
+// nothing of it). The caller releases the
 // returned admission once it no longer holds raw.
 func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, opts ...gmailCallOption) (*fetchedRaw, error) {
 	q := url.Values{"format": {"raw"}, "alt": {"json"}, "prettyPrint": {"false"}}
@@ -65,7 +70,11 @@ func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, op
 		}
 	}()
 	sink := &rawSink{ticket: ticket, ctx: ctx}
-	if res.ContentLength > 0 {
+	switch {
+	case ticket.isBig():
+		// Too large to hold: decoded while it streams in.
+		sink.startStream()
+	case res.ContentLength > 0:
 		// base64 carries 3 bytes in 4 characters; the JSON around it is
 		// small.
 		sink.buf = ticket.buffer(int(res.ContentLength/4*3 + 16))
@@ -78,26 +87,41 @@ func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, op
 	}()
 	d := &rawDiverter{src: br, sink: sink, field: "raw"}
 	m := new(gmail.Message)
-	if err := json.NewDecoder(d).Decode(m); err != nil {
+	err = json.NewDecoder(d).Decode(m)
+	if err == nil {
+		err = d.err
+	}
+	if err == nil {
+		err = sink.finish()
+	}
+	var dm *mail.Message
+	if sink.stream != nil {
+		var serr error
+		dm, serr = sink.stream.end(err)
+		if err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("sync: messages.get %s: read response: %w", id, err)
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("sync: messages.get %s: read response: %w", id, d.err)
-	}
-	if err := sink.finish(); err != nil {
-		return nil, err
-	}
 	ok = true
-	return &fetchedRaw{msg: m, raw: sink.buf, rawErr: sink.badErr, adm: ticket}, nil
+	if dm != nil {
+		sink.buf = nil // the stream's chunk buffer, not the message
+	}
+	return &fetchedRaw{msg: m, raw: sink.buf, rawErr: sink.badErr, decoded: dm, adm: ticket}, nil
 }
 
 // fetchedRaw is a message fetched with format=raw: its metadata, its
-// decoded bytes and the admission that accounts for them.
+// decoded bytes (or, for a message too large to hold, what the MIME
+// decoder made of them as they streamed in) and the admission that
+// accounts for them.
 type fetchedRaw struct {
-	msg    *gmail.Message
-	raw    []byte
-	rawErr error
-	adm    *admission
+	msg     *gmail.Message
+	raw     []byte
+	rawErr  error
+	decoded *mail.Message // set, and raw nil, when the message was streamed
+	adm     *admission
 }
 
 // getAttachment streams an attachment (users.messages.attachments.get,
@@ -294,11 +318,13 @@ func (d *rawDiverter) divert() error {
 }
 
 // rawSink decodes base64url text (padded or not) written in arbitrary
-// chunks into buf, or, when w is set, through buf to w.
+// chunks into buf, or, when w is set, through buf to w: an attachment's
+// reader, or a message's stream into the MIME decoder.
 type rawSink struct {
 	ctx    context.Context
-	ticket *admission // nil when streaming to w
+	ticket *admission // nil for an attachment
 	w      io.Writer
+	stream *rawStream // the message is streamed (w is its pipe)
 	buf    []byte
 	carry  [4]byte
 	nCarry int
@@ -311,10 +337,7 @@ func (s *rawSink) write(text []byte) error {
 		s.badErr = errors.New("sync: raw message is not base64url (JSON escape in the raw field)")
 	}
 	if s.badErr != nil {
-		if s.w != nil {
-			return s.badErr
-		}
-		return s.append(text)
+		return s.keepBad(text)
 	}
 	for len(text) > 0 {
 		// Top up the carry to a 4-character quantum, then decode whole
@@ -361,10 +384,7 @@ func (s *rawSink) write(text []byte) error {
 // 3 characters) into buf.
 func (s *rawSink) decode(q []byte) error {
 	if s.badErr != nil {
-		if s.w != nil {
-			return s.badErr
-		}
-		return s.append(q)
+		return s.keepBad(q)
 	}
 	n := base64.RawURLEncoding.DecodedLen(len(q))
 	if err := s.grow(n); err != nil {
@@ -373,10 +393,7 @@ func (s *rawSink) decode(q []byte) error {
 	k, err := base64.RawURLEncoding.Decode(s.buf[len(s.buf):len(s.buf)+n], q)
 	if err != nil {
 		s.badErr = fmt.Errorf("sync: raw message is not base64url after %d bytes: %w", len(s.buf), err)
-		if s.w != nil {
-			return s.badErr
-		}
-		return s.append(q)
+		return s.keepBad(q)
 	}
 	s.buf = s.buf[:len(s.buf)+k]
 	return s.flush()
@@ -392,6 +409,20 @@ func (s *rawSink) flush() error {
 	return err
 }
 
+// keepBad handles text after the raw field turned out not to be
+// base64url: a held message keeps it as it came; a streamed one is too
+// large to keep and is read to its end for the rest of the response (its
+// error is the message's, and Gmail keeps the bytes); an attachment fails.
+func (s *rawSink) keepBad(text []byte) error {
+	switch {
+	case s.stream != nil:
+		return nil
+	case s.w != nil:
+		return s.badErr
+	}
+	return s.append(text)
+}
+
 func (s *rawSink) append(b []byte) error {
 	if err := s.grow(len(b)); err != nil {
 		return err
@@ -401,20 +432,30 @@ func (s *rawSink) append(b []byte) error {
 }
 
 // grow makes room for n more bytes, asking the in-flight budget first
-// when the buffer outgrows what the message was admitted with.
+// when the buffer outgrows what the message was admitted with; a message
+// that outgrows bigMessageBytes is streamed from there on.
 func (s *rawSink) grow(n int) error {
+	if len(s.buf)+n <= cap(s.buf) {
+		return nil
+	}
+	held := s.ticket != nil && s.stream == nil
+	if held {
+		big, err := s.ticket.extend(s.ctx, int64(len(s.buf)+n))
+		if err != nil {
+			return err
+		}
+		if big {
+			s.startStream()
+			held = false
+		}
+	}
 	need := len(s.buf) + n
 	if need <= cap(s.buf) {
 		return nil
 	}
-	if s.ticket != nil {
-		if err := s.ticket.extend(s.ctx, int64(need)); err != nil {
-			return err
-		}
-	}
 	size := max(need, 2*cap(s.buf), 32<<10)
 	var next []byte
-	if s.ticket != nil {
+	if held {
 		next = s.ticket.buffer(size)[:len(s.buf)]
 	} else {
 		next = make([]byte, len(s.buf), size)
@@ -422,6 +463,58 @@ func (s *rawSink) grow(n int) error {
 	copy(next, s.buf)
 	s.buf = next
 	return nil
+}
+
+// startStream switches the sink from holding the message to feeding the
+// MIME decoder as the bytes arrive; what was decoded so far goes first.
+func (s *rawSink) startStream() {
+	s.stream = newRawStream(s.buf)
+	s.w = s.stream.pw
+	s.buf = nil
+}
+
+// rawStream runs the MIME decoder (mail.DecodeReader) over a message's
+// bytes as the raw field's base64 decoder produces them, through a pipe,
+// so that a message too large to hold is never held: its attachments are
+// counted as they pass and only its bounded text is kept.
+type rawStream struct {
+	pw   *io.PipeWriter
+	done chan streamResult
+}
+
+type streamResult struct {
+	dm  *mail.Message
+	err error
+}
+
+// errStreamStopped is what a write to a stream whose decoder has stopped
+// returns; the decoder stops early only on a read error, which the
+// writer caused.
+var errStreamStopped = errors.New("sync: message decoder stopped")
+
+func newRawStream(prefix []byte) *rawStream {
+	pr, pw := io.Pipe()
+	st := &rawStream{pw: pw, done: make(chan streamResult, 1)}
+	go func() {
+		var r io.Reader = pr
+		if len(prefix) > 0 {
+			r = io.MultiReader(bytes.NewReader(prefix), pr)
+		}
+		// Gmail's internalDate may follow the raw field: the caller
+		// applies it afterwards (mail.Message.UseInternalDate).
+		dm, err := mail.DecodeReader(r, mail.Options{})
+		pr.CloseWithError(errStreamStopped)
+		st.done <- streamResult{dm: dm, err: err}
+	}()
+	return st
+}
+
+// end ends the stream with the response's outcome (nil when it was read
+// whole) and returns the decoded message once the decoder is done.
+func (st *rawStream) end(err error) (*mail.Message, error) {
+	st.pw.CloseWithError(err)
+	r := <-st.done
+	return r.dm, r.err
 }
 
 // finish decodes the last partial quantum.
