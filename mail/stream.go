@@ -90,13 +90,12 @@ func (s *streamSource) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := s.r.Read(p)
-	for _, c := range p[:n] {
-		if c == '\n' && (s.last[1] == '\n' || (s.last[1] == '\r' && s.last[0] == '\n')) {
-			s.blank = true
-		}
-		s.last[0], s.last[1] = s.last[1], c
-	}
 	s.n += int64(n)
+	if !s.blank {
+		s.scan(p[:n])
+	} else if n > 0 {
+		s.last[1] = p[n-1]
+	}
 	switch {
 	case err == io.EOF:
 		s.eof = true
@@ -108,6 +107,19 @@ func (s *streamSource) Read(p []byte) (int, error) {
 		s.err = err
 	}
 	return n, err
+}
+
+// scan looks for the blank line that ends the header; once it is found,
+// only the last byte matters, so a large body is not scanned.
+func (s *streamSource) scan(b []byte) {
+	for i, c := range b {
+		if c == '\n' && (s.last[1] == '\n' || (s.last[1] == '\r' && s.last[0] == '\n')) {
+			s.blank = true
+			s.last[1] = b[len(b)-1]
+			return
+		}
+		s.last[0], s.last[1] = s.last[1], b[i]
+	}
 }
 
 // UseInternalDate gives a message decoded without Options.InternalDate
