@@ -24,7 +24,9 @@ func DecodeReader(r io.Reader, opts Options) (msg *Message, readErr error) {
 	// message without a header is made searchable by its raw text, as in
 	// Decode.
 	rec := &prefixRecorder{r: src, max: d.maxText}
-	br := bufio.NewReaderSize(rec, 8<<10)
+	// A larger read buffer than Decode's: each read from a pipe is a
+	// hand-off between goroutines.
+	br := bufio.NewReaderSize(rec, 64<<10)
 	defer func() {
 		if r := recover(); r != nil {
 			d.log.Error("mail: decoder panic", slog.Any("panic", r))

@@ -399,8 +399,22 @@ func (s *rawSink) decode(q []byte) error {
 	return s.flush()
 }
 
-// flush hands decoded bytes to w when streaming.
+// streamChunk is how many decoded bytes a streaming sink gathers before
+// handing them on: each hand-off through the pipe to the MIME decoder
+// costs two goroutine switches, and per 24 KiB read from the socket they
+// were a fifth of the CPU time of a 25 MB message.
+const streamChunk = 64 << 10
+
+// flush hands decoded bytes to w when streaming, a chunk at a time.
 func (s *rawSink) flush() error {
+	if len(s.buf) < streamChunk {
+		return nil
+	}
+	return s.flushAll()
+}
+
+// flushAll hands every decoded byte held to w when streaming.
+func (s *rawSink) flushAll() error {
 	if s.w == nil || len(s.buf) == 0 {
 		return nil
 	}
@@ -517,15 +531,18 @@ func (st *rawStream) end(err error) (*mail.Message, error) {
 	return r.dm, r.err
 }
 
-// finish decodes the last partial quantum.
+// finish decodes the last partial quantum and, when streaming, hands
+// on what is left.
 func (s *rawSink) finish() error {
-	if s.nCarry == 0 {
-		return nil
+	if s.nCarry > 0 {
+		q := s.carry[:s.nCarry]
+		s.nCarry = 0
+		if len(q) == 1 && s.badErr == nil {
+			s.badErr = errors.New("sync: raw message is not base64url (truncated quantum)")
+		}
+		if err := s.decode(q); err != nil {
+			return err
+		}
 	}
-	q := s.carry[:s.nCarry]
-	s.nCarry = 0
-	if len(q) == 1 && s.badErr == nil {
-		s.badErr = errors.New("sync: raw message is not base64url (truncated quantum)")
-	}
-	return s.decode(q)
+	return s.flushAll()
 }
