@@ -32,8 +32,9 @@ import (
 // (tenant_id, date, id) index, testing each row, when it matches more:
 // then matches are dense and a page is found after a few rows.
 type PGIndex struct {
-	db  *sql.DB
-	log *slog.Logger
+	db    *sql.DB
+	log   *slog.Logger
+	codec *docCodec
 	// walkFactor is walkFactor (pgindex_query.go); tests make it small.
 	walkFactor int
 }
@@ -53,10 +54,17 @@ func OpenPostgres(ctx context.Context, db *sql.DB, logger *slog.Logger) (*PGInde
 	if !ok {
 		return nil, errors.New("search: postgres index: table search_documents is missing (the database is not migrated to this build)")
 	}
-	return &PGIndex{db: db, log: logger, walkFactor: walkFactor}, nil
+	codec, err := newDocCodec()
+	if err != nil {
+		return nil, err
+	}
+	return &PGIndex{db: db, log: logger, codec: codec, walkFactor: walkFactor}, nil
 }
 
-// Close releases nothing: the connection pool is the store's.
+// Close releases nothing: the connection pool is the store's, and the
+// codec holds only memory (its zstd encoder and decoder are used through
+// EncodeAll and DecodeAll, which start no goroutines), so that an index
+// shared by callers that each close it stays usable.
 func (x *PGIndex) Close() error { return nil }
 
 // execer is what writes need: the pool, or the transaction of a drain
@@ -86,9 +94,9 @@ func (x *PGIndex) indexIn(ctx context.Context, db execer, docs []Document) error
 			if err := validateDoc(d); err != nil {
 				return err
 			}
-			blob, err := json.Marshal(d)
+			blob, err := x.codec.encode(d)
 			if err != nil {
-				return fmt.Errorf("search: encode document %d: %w", d.ID, err)
+				return err
 			}
 			ids[i], tenants[i], mailboxes[i] = d.ID, d.TenantID, d.MailboxID
 			dates[i], hashes[i], terms[i], blobs[i] = d.Date.UTC(), d.Hash(), pgTerms(d), blob
@@ -146,19 +154,35 @@ func (x *PGIndex) UpdateLabels(ctx context.Context, tenantID, id int64, labelIDs
 		return ErrNoTenant
 	}
 	var blob []byte
-	err := x.db.QueryRowContext(ctx, `SELECT doc FROM search_documents WHERE id = $1 AND tenant_id = $2`, id, tenantID).Scan(&blob)
+	var mailboxID int64
+	err := x.db.QueryRowContext(ctx, `SELECT mailbox_id, doc FROM search_documents WHERE id = $1 AND tenant_id = $2`, id, tenantID).Scan(&mailboxID, &blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("search: update labels of %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("search: update labels of %d: %w", id, err)
 	}
-	var d Document
-	if err := json.Unmarshal(blob, &d); err != nil {
-		return fmt.Errorf("search: stored document %d: %w", id, err)
+	d, err := x.decode(id, tenantID, mailboxID, blob)
+	if err != nil {
+		return err
 	}
 	d.LabelIDs, d.LabelNames = labelIDs, labelNames
 	return x.Index(ctx, []Document{d})
+}
+
+// decode rebuilds a stored document: the compact zstd copy of docCodec
+// (written since migration 0013), or the JSON of a Document that rows
+// written before it hold (a JSON object starts with '{', a zstd frame
+// with its magic number 0xFD2FB528, RFC 8878 section 3.1.1).
+func (x *PGIndex) decode(id, tenantID, mailboxID int64, blob []byte) (Document, error) {
+	if len(blob) > 0 && blob[0] == '{' {
+		var d Document
+		if err := json.Unmarshal(blob, &d); err != nil {
+			return Document{}, fmt.Errorf("search: stored document %d: %w", id, err)
+		}
+		return d, nil
+	}
+	return x.codec.decode(id, tenantID, mailboxID, blob)
 }
 
 func pgScope(tenantID, mailboxID int64) (string, []any) {
@@ -263,6 +287,9 @@ func pgTerms(d *Document) string {
 		add(pgAttachment, 0)
 	}
 	add(pgTag("m", strconv.FormatInt(d.MailboxID, 10)), 0)
+	for _, t := range pgDateTags(d.Date) {
+		add(t, 0)
+	}
 	for _, t := range []struct {
 		kind string
 		ids  []int64
