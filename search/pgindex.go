@@ -21,8 +21,9 @@ import (
 // Redis: there is no per-process copy that could be empty or stale.
 //
 // Layout (chosen by measurement, BENCHMARKS.md "Postgres search backend"):
-// one row per document with its tenant, mailbox, date, content hash, the
-// Document as JSON (for hits and highlights) and a tsvector of tokens made
+// one row per document with its tenant, mailbox, date, content hash, a
+// compact zstd-compressed copy of the Document (docCodec, as the FTS5
+// index stores it; for hits and highlights) and a tsvector of tokens made
 // in Go (pgTerms) with the embedded engine's folding and tokenizer, so a
 // word folds identically in the index, in queries and in every backend.
 // The tsvector is searched through a GIN index with prefix queries
