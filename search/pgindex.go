@@ -21,9 +21,8 @@ import (
 // Redis: there is no per-process copy that could be empty or stale.
 //
 // Layout (chosen by measurement, BENCHMARKS.md "Postgres search backend"):
-// one row per document with its tenant, mailbox, date, content hash, a
-// compact zstd-compressed copy of the Document (docCodec, as the FTS5
-// index stores it; for hits and highlights) and a tsvector of tokens made
+// one row per document with its tenant, mailbox, date, content hash, the
+// Document as JSON (for hits and highlights) and a tsvector of tokens made
 // in Go (pgTerms) with the embedded engine's folding and tokenizer, so a
 // word folds identically in the index, in queries and in every backend.
 // The tsvector is searched through a GIN index with prefix queries
@@ -33,9 +32,8 @@ import (
 // (tenant_id, date, id) index, testing each row, when it matches more:
 // then matches are dense and a page is found after a few rows.
 type PGIndex struct {
-	db    *sql.DB
-	log   *slog.Logger
-	codec *docCodec
+	db  *sql.DB
+	log *slog.Logger
 	// walkFactor is walkFactor (pgindex_query.go); tests make it small.
 	walkFactor int
 }
@@ -55,17 +53,10 @@ func OpenPostgres(ctx context.Context, db *sql.DB, logger *slog.Logger) (*PGInde
 	if !ok {
 		return nil, errors.New("search: postgres index: table search_documents is missing (the database is not migrated to this build)")
 	}
-	codec, err := newDocCodec()
-	if err != nil {
-		return nil, err
-	}
-	return &PGIndex{db: db, log: logger, codec: codec, walkFactor: walkFactor}, nil
+	return &PGIndex{db: db, log: logger, walkFactor: walkFactor}, nil
 }
 
-// Close releases nothing: the connection pool is the store's, and the
-// codec holds only memory (its zstd encoder and decoder are used through
-// EncodeAll and DecodeAll, which start no goroutines), so that an index
-// shared by callers that each close it stays usable.
+// Close releases nothing: the connection pool is the store's.
 func (x *PGIndex) Close() error { return nil }
 
 // execer is what writes need: the pool, or the transaction of a drain
@@ -95,9 +86,15 @@ func (x *PGIndex) indexIn(ctx context.Context, db execer, docs []Document) error
 			if err := validateDoc(d); err != nil {
 				return err
 			}
-			blob, err := x.codec.encode(d)
+			// JSON, not the FTS5 index's zstd copy (half the size): a row
+			// is moved to TOAST only when it exceeds ~2 KB
+			// (TOAST_TUPLE_THRESHOLD; toast_tuple_target only sets how far
+			// it is then shrunk), and with the smaller copy a quarter of
+			// the rows stayed whole in the heap, which grew 2.5 times and
+			// made every match cost more pages (BENCHMARKS.md).
+			blob, err := json.Marshal(d)
 			if err != nil {
-				return err
+				return fmt.Errorf("search: encode document %d: %w", d.ID, err)
 			}
 			ids[i], tenants[i], mailboxes[i] = d.ID, d.TenantID, d.MailboxID
 			dates[i], hashes[i], terms[i], blobs[i] = d.Date.UTC(), d.Hash(), pgTerms(d), blob
@@ -155,15 +152,14 @@ func (x *PGIndex) UpdateLabels(ctx context.Context, tenantID, id int64, labelIDs
 		return ErrNoTenant
 	}
 	var blob []byte
-	var mailboxID int64
-	err := x.db.QueryRowContext(ctx, `SELECT mailbox_id, doc FROM search_documents WHERE id = $1 AND tenant_id = $2`, id, tenantID).Scan(&mailboxID, &blob)
+	err := x.db.QueryRowContext(ctx, `SELECT doc FROM search_documents WHERE id = $1 AND tenant_id = $2`, id, tenantID).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("search: update labels of %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("search: update labels of %d: %w", id, err)
 	}
-	d, err := x.decode(id, tenantID, mailboxID, blob)
+	d, err := x.decode(id, blob)
 	if err != nil {
 		return err
 	}
@@ -171,19 +167,13 @@ func (x *PGIndex) UpdateLabels(ctx context.Context, tenantID, id int64, labelIDs
 	return x.Index(ctx, []Document{d})
 }
 
-// decode rebuilds a stored document: the compact zstd copy of docCodec
-// (written since migration 0013), or the JSON of a Document that rows
-// written before it hold (a JSON object starts with '{', a zstd frame
-// with its magic number 0xFD2FB528, RFC 8878 section 3.1.1).
-func (x *PGIndex) decode(id, tenantID, mailboxID int64, blob []byte) (Document, error) {
-	if len(blob) > 0 && blob[0] == '{' {
-		var d Document
-		if err := json.Unmarshal(blob, &d); err != nil {
-			return Document{}, fmt.Errorf("search: stored document %d: %w", id, err)
-		}
-		return d, nil
+// decode rebuilds a stored document.
+func (x *PGIndex) decode(id int64, blob []byte) (Document, error) {
+	var d Document
+	if err := json.Unmarshal(blob, &d); err != nil {
+		return Document{}, fmt.Errorf("search: stored document %d: %w", id, err)
 	}
-	return x.codec.decode(id, tenantID, mailboxID, blob)
+	return d, nil
 }
 
 func pgScope(tenantID, mailboxID int64) (string, []any) {

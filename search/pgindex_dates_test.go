@@ -2,7 +2,6 @@ package search
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -145,41 +144,5 @@ func TestPostgresDateRanges(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// TestPostgresReadsJSONDocuments: rows written before migration 0013 hold
-// the document as JSON; they are still listed, highlighted and relabelled.
-func TestPostgresReadsJSONDocuments(t *testing.T) {
-	idx := openPGIndex(t)
-	ctx := context.Background()
-	d := Document{ID: 7, TenantID: 1, MailboxID: 3, GmailID: "g7", ThreadID: "t7", Subject: "Quarterly budget",
-		From: Address{Name: "Jan Jansen", Address: "jan@example.com"}, Body: "the budget is attached", LabelIDs: []string{"INBOX"},
-		Date: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
-	blob, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := idx.db.ExecContext(ctx, `INSERT INTO search_documents (id, tenant_id, mailbox_id, date, hash, terms, doc) VALUES ($1, $2, $3, $4, $5, $6::tsvector, $7)`,
-		d.ID, d.TenantID, d.MailboxID, d.Date, d.Hash(), pgTerms(&d), blob); err != nil {
-		t.Fatal(err)
-	}
-	res, err := idx.Search(ctx, 1, Request{Query: "budget"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Hits) != 1 || res.Hits[0].GmailID != "g7" || res.Hits[0].MailboxID != 3 || res.Hits[0].From != d.From.String() ||
-		!res.Hits[0].Date.Equal(d.Date) || len(res.Hits[0].Highlights) == 0 {
-		t.Fatalf("hits = %+v", res.Hits)
-	}
-	if err := idx.UpdateLabels(ctx, 1, 7, []string{"STARRED"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	res, err = idx.Search(ctx, 1, Request{Query: "is:starred budget"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Hits) != 1 || res.Hits[0].Subject != d.Subject {
-		t.Fatalf("after relabelling: hits = %+v", res.Hits)
 	}
 }

@@ -327,17 +327,17 @@ func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Res
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
 	stmt, args := x.pageSQL(q, req.Sort, after, size, pgCollect)
-	out, last, err := x.page(ctx, tx, tenantID, stmt, args, terms)
+	out, last, err := x.page(ctx, tx, stmt, args, terms)
 	if err == nil && out.Total > MaxTotal && req.Sort != Relevance {
 		stmt, args = x.pageSQL(q, req.Sort, after, size, pgWalk)
 		var walked *Result
-		walked, last, err = x.page(ctx, tx, tenantID, stmt, args, terms)
+		walked, last, err = x.page(ctx, tx, stmt, args, terms)
 		if err == nil && len(walked.Hits) < size {
 			// The bounded walk came up short: the matches lie further
 			// back than the newest rows it may read (or this is the last
 			// page). Sorting every match is then the cheaper way.
 			stmt, args = x.pageSQL(q, req.Sort, after, size, pgSortAll)
-			walked, last, err = x.page(ctx, tx, tenantID, stmt, args, terms)
+			walked, last, err = x.page(ctx, tx, stmt, args, terms)
 		}
 		if walked != nil {
 			out.Hits = walked.Hits
@@ -366,11 +366,10 @@ type pgSortValues struct {
 	score float64
 }
 
-// page runs a page statement: rows of count, id, date, score, mailbox,
-// doc, where
+// page runs a page statement: rows of count, id, date, score, doc, where
 // id is NULL when the page is empty (counted) or the count is absent (the
 // date walk). Total is the count as read, not yet capped.
-func (x *PGIndex) page(ctx context.Context, tx *sql.Tx, tenantID int64, stmt string, args []any, terms []hlTerm) (*Result, pgSortValues, error) {
+func (x *PGIndex) page(ctx context.Context, tx *sql.Tx, stmt string, args []any, terms []hlTerm) (*Result, pgSortValues, error) {
 	var last pgSortValues
 	rows, err := tx.QueryContext(ctx, stmt, args...)
 	if err != nil {
@@ -383,16 +382,15 @@ func (x *PGIndex) page(ctx context.Context, tx *sql.Tx, tenantID int64, stmt str
 		var id sql.NullInt64
 		var date sql.NullTime
 		var score sql.NullFloat64
-		var mailboxID sql.NullInt64
 		var blob []byte
-		if err := rows.Scan(&n, &id, &date, &score, &mailboxID, &blob); err != nil {
+		if err := rows.Scan(&n, &id, &date, &score, &blob); err != nil {
 			return nil, last, err
 		}
 		out.Total = n.Int64
 		if !id.Valid {
 			continue
 		}
-		doc, err := x.decode(id.Int64, tenantID, mailboxID.Int64, blob)
+		doc, err := x.decode(id.Int64, blob)
 		if err != nil {
 			return nil, last, err
 		}
@@ -470,7 +468,7 @@ func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, plan 
 		} else {
 			where += ` AND date >= COALESCE((` + bound + `), '-infinity'::timestamptz)`
 		}
-		return `SELECT NULL::bigint, id, date, 0::float8, mailbox_id, doc FROM search_documents WHERE ` + where +
+		return `SELECT NULL::bigint, id, date, 0::float8, doc FROM search_documents WHERE ` + where +
 			` ORDER BY ` + order("") + ` LIMIT ` + limit, a.v
 	}
 	var m, inner string
@@ -499,7 +497,7 @@ func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, plan 
 		}
 	}
 	return `WITH m AS MATERIALIZED (` + m + `), c AS (SELECT count(*) AS n FROM m)
-		SELECT c.n, p.id, p.date, p.score::float8, s.mailbox_id, s.doc FROM c
+		SELECT c.n, p.id, p.date, p.score::float8, s.doc FROM c
 		LEFT JOIN LATERAL (` + inner + ` ORDER BY ` + order("") + ` LIMIT ` + limit + `) p ON true
 		LEFT JOIN search_documents s ON s.id = p.id
 		ORDER BY ` + order("p."), a.v
