@@ -9,7 +9,7 @@ import (
 	"tidings/models"
 )
 
-// TestSearchDocumentsGetDateTags: migration 0013 adds the date tags of
+// TestSearchDocumentsGetDateTags: migration 0014 adds the date tags of
 // search.PGIndex (search/pgindex_dates.go, whose TestPGDateTagsFormat pins
 // the same format) to the documents an earlier release indexed, by their
 // UTC date, and leaves their words and stored copy as they were.
@@ -19,7 +19,7 @@ func TestSearchDocumentsGetDateTags(t *testing.T) {
 	}
 	ctx := context.Background()
 	db := testenv.EmptyPostgres(t)
-	if err := models.MigrateToForTest(db, models.Postgres, 12); err != nil {
+	if err := models.MigrateToForTest(db, models.Postgres, 13); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Exec(`INSERT INTO search_documents (id, tenant_id, mailbox_id, date, hash, terms, doc) VALUES

@@ -6,7 +6,7 @@ import (
 )
 
 // Date tags: every document's tsvector carries its UTC year, month and
-// day ("#y:2026", "#mo:2026-01", "#d:2026-01-15"; migration 0013 adds them
+// day ("#y:2026", "#mo:2026-01", "#d:2026-01-15"; migration 0014 adds them
 // to rows written before). A date range narrower than half of the
 // tenant's dates is then also a tsquery of the tags covering it, so the
 // GIN index intersects a word with the range before any row is read.

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// TestPGDateTagsFormat pins the tag format migration 0013 writes in SQL
+// TestPGDateTagsFormat pins the tag format migration 0014 writes in SQL
 // (to_char of the UTC date) for rows indexed before it.
 func TestPGDateTagsFormat(t *testing.T) {
 	for _, c := range []struct {
