@@ -44,6 +44,8 @@ type FTSIndex struct {
 	lock  *os.File
 	log   *slog.Logger
 	codec *docCodec
+	// expand caches word prefixes' terms per shard (fts_expand.go).
+	expand *expandCache
 
 	mu     sync.RWMutex
 	shards map[int64][]int64 // tenant → spans of its existing shard tables, ascending
@@ -89,7 +91,7 @@ func OpenFTS(path string, logger *slog.Logger) (*FTSIndex, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	x := &FTSIndex{db: db, lock: lock, log: logger, codec: codec}
+	x := &FTSIndex{db: db, lock: lock, log: logger, codec: codec, expand: newExpandCache()}
 	if err := x.setup(); err != nil {
 		_ = x.Close()
 		return nil, err
