@@ -45,7 +45,8 @@ type FTSIndex struct {
 	log   *slog.Logger
 	codec *docCodec
 	// expand caches word prefixes' terms per shard (fts_expand.go).
-	expand *expandCache
+	expand    *expandCache
+	expandMax int // at most this many terms per prefix and shard; 0 = no expansion
 
 	mu     sync.RWMutex
 	shards map[int64][]int64 // tenant → spans of its existing shard tables, ascending
@@ -91,7 +92,7 @@ func OpenFTS(path string, logger *slog.Logger) (*FTSIndex, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	x := &FTSIndex{db: db, lock: lock, log: logger, codec: codec, expand: newExpandCache()}
+	x := &FTSIndex{db: db, lock: lock, log: logger, codec: codec, expand: newExpandCache(), expandMax: ftsExpandMax}
 	if err := x.setup(); err != nil {
 		_ = x.Close()
 		return nil, err

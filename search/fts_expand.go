@@ -25,13 +25,15 @@ import (
 // (https://sqlite.org/fts5.html, section 7), so they are exactly FTS5's
 // tokens; the lookup is a term range (fts5vocab's xBestIndex takes term
 // >= and < constraints). A prefix with more than ftsExpandMax terms in a
-// shard stays a plain prefix there: a long OR costs more than the merge.
+// shard (FTSIndex.expandMax) stays a plain prefix there: a long OR costs
+// more than the merge.
 // Only prefixes of ASCII letters and digits are expanded, since for them
 // our folding and FTS5's unicode61 tokenizer agree byte for byte (both
 // lower-case ASCII and keep it whole); any other prefix is left to FTS5.
 
-// ftsExpandMax is the largest number of terms a prefix is expanded into
-// in one shard (chosen by measurement, see BENCHMARKS.md).
+// ftsExpandMax is the default of FTSIndex.expandMax, the largest number
+// of terms a prefix is expanded into in one shard (chosen by measurement,
+// see BENCHMARKS.md).
 const ftsExpandMax = 32
 
 // ftsExpandCacheMax bounds the expansion cache; it is emptied when full.
@@ -69,6 +71,7 @@ func plainPrefix(p ftsPrefix) string { return p.cols + ` : "` + p.tok + `"*` }
 // over means there were more than ftsExpandMax.
 type expansion struct {
 	gen   uint64
+	max   int // the cut-off it was read with
 	terms []string
 	over  bool
 }
@@ -149,17 +152,17 @@ func (x *FTSIndex) shardArgs(ctx context.Context, q *ftsQuery, s shard, expand b
 
 // expandPrefix is the MATCH expression of prefix p in shard s.
 func (x *FTSIndex) expandPrefix(ctx context.Context, s shard, p ftsPrefix) (string, error) {
-	if !expandable(p.tok) {
+	if !expandable(p.tok) || x.expandMax <= 0 {
 		return plainPrefix(p), nil
 	}
 	k := expandKey{s, p.tok}
 	e, gen, ok := x.expand.get(k)
-	if !ok {
+	if !ok || e.max != x.expandMax {
 		terms, over, err := x.vocabTerms(ctx, s, p.tok)
 		if err != nil {
 			return "", err
 		}
-		e = expansion{gen: gen, terms: terms, over: over}
+		e = expansion{gen: gen, max: x.expandMax, terms: terms, over: over}
 		x.expand.put(k, e)
 	}
 	switch {
@@ -172,7 +175,7 @@ func (x *FTSIndex) expandPrefix(ctx context.Context, s shard, p ftsPrefix) (stri
 }
 
 // vocabTerms lists the terms of shard s that begin with tok, at most
-// ftsExpandMax (over is true when there are more). The fts5vocab table
+// x.expandMax (over is true when there are more). The fts5vocab table
 // lives in the connection's temp schema; it is created on first use.
 func (x *FTSIndex) vocabTerms(ctx context.Context, s shard, tok string) (terms []string, over bool, err error) {
 	conn, err := x.db.Conn(ctx)
@@ -187,7 +190,7 @@ func (x *FTSIndex) vocabTerms(ctx context.Context, s shard, tok string) (terms [
 	// tok is ASCII, so tok with its last byte raised bounds every term it
 	// begins.
 	hi := tok[:len(tok)-1] + string(rune(tok[len(tok)-1]+1))
-	rows, err := conn.QueryContext(ctx, `SELECT term FROM temp.`+v+` WHERE term >= ? AND term < ? LIMIT ?`, tok, hi, ftsExpandMax+1)
+	rows, err := conn.QueryContext(ctx, `SELECT term FROM temp.`+v+` WHERE term >= ? AND term < ? LIMIT ?`, tok, hi, x.expandMax+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("search: expand %q: %w", tok, err)
 	}
@@ -205,7 +208,7 @@ func (x *FTSIndex) vocabTerms(ctx context.Context, s shard, tok string) (terms [
 	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("search: expand %q: %w", tok, err)
 	}
-	if len(terms) > ftsExpandMax {
+	if len(terms) > x.expandMax {
 		return nil, true, nil
 	}
 	return terms, false, nil
