@@ -297,6 +297,27 @@ func tagLabel(l string) string   { return "l" + hex.EncodeToString([]byte(l)) }
 
 const tagAttachment = "att"
 
+// tagLike reports whether a token that begins with tok could be one of the
+// addr or tags columns' tokens: a letter of tagTenant … tagLabel or of the
+// address roles followed by hex digits (ids are decimal, a subset), or a
+// prefix of tagAttachment or of "none0" (ftsNone). Query words that cannot
+// be need no column filter to keep them out of those columns; FTS5 checks
+// a filter on every row, so leaving it out is cheaper (fts_query.go).
+func tagLike(tok string) bool {
+	if tok == "" || strings.HasPrefix(tagAttachment, tok) || strings.HasPrefix("none0", tok) {
+		return true
+	}
+	if !strings.ContainsRune("tmcaklfb", rune(tok[0])) {
+		return false
+	}
+	for i := 1; i < len(tok); i++ {
+		if c := tok[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // addrToken is a participant's full lower-cased address under its role,
 // hex-encoded so that a prefix of the address is a prefix of the token.
 func addrToken(role, addr string) string { return role + hex.EncodeToString([]byte(addr)) }

@@ -40,7 +40,7 @@ const ftsExpandMax = 32
 const ftsExpandCacheMax = 4096
 
 // ftsPrefix is a word prefix of a compiled query: the FTS5 column filter
-// and the token.
+// ("" for none) and the token.
 type ftsPrefix struct{ cols, tok string }
 
 // placeholder stands for prefix i in a compiled MATCH expression until the
@@ -65,7 +65,7 @@ func expandable(tok string) bool {
 	return tok != ""
 }
 
-func plainPrefix(p ftsPrefix) string { return p.cols + ` : "` + p.tok + `"*` }
+func plainPrefix(p ftsPrefix) string { return colFilter(p.cols) + `"` + p.tok + `"*` }
 
 // expansion is a prefix's terms in one shard as of a write generation;
 // over means there were more than ftsExpandMax.
@@ -171,7 +171,7 @@ func (x *FTSIndex) expandPrefix(ctx context.Context, s shard, p ftsPrefix) (stri
 	case len(e.terms) == 0:
 		return ftsNone, nil // no word of this shard begins so
 	}
-	return p.cols + ` : ("` + strings.Join(e.terms, `" OR "`) + `")`, nil
+	return colFilter(p.cols) + `("` + strings.Join(e.terms, `" OR "`) + `")`, nil
 }
 
 // vocabTerms lists the terms of shard s that begin with tok, at most

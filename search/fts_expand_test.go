@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -178,5 +179,54 @@ func TestFTSPrefixExpansionRelevance(t *testing.T) {
 		if got.Hits[i].ID != want.Hits[i].ID || got.Hits[i].Score != want.Hits[i].Score {
 			t.Fatalf("hit %d: %d (%v), want %d (%v)", i, got.Hits[i].ID, got.Hits[i].Score, want.Hits[i].ID, want.Hits[i].Score)
 		}
+	}
+}
+
+// TestFTSTagLikeCoversTagAndAddrTokens: every token of the addr and tags
+// columns is tagLike, so a query word without a column filter (one that is
+// not tagLike) can never match them.
+func TestFTSTagLikeCoversTagAndAddrTokens(t *testing.T) {
+	d := Document{ID: 7, TenantID: 12345, MailboxID: 678, ContactIDs: []int64{42, 9}, AccountIDs: []int64{3},
+		CaseIDs: []int64{77}, LabelIDs: []string{"INBOX", "Label_7", "UNREAD"}, LabelNames: []string{"Projects/Alpha", "Zürich"},
+		HasAttachment: true, From: Address{Name: "Ann", Address: "ann.o'neil@example.com"},
+		To: []Address{{Address: "zoë@exämple.org"}}, Cc: []Address{{Address: "x+y@z.io"}}, Bcc: []Address{{Address: "b@c.d"}}}
+	vals := ftsValues(&d)
+	for _, col := range []int{len(ftsColumns) - 2, len(ftsColumns) - 1} { // addr, tags
+		for _, tok := range strings.Fields(vals[col].(string)) {
+			if !tagLike(tok) {
+				t.Errorf("%s token %q is not tagLike", ftsColumns[col], tok)
+			}
+		}
+	}
+	if !tagLike(strings.TrimSuffix(strings.TrimPrefix(ftsNone, `tags : "`), `"`)) {
+		t.Error("ftsNone's token is not tagLike")
+	}
+	for _, w := range []string{"budget", "quarterly", "invoice", "zebra", "fax", "bz", "report"} {
+		if tagLike(w) {
+			t.Errorf("tagLike(%q) = true, want false", w)
+		}
+	}
+}
+
+// TestFTSWordsDoNotMatchTags: query words spelled like tag or address
+// tokens find only text.
+func TestFTSWordsDoNotMatchTags(t *testing.T) {
+	x := openFTSTest(t)
+	base := Document{TenantID: 1, MailboxID: 3, ContactIDs: []int64{42}, HasAttachment: true, LabelIDs: []string{"INBOX"},
+		From: Address{Address: "fa@example.com"}, Subject: "Budget", Body: "nothing here", Date: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
+	text := base
+	text.ID, text.MailboxID, text.ContactIDs, text.HasAttachment = 2, 1, nil, false
+	text.Body = "see m3 att c42 t1 f6661 budget"
+	base.ID = 1
+	if err := x.Index(context.Background(), []Document{base, text}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"m3", "att", "c42", "t1", "f6661", "f666", "m", "a"} {
+		if got := searchIDs(t, x, Request{Query: q}); !slices.Equal(got, []int64{2}) {
+			t.Errorf("%q: %v, want only the message with the word in its text [2]", q, got)
+		}
+	}
+	if got := searchIDs(t, x, Request{Query: "budg"}); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("budg: %v, want [1 2]", got)
 	}
 }

@@ -202,11 +202,14 @@ func (c *ftsCompiler) text(n *TextNode) string {
 	if len(toks) == 0 {
 		return ftsNone
 	}
+	if n.Field == FieldAny && !slices.ContainsFunc(toks, tagLike) {
+		cols = "" // the text columns are every column these words can be in
+	}
 	var alts []string
 	if !n.Phrase && len(toks) == 1 {
 		alts = append(alts, c.placeholder(ftsPrefix{cols, toks[0]}))
 	} else {
-		alts = append(alts, cols+` : "`+strings.Join(toks, " ")+`"`)
+		alts = append(alts, colFilter(cols)+`"`+strings.Join(toks, " ")+`"`)
 	}
 	if strings.Contains(n.Text, "@") {
 		roles := []string{"f", "t", "c", "b"}
@@ -221,6 +224,14 @@ func (c *ftsCompiler) text(n *TextNode) string {
 		}
 	}
 	return strings.Join(alts, " OR ")
+}
+
+// colFilter is an FTS5 column filter for cols, none when cols is empty.
+func colFilter(cols string) string {
+	if cols == "" {
+		return ""
+	}
+	return cols + " : "
 }
 
 func tagsAny(tag func(int64) string, ids []int64) string {
