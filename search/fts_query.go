@@ -392,15 +392,15 @@ func (x *FTSIndex) page(ctx context.Context, req Request, q *ftsQuery, shards []
 		if len(keys) == size {
 			break
 		}
+		if lo, hi := s.keyRange(); afterKey != nil && ((op == "<" && lo >= *afterKey) || (op == ">" && hi <= *afterKey)) {
+			continue // the shard lies entirely before the cursor
+		}
 		args, err := x.shardArgs(ctx, q, s, true)
 		if err != nil {
 			return nil, nil, err
 		}
 		stmt, args := `SELECT rowid, 0 FROM `+s.table()+` WHERE `+q.on(s), slices.Clip(args)
 		if afterKey != nil {
-			if lo, hi := s.keyRange(); (op == "<" && lo >= *afterKey) || (op == ">" && hi <= *afterKey) {
-				continue // the shard lies entirely before the cursor
-			}
 			stmt += ` AND rowid ` + op + ` ?`
 			args = append(args, *afterKey)
 		}
