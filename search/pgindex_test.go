@@ -226,6 +226,10 @@ func TestOpenChoosesByDatabase(t *testing.T) {
 		{"embedded engine on postgres", pg, "fts5", "", "shares the index inside the database"},
 		{"bleve on postgres", pg, "bleve", "", "shares the index inside the database"},
 		{"sqlite default", lite, "", "*search.FTSIndex", ""},
+		{"sqlite bleve", lite, "bleve", "*search.BleveIndex", ""},
+		{"sqlite bleve-shards", lite, "bleve-shards", "*search.BleveShards", ""},
+		{"bleve-shards on postgres", pg, "bleve-shards", "", "shares the index inside the database"},
+		{"unknown embedded engine", lite, "lucene", "", "want fts5, bleve or bleve-shards"},
 		{"postgres engine on sqlite", lite, "postgres", "", "needs a Postgres database"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -124,10 +124,12 @@ type searchBench struct {
 // engines maps the names -engines accepts to the runs that measure them.
 func (b *searchBench) engines() map[string]func(context.Context) (sbResult, error) {
 	return map[string]func(context.Context) (sbResult, error){
-		"fts5":     b.runFTS5,
-		"bleve":    b.runBleve,
-		"pgtrgm":   b.runPg,
-		"postgres": b.runPgIndex, // the search.PGIndex backend
+		"fts5":  b.runFTS5,
+		"bleve": b.runBleve,
+		// bleve split into tenant/date shards (search.BleveShards)
+		"bleve-shards": b.runBleveShards,
+		"pgtrgm":       b.runPg,
+		"postgres":     b.runPgIndex, // the search.PGIndex backend
 	}
 }
 
@@ -320,6 +322,11 @@ func sbDirSize(dir string) int64 {
 func (b *searchBench) runBleve(ctx context.Context) (sbResult, error) {
 	path := filepath.Join(b.dir, "bleve", "mail.bleve")
 	return b.runEmbedded(ctx, "bleve (embedded)", path, func() (search.Index, error) { return search.OpenBleve(path, b.log) })
+}
+
+func (b *searchBench) runBleveShards(ctx context.Context) (sbResult, error) {
+	path := filepath.Join(b.dir, "bleve-shards", "mail.bleve-shards")
+	return b.runEmbedded(ctx, "bleve, date shards (embedded)", path, func() (search.Index, error) { return search.OpenBleveShards(path, b.log) })
 }
 
 func (b *searchBench) runFTS5(ctx context.Context) (sbResult, error) {
