@@ -44,6 +44,9 @@ type FTSIndex struct {
 	lock  *os.File
 	log   *slog.Logger
 	codec *docCodec
+	// expand caches word prefixes' terms per shard (fts_expand.go).
+	expand    *expandCache
+	expandMax int // at most this many terms per prefix and shard; 0 = no expansion
 
 	mu     sync.RWMutex
 	shards map[int64][]int64 // tenant → spans of its existing shard tables, ascending
@@ -89,7 +92,7 @@ func OpenFTS(path string, logger *slog.Logger) (*FTSIndex, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	x := &FTSIndex{db: db, lock: lock, log: logger, codec: codec}
+	x := &FTSIndex{db: db, lock: lock, log: logger, codec: codec, expand: newExpandCache(), expandMax: ftsExpandMax}
 	if err := x.setup(); err != nil {
 		_ = x.Close()
 		return nil, err
@@ -293,6 +296,27 @@ func tagCase(id int64) string    { return "k" + strconv.FormatInt(id, 10) }
 func tagLabel(l string) string   { return "l" + hex.EncodeToString([]byte(l)) }
 
 const tagAttachment = "att"
+
+// tagLike reports whether a token that begins with tok could be one of the
+// addr or tags columns' tokens: a letter of tagTenant … tagLabel or of the
+// address roles followed by hex digits (ids are decimal, a subset), or a
+// prefix of tagAttachment or of "none0" (ftsNone). Query words that cannot
+// be need no column filter to keep them out of those columns; FTS5 checks
+// a filter on every row, so leaving it out is cheaper (fts_query.go).
+func tagLike(tok string) bool {
+	if tok == "" || strings.HasPrefix(tagAttachment, tok) || strings.HasPrefix("none0", tok) {
+		return true
+	}
+	if !strings.ContainsRune("tmcaklfb", rune(tok[0])) {
+		return false
+	}
+	for i := 1; i < len(tok); i++ {
+		if c := tok[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // addrToken is a participant's full lower-cased address under its role,
 // hex-encoded so that a prefix of the address is a prefix of the token.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -222,6 +223,7 @@ func (x *FTSIndex) write(ctx context.Context, fn func(w *ftsWriter) error) error
 		return fmt.Errorf("search: commit index write: %w", err)
 	}
 	x.addShards(w.created)
+	x.expand.written(slices.Collect(maps.Keys(w.insert)))
 	return nil
 }
 
