@@ -103,7 +103,7 @@ func OpenFTS(path string, logger *slog.Logger) (*FTSIndex, error) {
 const ftsLayout = "2"
 
 // ftsTuning is the FTS5 configuration of each shard
-// (https://sqlite.org/fts5.html, section 6.5 and 6.2): merge 8 segments of a
+// (https://sqlite.org/fts5.html, options automerge and crisismerge): merge 8 segments of a
 // level at a time instead of FTS5's default 4, so that each row is
 // rewritten by fewer levels of merging. Every commit adds a small segment
 // to each shard it touches, and at 200,000 messages merging was 19 % of
