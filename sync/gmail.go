@@ -56,6 +56,8 @@ type gmailClient struct {
 	tokens    *tokenSource
 	limiter   *rate.Limiter // nil: no client-side quota
 	hc        *http.Client  // the authenticated client svc uses
+	stream    *http.Client  // hc without its whole-request timeout, for streamed bodies
+	stall     time.Duration // how long a streamed body may give no bytes
 	admit     *inflight
 	conc      *adaptiveLimit
 	quotaUser string
@@ -96,7 +98,7 @@ func (s *Syncer) newGmailClient(ctx context.Context, mb *models.Mailbox) (*gmail
 		baseURL = s.endpoint
 	}
 	return &gmailClient{
-		svc: svc, hc: hc, baseURL: baseURL, tokens: ts, limiter: lim.rate, conc: lim.conc, admit: s.admit,
+		svc: svc, hc: hc, stream: &http.Client{Transport: hc.Transport}, stall: s.http.Timeout, baseURL: baseURL, tokens: ts, limiter: lim.rate, conc: lim.conc, admit: s.admit,
 		quotaUser: fmt.Sprintf("tidings-%d-%d", mb.TenantID, mb.ID),
 		retry:     s.retry, log: s.log.With(slog.Int64("mailbox", mb.ID)),
 		metrics: s.metrics,

@@ -42,7 +42,9 @@ func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, op
 		return nil, fmt.Errorf("sync: messages.get request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	res, err := c.hc.Do(req)
+	watch := watchStalls(ctx, c.stall)
+	defer watch.stop()
+	res, err := watch.do(c.stream, req)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func (c *gmailClient) getRaw(ctx context.Context, id string, admit *inflight, op
 		sink.buf = ticket.buffer(int(res.ContentLength/4*3 + 16))
 	}
 	br := readers.Get().(*bufio.Reader)
-	br.Reset(res.Body)
+	br.Reset(watch.body(res.Body))
 	defer func() {
 		br.Reset(nil)
 		readers.Put(br)
@@ -117,19 +119,23 @@ func (c *gmailClient) getAttachment(ctx context.Context, messageID, attachmentID
 		return nil, fmt.Errorf("sync: attachments.get request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	res, err := c.hc.Do(req)
+	watch := watchStalls(ctx, c.stall)
+	res, err := watch.do(c.stream, req)
 	if err != nil {
+		watch.stop()
 		return nil, err
 	}
 	if err := googleapi.CheckResponse(res); err != nil {
 		res.Body.Close()
+		watch.stop()
 		return nil, err
 	}
 	pr, pw := io.Pipe()
 	go func() {
+		defer watch.stop()
 		defer res.Body.Close()
 		sink := &rawSink{ctx: ctx, w: pw}
-		d := &rawDiverter{src: bufio.NewReaderSize(res.Body, 64<<10), sink: sink, field: "data"}
+		d := &rawDiverter{src: bufio.NewReaderSize(watch.body(res.Body), 64<<10), sink: sink, field: "data"}
 		var body gmail.MessagePartBody
 		err := json.NewDecoder(d).Decode(&body)
 		if err == nil {

@@ -247,9 +247,9 @@ func (b *ingestBench) child(ctx context.Context, name string, env []string, dir 
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = dir
-	var errBuf strings.Builder
+	errBuf := &tailWriter{n: 8 << 10}
 	cmd.Stdout = io.Discard
-	cmd.Stderr = &limitedWriter{w: &errBuf, n: 8 << 10}
+	cmd.Stderr = errBuf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return ingestResult{name: name}, fmt.Errorf("%s: %w", name, err)
@@ -317,19 +317,22 @@ func vmHWM(path string) (int64, bool) {
 	return 0, false
 }
 
-type limitedWriter struct {
-	w io.Writer
-	n int
+// tailWriter keeps the last n bytes written to it: a failing child's
+// error is at the end of its output, after any progress lines.
+type tailWriter struct {
+	buf []byte
+	n   int
 }
 
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		_, _ = l.w.Write(p[:k])
-		l.n -= k
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.n; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
 	}
 	return len(p), nil
 }
+
+func (t *tailWriter) String() string { return string(t.buf) }
 
 // tidings syncs the generated mailbox into a fresh store of the engine.
 func (b *ingestBench) tidings(ctx context.Context, engine, pgURL string) (ingestResult, error) {
