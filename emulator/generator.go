@@ -36,6 +36,17 @@ type GeneratorOptions struct {
 	Participants   int      // distinct correspondents, default 200
 }
 
+// WithLargeAttachments returns o with 1 % of the messages carrying one
+// attachment of mb MiB (mb <= 0 leaves o as it is): the mailbox the
+// memory targets of a sync are measured on.
+func (o GeneratorOptions) WithLargeAttachments(mb int) GeneratorOptions {
+	if mb > 0 {
+		o.AttachmentRate = 0.01
+		o.AttachmentSizes = []int{mb << 20}
+	}
+	return o
+}
+
 // Generator builds a deterministic synthetic mailbox: message i is rebuilt
 // from (seed, i) on every call, so a million-message mailbox costs only the
 // emulator's compact per-message state. It is safe for concurrent use.
@@ -409,7 +420,7 @@ func (g *Generator) Message(i int) []byte {
 	}
 	var b bytes.Buffer
 	g.writeHeaders(&b, i, d, r, v, loc, peer)
-	b.Write(g.body(i, d, r, v, loc, peer))
+	g.writeBody(&b, i, d, r, v, loc, peer)
 	return b.Bytes()
 }
 
@@ -455,9 +466,10 @@ func (g *Generator) writeHeaders(b *bytes.Buffer, i int, d genDraws, r *rand.Ran
 	h("MIME-Version", "1.0")
 }
 
-// body returns the MIME body of message i with its Content-Type: plain
-// text or text and HTML, with attachments, or one of the malformations.
-func (g *Generator) body(i int, d genDraws, r *rand.Rand, v genVariant, loc, peer int) []byte {
+// writeBody writes the MIME body of message i with its Content-Type to
+// p: plain text or text and HTML, with attachments (written straight into
+// p, which holds the message's bytes once), or one of the malformations.
+func (g *Generator) writeBody(p *bytes.Buffer, i int, d genDraws, r *rand.Rand, v genVariant, loc, peer int) {
 	declared := v.charset
 	if v.label != "" {
 		declared = v.label
@@ -499,44 +511,39 @@ func (g *Generator) body(i int, d genDraws, r *rand.Rand, v genVariant, loc, pee
 	}
 	switch {
 	case d.malformed == 5:
-		return []byte("Content-Type: multipart/mixed\r\n\r\n--nobound\r\nContent-Type: text/plain\r\n\r\nboundary parameter missing\r\n--nobound--\r\n")
+		p.WriteString("Content-Type: multipart/mixed\r\n\r\n--nobound\r\nContent-Type: text/plain\r\n\r\nboundary parameter missing\r\n--nobound--\r\n")
+		return
 	case d.attach > 0:
-		var p bytes.Buffer
-		fmt.Fprintf(&p, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\nThis is a multi-part message in MIME format.\r\n", bnd(0))
-		fmt.Fprintf(&p, "--%s\r\n", bnd(0))
+		fmt.Fprintf(p, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\nThis is a multi-part message in MIME format.\r\n", bnd(0))
+		fmt.Fprintf(p, "--%s\r\n", bnd(0))
 		if d.structure == 0 {
 			p.Write(leaf("text/plain", plain))
 		} else {
 			p.Write(alt())
 		}
 		for a := 0; a < d.attach; a++ {
-			fmt.Fprintf(&p, "--%s\r\n", bnd(0))
-			g.writeAttachment(&p, i, a, g.o.AttachmentSizes[r.IntN(len(g.o.AttachmentSizes))])
+			fmt.Fprintf(p, "--%s\r\n", bnd(0))
+			g.writeAttachment(p, i, a, g.o.AttachmentSizes[r.IntN(len(g.o.AttachmentSizes))])
 		}
 		if d.malformed != 1 { // 1: closing boundary missing
-			fmt.Fprintf(&p, "--%s--\r\n", bnd(0))
+			fmt.Fprintf(p, "--%s--\r\n", bnd(0))
 		}
-		return p.Bytes()
+		return
 	case d.structure == 0:
-		return leaf("text/plain", plain)
+		p.Write(leaf("text/plain", plain))
+		return
 	}
 	body := alt()
 	if d.malformed == 1 {
 		body = bytes.TrimSuffix(body, []byte("--"+bnd(1)+"--\r\n"))
 	}
-	return body
+	p.Write(body)
 }
 
 // writeAttachment writes attachment a of message i: a PDF-looking part of
 // size random bytes from a stream of its own; the second one has an RFC
 // 2047 encoded non-ASCII file name.
 func (g *Generator) writeAttachment(p *bytes.Buffer, i, a, size int) {
-	data := make([]byte, size)
-	ar := rand.New(rand.NewPCG(g.seed^uint64(i), uint64(a)))
-	for k := 0; k+8 <= size; k += 8 {
-		binary.LittleEndian.PutUint64(data[k:], ar.Uint64())
-	}
-	copy(data, "%PDF-1.4\n")
 	name := fmt.Sprintf("report-%d-%d.pdf", i, a)
 	disp := fmt.Sprintf("attachment; filename=\"%s\"", name)
 	if a == 1 {
@@ -544,7 +551,27 @@ func (g *Generator) writeAttachment(p *bytes.Buffer, i, a, size int) {
 		disp = "attachment; filename=\"" + mime.BEncoding.Encode("utf-8", name) + "\""
 	}
 	fmt.Fprintf(p, "Content-Type: application/pdf; name=\"%s\"\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", name, disp)
-	p.Write(appendWrap76(p.AvailableBuffer(), data))
+	// The data is drawn and encoded a chunk at a time, straight into p:
+	// 456 bytes are 8 draws of the stream and 8 lines of 57 bytes, so the
+	// bytes and their wrapping are those of drawing all of them first.
+	// Bytes after the last whole draw stay zero.
+	p.Grow(base64.StdEncoding.EncodedLen(size) + 2*max((size+56)/57, 1))
+	ar := rand.New(rand.NewPCG(g.seed^uint64(i), uint64(a)))
+	var chunk [456]byte
+	for off := 0; off < size; off += len(chunk) {
+		n := min(len(chunk), size-off)
+		clear(chunk[:n])
+		for k := 0; k+8 <= n; k += 8 {
+			binary.LittleEndian.PutUint64(chunk[k:], ar.Uint64())
+		}
+		if off == 0 {
+			copy(chunk[:n], "%PDF-1.4\n")
+		}
+		p.Write(appendWrap76(p.AvailableBuffer(), chunk[:n]))
+	}
+	if size == 0 {
+		p.WriteString("\r\n")
+	}
 }
 
 // genLabelColors are colours from Gmail's label palette (users.labels

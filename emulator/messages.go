@@ -166,15 +166,15 @@ func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, c *call) {
 		writeJSON(w, 200, out)
 		return
 	}
-	out.SizeEstimate, out.Snippet = int64(len(raw)), snippet(parseMessage(raw).text())
-	writeRawMessage(w, out, raw)
+	out.SizeEstimate, out.Snippet = int64(len(raw)), snippet(messageText(raw))
+	e.writeRawMessage(w, out, raw)
 }
 
 // writeRawMessage writes a format=raw message: the JSON of out (whose Raw
 // is empty) with the "raw" member appended and base64url-encoded straight
 // into the response, instead of building the encoded string and having
 // encoding/json copy and scan it.
-func writeRawMessage(w http.ResponseWriter, out *apiMessage, raw []byte) {
+func (e *Emulator) writeRawMessage(w http.ResponseWriter, out *apiMessage, raw []byte) {
 	head, err := json.Marshal(out)
 	if err != nil || len(head) < 2 {
 		writeAPIError(w, errBackend(500))
@@ -190,7 +190,16 @@ func writeRawMessage(w http.ResponseWriter, out *apiMessage, raw []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(head)+base64.URLEncoding.EncodedLen(len(raw))+2))
 	w.WriteHeader(200)
-	bw := bufio.NewWriterSize(w, 32<<10)
+	bw, _ := e.rawWriters.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(w, 32<<10)
+	} else {
+		bw.Reset(w)
+	}
+	defer func() {
+		bw.Reset(nil) // let go of the response
+		e.rawWriters.Put(bw)
+	}()
 	_, _ = bw.Write(head)
 	enc := base64.NewEncoder(base64.URLEncoding, bw)
 	_, _ = enc.Write(raw)

@@ -143,10 +143,29 @@ func toValidUTF8(s string) string {
 // and grandchildren "1.0","1.1",... It never fails: whatever cannot be
 // parsed is served as an opaque text/plain leaf.
 func parseMessage(raw []byte) *part {
-	return parseEntity(raw, "", 0)
+	return parseEntity(raw, "", 0, false)
 }
 
-func parseEntity(raw []byte, id string, depth int) *part {
+// messageText is parseMessage(raw).text() without copying the parts
+// text() never reads: leaves that are neither text/* nor multipart/*
+// (attachments) are skipped instead of being copied out of the body.
+func messageText(raw []byte) string {
+	return parseEntity(raw, "", 0, true).text()
+}
+
+// skipForText reports whether a multipart child with this Content-Type
+// can be left out of a parse made only for text(): a part parseEntity
+// would type as neither text/* nor multipart/*.
+func skipForText(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || (err != nil && mt == "") {
+		return false // parsed as text/plain
+	}
+	mt = strings.ToLower(mt)
+	return !strings.HasPrefix(mt, "text/") && !strings.HasPrefix(mt, "multipart/")
+}
+
+func parseEntity(raw []byte, id string, depth int, textOnly bool) *part {
 	hb, body := splitHeader(raw)
 	h := readHeader(hb)
 	p := &part{id: id, headers: headerList(h)}
@@ -164,6 +183,9 @@ func parseEntity(raw []byte, id string, depth int) *part {
 			if err != nil {
 				break // end, or a truncated/malformed multipart: keep what we have
 			}
+			if textOnly && skipForText(child.Header.Get("Content-Type")) {
+				continue // the next NextPart skips its body
+			}
 			var buf bytes.Buffer
 			if err := textproto.WriteHeader(&buf, child.Header); err != nil {
 				break
@@ -174,7 +196,7 @@ func parseEntity(raw []byte, id string, depth int) *part {
 			if id != "" {
 				cid = id + "." + cid
 			}
-			p.children = append(p.children, parseEntity(buf.Bytes(), cid, depth+1))
+			p.children = append(p.children, parseEntity(buf.Bytes(), cid, depth+1, textOnly))
 			if rerr != nil {
 				break
 			}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seedDir := fs.String("seed-dir", "", "load .eml files, mbox files and Maildirs from `DIR` into the first user's mailbox")
 	generate := fs.Int("generate", 0, "generate `N` synthetic messages into each user's mailbox")
 	seed := fs.Int64("seed", 1, "generator and emulator seed")
+	attachMB := fs.Int("attachment-mb", 0, "with -generate: give 1% of the messages one attachment of this many MiB (0: generator defaults)")
 	quota := fs.Bool("quota", false, "enforce Gmail's per-user quota (15,000 units/min)")
 	faultRate := fs.Float64("faults", 0, "inject a fault into this share of API calls (0..1)")
 	faultKinds := fs.String("fault-kinds", "all", "comma-separated fault kinds: 500,503,429,reset,slow,truncate,empty-history-page,phantom-message,ghost-label")
@@ -50,8 +52,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pushURL := fs.String("push-url", "", "POST Pub/Sub-style push notifications for watch() to this URL")
 	tokenTTL := fs.Duration("token-ttl", 30*24*time.Hour, "lifetime of the printed access tokens")
 	verbose := fs.Bool("v", false, "debug logging")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (runtime/pprof) to `FILE` until shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	if len(users) == 0 {
 		users = userList{"me@example.com"}
@@ -81,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	if err := seedMailboxes(srv, log, users, *generate, *seed, *seedDir); err != nil {
+	if err := seedMailboxes(srv, log, users, *generate, *seed, *attachMB, *seedDir); err != nil {
 		return err
 	}
 	if err := printEndpoints(stdout, srv, users, *tokenTTL); err != nil {
@@ -97,15 +107,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// seedMailboxes adds the users, each with n generated messages, and loads
-// dir (when given) into the first user's mailbox.
-func seedMailboxes(srv *emulator.Server, log *slog.Logger, users []string, n int, seed int64, dir string) error {
+// seedMailboxes adds the users, each with n generated messages (attachMB:
+// see GeneratorOptions.WithLargeAttachments), and loads dir (when given)
+// into the first user's mailbox.
+func seedMailboxes(srv *emulator.Server, log *slog.Logger, users []string, n int, seed int64, attachMB int, dir string) error {
 	for _, u := range users {
 		if _, err := srv.AddUser(u); err != nil {
 			return err
 		}
 		if n > 0 {
-			g := emulator.NewGenerator(seed, emulator.GeneratorOptions{Owner: u})
+			g := emulator.NewGenerator(seed, emulator.GeneratorOptions{Owner: u}.WithLargeAttachments(attachMB))
 			if err := srv.AddGenerated(u, g, n); err != nil {
 				return err
 			}
@@ -138,4 +149,22 @@ func printEndpoints(stdout io.Writer, srv *emulator.Server, users []string, toke
 	}
 	fmt.Fprintf(stdout, "ready (curl -H 'Authorization: Bearer <access_token>' %s/gmail/v1/users/me/profile)\n", srv.URL)
 	return nil
+}
+
+// startCPUProfile profiles the emulator's CPU into path until the
+// returned function is called (the benchmark's way to see what serving
+// a mailbox costs beside the client syncing it).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }

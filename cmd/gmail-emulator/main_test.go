@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tidings/emulator"
 )
 
 type emu struct {
@@ -180,5 +183,45 @@ func TestBadFlags(t *testing.T) {
 		if err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: want an error", args)
 		}
+	}
+}
+
+// TestGenerateLargeAttachments: -attachment-mb serves the generator's
+// mailbox with 1 % of the messages carrying an attachment of that size,
+// the same messages a GeneratorOptions.WithLargeAttachments generator
+// builds in-process (the ingest benchmark's Maildir for notmuch and mu).
+func TestGenerateLargeAttachments(t *testing.T) {
+	const n = 400
+	e := start(t, "-generate", fmt.Sprint(n), "-seed", "3", "-attachment-mb", "1")
+	g := emulator.NewGenerator(3, emulator.GeneratorOptions{Owner: "me@example.com"}.WithLargeAttachments(1))
+	var want []int
+	for i := range n {
+		if len(g.Message(i)) > 1<<20 {
+			want = append(want, len(g.Message(i)))
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the generator gave no message a 1 MiB attachment; pick another seed")
+	}
+	var list struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+	}
+	e.get(t, "me@example.com", fmt.Sprintf("messages?includeSpamTrash=true&maxResults=%d", n), &list)
+	var got []int
+	for _, m := range list.Messages {
+		var msg struct {
+			SizeEstimate int `json:"sizeEstimate"`
+		}
+		e.get(t, "me@example.com", "messages/"+m.ID+"?format=minimal", &msg)
+		if msg.SizeEstimate > 1<<20 {
+			got = append(got, msg.SizeEstimate)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if len(list.Messages) != n || !slices.Equal(got, want) {
+		t.Fatalf("%d messages listed; large ones served %v, generated %v", len(list.Messages), got, want)
 	}
 }

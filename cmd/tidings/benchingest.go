@@ -41,6 +41,7 @@ type ingestResult struct {
 	cpu     time.Duration
 	maxRSS  int64 // bytes
 	emuCPU  time.Duration
+	server  serverCPU // Postgres runs only
 	note    string
 	skipped string
 }
@@ -58,6 +59,7 @@ func runIngestBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	n := fs.Int("n", 20000, "messages in the generated mailbox (generator defaults)")
 	seed := fs.Int64("seed", 1, "generator seed")
 	pgURL := fs.String("postgres", "", "Postgres `URL` of a database the benchmark may create schemas in (empty: SQLite only)")
+	engines := fs.String("engines", "sqlite,postgres", "tidings stores to sync into (comma-separated; postgres needs -postgres)")
 	peers := fs.String("peers", "notmuch,mu,lieer", "reference programs to run on the same messages (comma-separated; empty for none)")
 	lieerDir := fs.String("lieer-dir", "/work/shared/peers/lieer", "`DIR` with lieer's emulator setup.sh and gmi-emu")
 	emuBin := fs.String("emulator", "", "gmail-emulator binary (default: next to this binary, then $PATH)")
@@ -86,7 +88,7 @@ func runIngestBench(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		defer os.RemoveAll(b.dir)
 	}
-	results, err := b.run(ctx, *pgURL, splitList(*peers), *lieerDir)
+	results, err := b.run(ctx, splitList(*engines), *pgURL, splitList(*peers), *lieerDir)
 	printIngest(stdout, b, results)
 	if err != nil {
 		fmt.Fprintln(stderr, "tidings bench ingest:", err)
@@ -135,21 +137,18 @@ func fileExists(p string) bool {
 }
 
 func (b *ingestBench) generator() *emulator.Generator {
-	opts := emulator.GeneratorOptions{Owner: benchOwner}
-	if b.attachMB > 0 {
-		opts.AttachmentRate = 0.01
-		opts.AttachmentSizes = []int{b.attachMB << 20}
-	}
-	return emulator.NewGenerator(b.seed, opts)
+	return emulator.NewGenerator(b.seed, emulator.GeneratorOptions{Owner: benchOwner}.WithLargeAttachments(b.attachMB))
 }
 
-func (b *ingestBench) run(ctx context.Context, pgURL string, peers []string, lieerDir string) ([]ingestResult, error) {
+func (b *ingestBench) run(ctx context.Context, engines []string, pgURL string, peers []string, lieerDir string) ([]ingestResult, error) {
 	var out []ingestResult
-	engines := []string{"sqlite"}
-	if pgURL != "" {
-		engines = append(engines, "postgres")
-	}
 	for _, eng := range engines {
+		switch {
+		case eng == "postgres" && pgURL == "":
+			continue // no database given: SQLite only, as before -engines
+		case eng != "sqlite" && eng != "postgres":
+			return out, fmt.Errorf("unknown engine %q (want sqlite or postgres)", eng)
+		}
 		r, err := b.tidings(ctx, eng, pgURL)
 		out = append(out, r)
 		if err != nil {
@@ -183,17 +182,18 @@ type emulatorProc struct {
 	url string
 }
 
-func (b *ingestBench) startEmulator(ctx context.Context) (*emulatorProc, error) {
-	args := []string{"-addr", "127.0.0.1:0", "-seed", fmt.Sprint(b.seed)}
+// startEmulator starts a gmail-emulator child serving the generated
+// mailbox; with -profile it writes a CPU profile named after run.
+func (b *ingestBench) startEmulator(ctx context.Context, run string) (*emulatorProc, error) {
+	// The emulator generates the same mailbox (seed and options) and
+	// rebuilds each message when it is fetched, so even a mailbox of
+	// 25 MB attachments costs it little memory.
+	args := []string{"-addr", "127.0.0.1:0", "-seed", fmt.Sprint(b.seed), "-generate", fmt.Sprint(b.n)}
 	if b.attachMB > 0 {
-		// The emulator's -generate uses generator defaults; other
-		// attachment sizes are served from the Maildir.
-		if err := b.writeMaildir(ctx); err != nil {
-			return nil, err
-		}
-		args = append(args, "-seed-dir", b.maildir())
-	} else {
-		args = append(args, "-generate", fmt.Sprint(b.n))
+		args = append(args, "-attachment-mb", fmt.Sprint(b.attachMB))
+	}
+	if b.profile {
+		args = append(args, "-cpuprofile", filepath.Join(b.dir, "emulator-"+run+".cpu.pprof"))
 	}
 	cmd := exec.CommandContext(ctx, b.emulator, args...)
 	cmd.Stderr = io.Discard
@@ -223,6 +223,14 @@ func (b *ingestBench) startEmulator(ctx context.Context) (*emulatorProc, error) 
 		return nil, errors.New("emulator did not report its address")
 	}
 	return p, nil
+}
+
+// cpu is the CPU time (user + system) the running emulator has used so
+// far, so that a run counts only what the emulator spent serving it and
+// not generating the mailbox at start.
+func (p *emulatorProc) cpu() time.Duration {
+	t, _ := procTicks(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	return time.Duration(t) * time.Second / clockTicks
 }
 
 // stop ends the emulator and returns the CPU time it used.
@@ -341,7 +349,7 @@ func (b *ingestBench) tidings(ctx context.Context, engine, pgURL string) (ingest
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return ingestResult{name: name}, err
 	}
-	emu, err := b.startEmulator(ctx)
+	emu, err := b.startEmulator(ctx, engine)
 	if err != nil {
 		return ingestResult{name: name}, err
 	}
@@ -374,8 +382,18 @@ func (b *ingestBench) tidings(ctx context.Context, engine, pgURL string) (ingest
 			"--blockprofile", filepath.Join(b.dir, engine+".block.pprof"))
 	}
 	argv = append(argv, benchOwner)
+	var server func() serverCPU
+	if engine == "postgres" {
+		server = watchServerCPU(pgURL)
+	}
+	emuBefore := emu.cpu()
 	r, err := b.child(ctx, name, env, data, argv...)
-	r.emuCPU = emu.stop()
+	emuAfter := emu.cpu()
+	if server != nil {
+		r.server = server()
+	}
+	emu.stop()
+	r.emuCPU = emuAfter - emuBefore
 	if b.index {
 		r.note = "with the embedded search index"
 	}
@@ -477,7 +495,7 @@ func (b *ingestBench) lieer(ctx context.Context, dir string) (ingestResult, erro
 	if !fileExists(setup) || !fileExists(gmi) {
 		return ingestResult{name: name, skipped: "lieer emulator scripts not found in " + dir}, nil
 	}
-	emu, err := b.startEmulator(ctx)
+	emu, err := b.startEmulator(ctx, "lieer")
 	if err != nil {
 		return ingestResult{name: name}, err
 	}
@@ -499,7 +517,7 @@ func printIngest(w io.Writer, b *ingestBench, rs []ingestResult) {
 	}
 	fmt.Fprintf(w, "ingest benchmark: %d generated messages (seed %d), load average after the run %s\n\n", b.n, b.seed, load)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "program\tmsg/s\tCPU ms/msg\tpeak RSS MiB\twall s\temulator CPU s\tnote")
+	fmt.Fprintln(tw, "program\tmsg/s\tCPU ms/msg\tpeak RSS MiB\twall s\temulator CPU s\temulator ms/msg\tPostgres backends ms/msg\tPostgres background s\tnote")
 	for _, r := range rs {
 		if r.skipped != "" {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\tskipped: %s\n", r.name, r.skipped)
@@ -508,14 +526,23 @@ func printIngest(w io.Writer, b *ingestBench, rs []ingestResult) {
 		if r.wall == 0 {
 			continue
 		}
-		emu := "-"
+		emu, emuPer, pg, pgBG := "-", "-", "-", "-"
 		if r.emuCPU > 0 {
 			emu = fmt.Sprintf("%.1f", r.emuCPU.Seconds())
+			emuPer = fmt.Sprintf("%.3f", perMessage(r.emuCPU, r.n))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.0f\t%.1f\t%s\t%s\n", r.name, r.rate(),
-			float64(r.cpu.Microseconds())/1000/float64(r.n), float64(r.maxRSS)/(1<<20), r.wall.Seconds(), emu, r.note)
+		if r.server != (serverCPU{}) {
+			pg = fmt.Sprintf("%.3f", perMessage(r.server.backends, r.n))
+			pgBG = fmt.Sprintf("%.1f", r.server.background.Seconds())
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\n", r.name, r.rate(),
+			perMessage(r.cpu, r.n), float64(r.maxRSS)/(1<<20), r.wall.Seconds(), emu, emuPer, pg, pgBG, r.note)
 	}
 	_ = tw.Flush()
+}
+
+func perMessage(d time.Duration, n int) float64 {
+	return float64(d.Microseconds()) / 1000 / float64(n)
 }
 
 // benchSchema creates a fresh schema in the Postgres database at base and
