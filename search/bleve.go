@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -18,7 +17,6 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/mapping"
 	bsearch "github.com/blevesearch/bleve/v2/search"
-	"github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 	"github.com/blevesearch/bleve/v2/search/query"
 )
 
@@ -114,11 +112,9 @@ func newBleveMapping() (*mapping.IndexMappingImpl, error) {
 // BleveIndex is the embedded backend.
 type BleveIndex struct {
 	idx      bleve.Index
-	analyzer interface {
-		Analyze([]byte) analysisTokens
-	}
-	log  *slog.Logger
-	lock *os.File // see lockIndex
+	analyzer wordAnalyzer
+	log      *slog.Logger
+	lock     *os.File // see lockIndex
 }
 
 var _ Index = (*BleveIndex)(nil)
@@ -177,6 +173,12 @@ func openBleve(dir string, logger *slog.Logger) (*BleveIndex, error) {
 	return b, nil
 }
 
+// wordAnalyzer splits and folds query text exactly as the index mapping
+// does for documents.
+type wordAnalyzer interface {
+	Analyze([]byte) analysisTokens
+}
+
 // Close closes the index.
 func (b *BleveIndex) Close() error {
 	defer b.lock.Close() // after the index is closed
@@ -226,7 +228,8 @@ func validateDoc(d *Document) error {
 	return nil
 }
 
-func (b *BleveIndex) toBleve(d *Document) (map[string]any, error) {
+// bleveDoc is d as the fields of newBleveMapping.
+func bleveDoc(d *Document) (map[string]any, error) {
 	meta, err := json.Marshal(bleveMeta{
 		MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
 		From: d.From, To: d.To, Cc: d.Cc, Bcc: d.Bcc,
@@ -271,7 +274,7 @@ func (b *BleveIndex) Index(ctx context.Context, docs []Document) error {
 		if err := validateDoc(&docs[i]); err != nil {
 			return err
 		}
-		m, err := b.toBleve(&docs[i])
+		m, err := bleveDoc(&docs[i])
 		if err != nil {
 			return err
 		}
@@ -448,50 +451,11 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	if err != nil {
 		return nil, err
 	}
-	c := bleveCompiler{b: b, now: now}
-	must := []query.Query{tenantQuery(tenantID)}
-	if root := c.compile(pq.Root); root != nil {
-		must = append(must, root)
-	}
-	for _, f := range []struct {
-		field string
-		ids   []int64
-	}{{bfMailbox, req.MailboxIDs}, {bfContacts, req.ContactIDs}, {bfAccounts, req.AccountIDs}, {bfCases, req.CaseIDs}} {
-		if len(f.ids) > 0 {
-			alts := make([]query.Query, len(f.ids))
-			for i, id := range f.ids {
-				alts[i] = termQ(f.field, idStr(id))
-			}
-			must = append(must, query.NewDisjunctionQuery(alts))
-		}
-	}
-	var mustNot []query.Query
-	if !pq.IncludeTrash {
-		mustNot = append(mustNot, termQ(bfLabels, "trash"))
-	}
-	if !pq.IncludeSpam {
-		mustNot = append(mustNot, termQ(bfLabels, "spam"))
-	}
-	var q query.Query = query.NewConjunctionQuery(must)
-	if len(mustNot) > 0 {
-		q = query.NewBooleanQuery([]query.Query{q}, nil, mustNot)
-	}
-
+	q := compileBleve(b.analyzer, tenantQuery(tenantID), req, pq, now)
 	size := pageSize(req.Size)
-	sr := bleve.NewSearchRequestOptions(q, size, 0, false)
-	sr.Fields = []string{bfMeta, bfSubject, bfFrom}
-	sr.Highlight = bleve.NewHighlightWithStyle(html.Name)
-	sr.Highlight.Fields = []string{bfSubject, bfFrom, bfTo, bfCc, bfBody}
-	sr.Sort = bleveSort(req.Sort)
-	if req.Sort != Relevance {
-		sr.Score = "none" // date order needs no scoring
-	}
-	if req.After != "" {
-		after, err := decodeCursor(req.After, req.Sort)
-		if err != nil {
-			return nil, err
-		}
-		sr.SearchAfter = after
+	sr, err := newBleveRequest(q, size, req)
+	if err != nil {
+		return nil, err
 	}
 	res, err := b.idx.SearchInContext(ctx, sr)
 	if err != nil {
@@ -500,21 +464,9 @@ func (b *BleveIndex) Search(ctx context.Context, tenantID int64, req Request) (*
 	out := &Result{Hits: make([]Hit, 0, len(res.Hits))}
 	out.setTotal(int64(res.Total))
 	for _, h := range res.Hits {
-		id, err := strconv.ParseInt(h.ID, 10, 64)
+		hit, err := bleveHit(h)
 		if err != nil {
-			return nil, fmt.Errorf("search: unexpected document id %q in index", h.ID)
-		}
-		var m bleveMeta
-		s, _ := h.Fields[bfMeta].(string)
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			return nil, fmt.Errorf("search: stored fields of %d: %w", id, err)
-		}
-		subject, _ := h.Fields[bfSubject].(string)
-		from, _ := h.Fields[bfFrom].(string)
-		hit := Hit{ID: id, MailboxID: m.MailboxID, GmailID: m.GmailID, ThreadID: m.ThreadID,
-			Subject: subject, From: from, Date: m.Date, Score: h.Score}
-		if len(h.Fragments) > 0 {
-			hit.Highlights = map[string][]string(h.Fragments)
+			return nil, err
 		}
 		out.Hits = append(out.Hits, hit)
 	}
@@ -555,113 +507,4 @@ func cursorValues(s Sort, h Hit) []string {
 		v = append([]string{strconv.FormatFloat(h.Score, 'g', -1, 64)}, v...)
 	}
 	return v
-}
-
-type bleveCompiler struct {
-	b   *BleveIndex
-	now time.Time
-}
-
-// text fields a free word searches, and their address keyword fields.
-var (
-	anyTextFields = []string{bfSubject, bfFrom, bfTo, bfCc, bfBcc, bfBody, bfFilename}
-	addrField     = map[string]string{bfFrom: bfFromAddr, bfTo: bfToAddr, bfCc: bfCcAddr, bfBcc: bfBccAddr}
-)
-
-func (c *bleveCompiler) compile(n Node) query.Query {
-	switch n := n.(type) {
-	case *AllNode:
-		return nil
-	case *TextNode:
-		return c.text(n)
-	case *LabelNode:
-		return termQ(bfLabels, n.Label)
-	case *AttachmentNode:
-		return termQ(bfAttach, "1")
-	case *DateNode:
-		return dateRange(n.After, n.At)
-	case *RelDateNode:
-		return dateRange(n.Newer, n.Since(c.now))
-	case *NotNode:
-		inner := c.compile(n.Child)
-		if inner == nil {
-			return query.NewMatchNoneQuery()
-		}
-		return query.NewBooleanQuery([]query.Query{query.NewMatchAllQuery()}, nil, []query.Query{inner})
-	case *AndNode:
-		var qs []query.Query
-		for _, ch := range n.Children {
-			if q := c.compile(ch); q != nil {
-				qs = append(qs, q)
-			}
-		}
-		if len(qs) == 0 {
-			return nil
-		}
-		return query.NewConjunctionQuery(qs)
-	case *OrNode:
-		var qs []query.Query
-		for _, ch := range n.Children {
-			q := c.compile(ch)
-			if q == nil {
-				return nil // one alternative matches everything
-			}
-			qs = append(qs, q)
-		}
-		return query.NewDisjunctionQuery(qs)
-	}
-	return query.NewMatchNoneQuery()
-}
-
-func dateRange(after bool, at time.Time) query.Query {
-	t, f := true, false
-	var q *query.DateRangeQuery
-	if after {
-		q = query.NewDateRangeInclusiveQuery(at, time.Time{}, &t, &f)
-	} else {
-		q = query.NewDateRangeInclusiveQuery(time.Time{}, at, &t, &f)
-	}
-	q.SetField(bfDate)
-	return q
-}
-
-// text matches a word as a prefix of a word, or a phrase exactly, in the
-// node's field or all text fields ("_all" for a single word).
-func (c *bleveCompiler) text(n *TextNode) query.Query {
-	fields := anyTextFields
-	if n.Field != FieldAny {
-		fields = []string{n.Field}
-	}
-	tokens := c.b.analyzer.Analyze([]byte(n.Text))
-	var alts []query.Query
-	if len(tokens) == 0 {
-		return query.NewMatchNoneQuery()
-	}
-	single := !n.Phrase && len(tokens) == 1
-	if single && n.Field == FieldAny {
-		pre := query.NewPrefixQuery(tokens[0])
-		pre.SetField(bfAll)
-		alts = append(alts, pre)
-	}
-	for _, f := range fields {
-		switch {
-		case single && n.Field == FieldAny:
-			// covered by the prefix query on _all
-		case single:
-			pre := query.NewPrefixQuery(tokens[0])
-			pre.SetField(f)
-			alts = append(alts, pre)
-		default:
-			alts = append(alts, query.NewPhraseQuery(tokens, f))
-		}
-		if af, ok := addrField[f]; ok && strings.Contains(n.Text, "@") {
-			pre := query.NewPrefixQuery(strings.ToLower(n.Text))
-			pre.SetField(af)
-			alts = append(alts, pre)
-		}
-	}
-	if len(alts) == 1 {
-		return alts[0]
-	}
-	return query.NewDisjunctionQuery(alts)
 }

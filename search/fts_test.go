@@ -40,7 +40,7 @@ func openFTSTest(t *testing.T) *FTSIndex {
 }
 
 // allPages pages through a search and returns the hit ids in order.
-func allPages(t *testing.T, x *FTSIndex, req Request) ([]int64, *Result) {
+func allPages(t *testing.T, x Index, req Request) ([]int64, *Result) {
 	t.Helper()
 	var ids []int64
 	var first *Result

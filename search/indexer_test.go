@@ -32,6 +32,14 @@ type indexBackend struct {
 	open func(t *testing.T, store *models.Store) search.Index
 }
 
+func openBleveShards(t *testing.T, _ *models.Store) search.Index {
+	idx, err := search.OpenBleveShards(t.TempDir()+"/mail.bleve-shards", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
 func openBleve(t *testing.T, _ *models.Store) search.Index {
 	idx, err := search.OpenBleve(t.TempDir()+"/mail.bleve", nil)
 	if err != nil {
@@ -66,6 +74,7 @@ func engineBackends(t *testing.T) []engineBackend {
 	var out []engineBackend
 	for _, eng := range testenv.Engines(t) {
 		out = append(out, engineBackend{eng, indexBackend{"bleve", openBleve}})
+		out = append(out, engineBackend{eng, indexBackend{"bleve-shards", openBleveShards}})
 		if eng.Name == models.Postgres {
 			out = append(out, engineBackend{eng, indexBackend{"postgres", openPostgresIndex}})
 		}

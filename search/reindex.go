@@ -63,8 +63,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (Index, error) {
 		return OpenFTS(filepath.Join(cfg.DataDir, "search", "mail.fts"), logger)
 	case "bleve":
 		return OpenBleve(filepath.Join(cfg.DataDir, "search", "mail.bleve"), logger)
+	case "bleve-shards":
+		return OpenBleveShards(filepath.Join(cfg.DataDir, "search", "mail.bleve-shards"), logger)
 	}
-	return nil, fmt.Errorf("search: unknown embedded engine %q (want fts5 or bleve)", cfg.Engine)
+	return nil, fmt.Errorf("search: unknown embedded engine %q (want fts5, bleve or bleve-shards)", cfg.Engine)
 }
 
 // tenantRebuilder is implemented by backends that can build a tenant's

@@ -34,12 +34,20 @@ func (s sliceSource) Documents(_ context.Context, tenantID int64, fn func([]Docu
 }
 
 func TestEmbeddedReindexAndCheck(t *testing.T) {
-	ctx := context.Background()
-	idx, err := OpenBleve(t.TempDir()+"/mail.bleve", nil)
-	if err != nil {
-		t.Fatal(err)
+	for name, open := range blevesByName {
+		t.Run(name, func(t *testing.T) {
+			idx, err := open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idx.Close()
+			testReindexAndCheck(t, idx)
+		})
 	}
-	defer idx.Close()
+}
+
+func testReindexAndCheck(t *testing.T, idx Index) {
+	ctx := context.Background()
 	docs := loadFixture(t)
 	if err := idx.Index(ctx, docs); err != nil {
 		t.Fatal(err)
@@ -132,12 +140,18 @@ func TestEmbeddedReindexAndCheck(t *testing.T) {
 // TestEmbeddedIndexLockedNamesHolder: a second opener fails at once and
 // says who holds the index, instead of waiting on it.
 func TestEmbeddedIndexLockedNamesHolder(t *testing.T) {
-	dir := t.TempDir() + "/mail.bleve"
-	idx, err := OpenBleve(dir, nil)
+	for name, open := range blevesByName {
+		t.Run(name, func(t *testing.T) { testLockedNamesHolder(t, open) })
+	}
+}
+
+func testLockedNamesHolder(t *testing.T, open func(dir string) (Index, error)) {
+	dir := t.TempDir()
+	idx, err := open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenBleve(dir, nil)
+	_, err = open(dir)
 	var locked *IndexLockedError
 	if !errors.As(err, &locked) || !errors.Is(err, ErrIndexLocked) {
 		t.Fatalf("second OpenBleve = %v, want *IndexLockedError", err)
@@ -148,7 +162,7 @@ func TestEmbeddedIndexLockedNamesHolder(t *testing.T) {
 	if err := idx.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := OpenBleve(dir, nil)
+	again, err := open(dir)
 	if err != nil {
 		t.Fatalf("open after the holder closed: %v", err)
 	}

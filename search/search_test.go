@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -256,24 +257,36 @@ func sameIDs(got, want []int64, ordered bool) bool {
 	return slices.Equal(got, want)
 }
 
+// blevesByName are the two bleve layouts: one index, and one per tenant
+// and date span.
+var blevesByName = map[string]func(dir string) (Index, error){
+	"bleve":        func(dir string) (Index, error) { return OpenBleve(dir+"/mail.bleve", nil) },
+	"bleve-shards": func(dir string) (Index, error) { return OpenBleveShards(dir+"/mail.bleve-shards", nil) },
+}
+
 func TestEmbeddedTable(t *testing.T) {
-	runTable(t, backend{
-		assertsHits: true,
-		open: func(t *testing.T) Index {
-			idx, err := OpenBleve(t.TempDir()+"/mail.bleve", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return idx
-		},
-	})
+	for name, open := range blevesByName {
+		t.Run(name, func(t *testing.T) {
+			runTable(t, backend{
+				assertsHits: true,
+				open: func(t *testing.T) Index {
+					idx, err := open(t.TempDir())
+					if err != nil {
+						t.Fatal(err)
+					}
+					return idx
+				},
+			})
+		})
+	}
 }
 
 func TestEmbeddedHighlights(t *testing.T) {
-	for name, open := range map[string]func(dir string) (Index, error){
-		"bleve": func(dir string) (Index, error) { return OpenBleve(dir+"/mail.bleve", nil) },
-		"fts5":  func(dir string) (Index, error) { return OpenFTS(dir+"/mail.fts", nil) },
-	} {
+	engines := map[string]func(dir string) (Index, error){
+		"fts5": func(dir string) (Index, error) { return OpenFTS(dir+"/mail.fts", nil) },
+	}
+	maps.Copy(engines, blevesByName)
+	for name, open := range engines {
 		t.Run(name, func(t *testing.T) {
 			idx, err := open(t.TempDir())
 			if err != nil {

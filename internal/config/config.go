@@ -38,7 +38,7 @@ type Config struct {
 	SearchOff bool
 	// SearchEngine (TIDINGS_SEARCH_ENGINE) is "" (chosen by the database:
 	// "postgres" with DATABASE_URL, "fts5" without), "postgres", or an
-	// embedded engine for SQLite, "fts5" or "bleve".
+	// embedded engine for SQLite, "fts5", "bleve" or "bleve-shards".
 	SearchEngine string
 	// SecretKey is TIDINGS_SECRET_KEY (comma-separated base64 keys, the
 	// sealing key first); empty means a key file in DataDir.
@@ -111,7 +111,7 @@ var Vars = []Var{
 	{"DATABASE_URL", "(embedded SQLite)", "Postgres URL, e.g. postgres://user:pass@host:5432/tidings?sslmode=disable"},
 	{"REDIS_URL", "(embedded Redis)", "Redis URL for the asynq task queue, e.g. redis://host:6379/0; required by cmd/worker"},
 	{"ELASTICSEARCH_URL", "(index in Postgres, or embedded with SQLite)", "Elasticsearch 8 URL, e.g. http://host:9200 (user:password@ allowed); unset, every process searches the index inside Postgres (DATABASE_URL) or the embedded index (SQLite)"},
-	{"TIDINGS_SEARCH_ENGINE", "(by database)", "postgres (the index inside Postgres; the only choice with DATABASE_URL), or with SQLite an embedded engine: fts5 (SQLite FTS5, the default there) or bleve"},
+	{"TIDINGS_SEARCH_ENGINE", "(by database)", "postgres (the index inside Postgres; the only choice with DATABASE_URL), or with SQLite an embedded engine: fts5 (SQLite FTS5, the default there), bleve, or bleve-shards (bleve split by tenant and date, measured in BENCHMARKS.md)"},
 	{"TIDINGS_SECRET_KEY", "(key file in data dir)", "base64 32-byte key(s), comma-separated, first one encrypts; encrypts OAuth tokens at rest"},
 	{"TIDINGS_LISTEN", "127.0.0.1:8080", "address the web server listens on"},
 	{"TIDINGS_BASE_URL", "http://<listen address>", "public URL of the web server (OAuth redirect, secure cookies when https)"},
@@ -252,11 +252,11 @@ func (c *Config) loadStorage(l *loader) {
 	l.checkURL("REDIS_URL", c.RedisURL, "must be a redis:// or rediss:// URL with a host", "redis", "rediss")
 	l.checkURL("ELASTICSEARCH_URL", c.ElasticsearchURL, "must be an http:// or https:// URL", "http", "https")
 	switch c.SearchEngine {
-	case "", "fts5", "bleve", "postgres":
+	case "", "fts5", "bleve", "bleve-shards", "postgres":
 		// "": chosen by the database (search.Open): Postgres's own
 		// index with DATABASE_URL, the embedded FTS5 index without.
 	default:
-		l.bad("TIDINGS_SEARCH_ENGINE", "must be postgres, fts5 or bleve")
+		l.bad("TIDINGS_SEARCH_ENGINE", "must be postgres, fts5, bleve or bleve-shards")
 	}
 	switch v := strings.ToLower(l.get("TIDINGS_SEARCH")); v {
 	case "", "on":
