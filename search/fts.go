@@ -106,11 +106,18 @@ func OpenFTS(path string, logger *slog.Logger) (*FTSIndex, error) {
 const ftsLayout = "2"
 
 // ftsTuning is the FTS5 configuration of each shard
-// (https://sqlite.org/fts5.html, section 6): FTS5's defaults for merging.
+// (https://sqlite.org/fts5.html, options automerge and crisismerge): merge 8 segments of a
+// level at a time instead of FTS5's default 4, so that each row is
+// rewritten by fewer levels of merging. Every commit adds a small segment
+// to each shard it touches, and at 200,000 messages merging was 19 % of
+// indexing CPU; with 8 indexing took 8.5 % less CPU and the query mix the
+// same CPU (16 took 14 % less but queries up to twice the CPU, from the
+// extra segments). Shards created before keep the value they were
+// created with.
 var ftsTuning = []struct {
 	key   string
 	value int
-}{{"automerge", 4}, {"crisismerge", 16}}
+}{{"automerge", 8}, {"crisismerge", 32}}
 
 // shardBits is the time span of a shard: 2^23 seconds, about 97 days.
 const shardBits = 23
