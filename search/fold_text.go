@@ -19,16 +19,54 @@ import (
 // phrase of its characters, is found anywhere inside a run of CJK text
 // (the bigram approach of Lucene's CJK analysis, without a dictionary).
 func foldText(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	i := nonASCII(s, 0)
+	if i == len(s) {
 		return s
 	}
+	// Mail is mostly ASCII with a few accented names: only the words that
+	// hold a non-ASCII byte are normalized, the rest is copied. A word
+	// here runs between ASCII bytes other than letters and digits, which
+	// neither decompose nor compose with a neighbour, so folding word by
+	// word gives what folding the whole text does (FuzzFoldText checks it
+	// against foldWhole).
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	done := 0
+	for i < len(s) {
+		start := i
+		for start > done && isASCIIAlnum(s[start-1]) {
+			start--
+		}
+		end := i
+		for end < len(s) && (s[end] >= utf8.RuneSelf || isASCIIAlnum(s[end])) {
+			end++
+		}
+		b.WriteString(s[done:start])
+		b.WriteString(foldWhole(s[start:end]))
+		done = end
+		i = nonASCII(s, end)
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// nonASCII is the index of the first byte of s at or after i that is not
+// ASCII, or len(s).
+func nonASCII(s string, i int) int {
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func isASCIIAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// foldWhole is foldText's folding applied to all of s at once.
+func foldWhole(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for _, r := range norm.NFD.String(s) {

@@ -15,6 +15,8 @@ func TestFoldText(t *testing.T) {
 		{"Straße Ølberg Łódź", "Strasse Olberg Lodz"},
 		{"東京都に住む", " 東  京  都  に  住  む "},
 		{"e\u0301", "e"}, // already decomposed
+		{"Dear Jürgen, see the Café.\nBjörn", "Dear Jurgen, see the Cafe.\nBjorn"},
+		{"x<\u0338y", "x<y"},
 	} {
 		if got := foldText(c.in); got != c.want {
 			t.Errorf("foldText(%q) = %q, want %q", c.in, got, c.want)
@@ -23,11 +25,16 @@ func TestFoldText(t *testing.T) {
 }
 
 func FuzzFoldText(f *testing.F) {
-	for _, s := range []string{"Müller", "отчёт", "東京", "\xff", "a\u0301\u0301"} {
+	for _, s := range []string{"Müller", "отчёт", "東京", "\xff", "a\u0301\u0301", "Dear Jürgen,\n\nsee the café-menu (résumé).\nBjörn",
+		"<\u0338 =\u0338", "x\u0301y.\u0301", "ab東c", "1ø2 ß."} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out := foldText(s)
+		// Folding word by word must equal folding the whole text.
+		if whole := foldWhole(s); out != whole {
+			t.Errorf("foldText(%q) = %q, folding the whole text gives %q", s, out, whole)
+		}
 		if utf8.ValidString(s) && !utf8.ValidString(out) {
 			t.Errorf("foldText(%q) = %q is not valid UTF-8", s, out)
 		}

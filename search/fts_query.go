@@ -35,7 +35,8 @@ const ftsNone = `tags : "none0"`
 
 type ftsCompiler struct {
 	now      time.Time
-	universe string // the tenant's tag: every document of the tenant
+	universe string      // the tenant's tag: every document of the tenant
+	prefixes []ftsPrefix // word prefixes, expanded per shard (fts_expand.go)
 }
 
 func (c *ftsCompiler) compile(n Node) ftsCond {
@@ -43,7 +44,7 @@ func (c *ftsCompiler) compile(n Node) ftsCond {
 	case *AllNode:
 		return ftsCond{all: true}
 	case *TextNode:
-		return ftsCond{match: ftsText(n)}
+		return ftsCond{match: c.text(n)}
 	case *LabelNode:
 		return ftsCond{match: `tags : "` + tagLabel(n.Label) + `"`}
 	case *AttachmentNode:
@@ -189,9 +190,10 @@ func queryTokens(text string) []string {
 	return out
 }
 
-// ftsText matches a word as a word prefix, or a phrase exactly, in the
+// text matches a word as a word prefix, or a phrase exactly, in the
 // node's columns; text with an '@' also matches addresses by prefix.
-func ftsText(n *TextNode) string {
+// Prefixes are placeholders, expanded per shard.
+func (c *ftsCompiler) text(n *TextNode) string {
 	cols := ftsTextColumns
 	if n.Field != FieldAny {
 		cols = ftsField[n.Field]
@@ -200,11 +202,14 @@ func ftsText(n *TextNode) string {
 	if len(toks) == 0 {
 		return ftsNone
 	}
+	if n.Field == FieldAny && !slices.ContainsFunc(toks, tagLike) {
+		cols = "" // the text columns are every column these words can be in
+	}
 	var alts []string
 	if !n.Phrase && len(toks) == 1 {
-		alts = append(alts, cols+` : "`+toks[0]+`"*`)
+		alts = append(alts, c.placeholder(ftsPrefix{cols, toks[0]}))
 	} else {
-		alts = append(alts, cols+` : "`+strings.Join(toks, " ")+`"`)
+		alts = append(alts, colFilter(cols)+`"`+strings.Join(toks, " ")+`"`)
 	}
 	if strings.Contains(n.Text, "@") {
 		roles := []string{"f", "t", "c", "b"}
@@ -215,10 +220,18 @@ func ftsText(n *TextNode) string {
 			}
 		}
 		for _, r := range roles {
-			alts = append(alts, `addr : "`+addrToken(r, strings.ToLower(n.Text))+`"*`)
+			alts = append(alts, c.placeholder(ftsPrefix{"addr", addrToken(r, strings.ToLower(n.Text))}))
 		}
 	}
 	return strings.Join(alts, " OR ")
+}
+
+// colFilter is an FTS5 column filter for cols, none when cols is empty.
+func colFilter(cols string) string {
+	if cols == "" {
+		return ""
+	}
+	return cols + " : "
 }
 
 func tagsAny(tag func(int64) string, ids []int64) string {
@@ -232,9 +245,10 @@ func tagsAny(tag func(int64) string, ids []int64) string {
 // ftsQuery is a compiled search: a WHERE clause that names the shard's
 // table as ftsTable, its arguments, and the range of keys it can match.
 type ftsQuery struct {
-	where  string
-	args   []any
-	lo, hi int64 // keys in [lo, hi)
+	where    string
+	args     []any
+	lo, hi   int64       // keys in [lo, hi)
+	prefixes []ftsPrefix // placeholders in args (x.shardArgs expands them)
 }
 
 // on is the WHERE clause for shard s.
@@ -270,7 +284,7 @@ func compileSearch(tenantID int64, req Request, pq *Query, now time.Time) *ftsQu
 	if !pq.IncludeSpam {
 		match = "(" + match + `) NOT tags : "` + tagLabel("spam") + `"`
 	}
-	q := &ftsQuery{where: ftsTable + " MATCH ?", args: []any{match}, lo: math.MinInt64, hi: math.MaxInt64}
+	q := &ftsQuery{where: ftsTable + " MATCH ?", args: []any{match}, lo: math.MinInt64, hi: math.MaxInt64, prefixes: c.prefixes}
 	if root.sql != "" {
 		q.where += " AND (" + root.sql + ")"
 		q.args = append(q.args, root.args...)
@@ -331,8 +345,12 @@ func (x *FTSIndex) count(ctx context.Context, q *ftsQuery, shards []shard) (int6
 	var total int64
 	for i := len(shards) - 1; i >= 0 && total <= MaxTotal; i-- {
 		var n int64
-		err := x.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+shards[i].table()+` WHERE `+q.on(shards[i])+` LIMIT ?)`,
-			append(slices.Clip(q.args), MaxTotal+1-total)...).Scan(&n)
+		args, err := x.shardArgs(ctx, q, shards[i], true)
+		if err != nil {
+			return 0, err
+		}
+		err = x.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+shards[i].table()+` WHERE `+q.on(shards[i])+` LIMIT ?)`,
+			append(slices.Clip(args), MaxTotal+1-total)...).Scan(&n)
 		if err != nil {
 			return 0, err
 		}
@@ -374,11 +392,15 @@ func (x *FTSIndex) page(ctx context.Context, req Request, q *ftsQuery, shards []
 		if len(keys) == size {
 			break
 		}
-		stmt, args := `SELECT rowid, 0 FROM `+s.table()+` WHERE `+q.on(s), slices.Clip(q.args)
+		if lo, hi := s.keyRange(); afterKey != nil && ((op == "<" && lo >= *afterKey) || (op == ">" && hi <= *afterKey)) {
+			continue // the shard lies entirely before the cursor
+		}
+		args, err := x.shardArgs(ctx, q, s, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		stmt, args := `SELECT rowid, 0 FROM `+s.table()+` WHERE `+q.on(s), slices.Clip(args)
 		if afterKey != nil {
-			if lo, hi := s.keyRange(); (op == "<" && lo >= *afterKey) || (op == ">" && hi <= *afterKey) {
-				continue // the shard lies entirely before the cursor
-			}
 			stmt += ` AND rowid ` + op + ` ?`
 			args = append(args, *afterKey)
 		}
@@ -402,8 +424,14 @@ func (x *FTSIndex) pageByScore(ctx context.Context, q *ftsQuery, shards []shard,
 	}
 	var hits []hit
 	for _, s := range shards {
+		// Plain prefixes here: bm25 weighs each term of an expansion as a
+		// phrase of its own, which would change the ranking.
+		args, err := x.shardArgs(ctx, q, s, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		args = slices.Clip(args)
 		stmt := `SELECT r, s FROM (SELECT rowid AS r, bm25(` + s.table() + `) AS s FROM ` + s.table() + ` WHERE ` + q.on(s) + `)`
-		args := slices.Clip(q.args)
 		if after != nil {
 			score, _ := strconv.ParseFloat(after[0], 64)
 			rk, err := x.cursorKey(ctx, after[1:])

@@ -223,3 +223,72 @@ func TestFTSOldLayoutIsRebuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// One Index call of many chunks (prepared beside the writer) keeps the
+// last copy of a repeated id, moves re-dated documents between shards,
+// and writes nothing when its context ends first.
+func TestFTSIndexBatchOfManyChunks(t *testing.T) {
+	ctx := context.Background()
+	x := openFTSTest(t)
+	first := shardDocs(5 * prepChunk)
+	if err := x.Index(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]string{}
+	for i := range first {
+		want[first[i].ID] = first[i].Hash()
+	}
+	// The second batch: every other document again, re-dated by a year
+	// (another shard) and retitled, each twice with the later copy winning,
+	// and new documents.
+	var second []Document
+	for i := 0; i < len(first); i += 2 {
+		d := first[i]
+		d.Date = d.Date.AddDate(1, 0, 0)
+		d.Subject = "stale copy"
+		second = append(second, d)
+		d.Subject = fmt.Sprintf("Renewed contract %d", i)
+		second = append(second, d)
+		want[d.ID] = d.Hash()
+	}
+	repeated := len(second)
+	for i, d := range shardDocs(len(first) + 3*prepChunk)[len(first):] {
+		d.Subject = fmt.Sprintf("Renewed contract new %d", i)
+		second = append(second, d)
+		want[d.ID] = d.Hash()
+	}
+	slices.Reverse(second[repeated:]) // not in date order
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := x.Index(cancelled, second); err == nil {
+		t.Fatal("Index with an ended context succeeded")
+	}
+	if n, err := x.Count(ctx, 1, 0); err != nil || n != int64(len(first)) {
+		t.Fatalf("after a cancelled batch Count = %d, %v; want %d", n, err, len(first))
+	}
+	if err := x.Index(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.Hashes(ctx, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d documents indexed, want %d", len(got), len(want))
+	}
+	for id, h := range want {
+		if got[id] != h {
+			t.Errorf("document %d: hash %q, want %q", id, got[id], h)
+		}
+	}
+	renewed := len(first)/2 + 3*prepChunk
+	for _, q := range []struct {
+		query string
+		total int64
+	}{{"renewed contract", int64(renewed)}, {`"stale copy"`, 0}} {
+		ids, res := allPages(t, x, Request{Query: q.query, Size: 50})
+		if res.Total != q.total || len(ids) != int(q.total) {
+			t.Errorf("%s: total %d, %d hits; want %d", q.query, res.Total, len(ids), q.total)
+		}
+	}
+}

@@ -86,6 +86,12 @@ func (x *PGIndex) indexIn(ctx context.Context, db execer, docs []Document) error
 			if err := validateDoc(d); err != nil {
 				return err
 			}
+			// JSON, not the FTS5 index's zstd copy (half the size): a row
+			// is moved to TOAST only when it exceeds ~2 KB
+			// (TOAST_TUPLE_THRESHOLD; toast_tuple_target only sets how far
+			// it is then shrunk), and with the smaller copy a quarter of
+			// the rows stayed whole in the heap, which grew 2.5 times and
+			// made every match cost more pages (BENCHMARKS.md).
 			blob, err := json.Marshal(d)
 			if err != nil {
 				return fmt.Errorf("search: encode document %d: %w", d.ID, err)
@@ -153,12 +159,21 @@ func (x *PGIndex) UpdateLabels(ctx context.Context, tenantID, id int64, labelIDs
 	if err != nil {
 		return fmt.Errorf("search: update labels of %d: %w", id, err)
 	}
-	var d Document
-	if err := json.Unmarshal(blob, &d); err != nil {
-		return fmt.Errorf("search: stored document %d: %w", id, err)
+	d, err := x.decode(id, blob)
+	if err != nil {
+		return err
 	}
 	d.LabelIDs, d.LabelNames = labelIDs, labelNames
 	return x.Index(ctx, []Document{d})
+}
+
+// decode rebuilds a stored document.
+func (x *PGIndex) decode(id int64, blob []byte) (Document, error) {
+	var d Document
+	if err := json.Unmarshal(blob, &d); err != nil {
+		return Document{}, fmt.Errorf("search: stored document %d: %w", id, err)
+	}
+	return d, nil
 }
 
 func pgScope(tenantID, mailboxID int64) (string, []any) {
@@ -263,6 +278,9 @@ func pgTerms(d *Document) string {
 		add(pgAttachment, 0)
 	}
 	add(pgTag("m", strconv.FormatInt(d.MailboxID, 10)), 0)
+	for _, t := range pgDateTags(d.Date) {
+		add(t, 0)
+	}
 	for _, t := range []struct {
 		kind string
 		ids  []int64

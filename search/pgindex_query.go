@@ -3,8 +3,8 @@ package search
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +31,10 @@ type pgCond struct {
 // pgNone is a tag no document carries.
 const pgNone = "'#none'"
 
-type pgCompiler struct{ now time.Time }
+type pgCompiler struct {
+	now  time.Time
+	span pgSpan // the tenant's dates, for date covers (pgindex_dates.go)
+}
 
 func (c *pgCompiler) compile(n Node) pgCond {
 	switch n := n.(type) {
@@ -43,10 +46,8 @@ func (c *pgCompiler) compile(n Node) pgCond {
 		return pgCond{ts: pgQuote(pgTag("l", n.Label))}
 	case *AttachmentNode:
 		return pgCond{ts: pgQuote(pgAttachment)}
-	case *DateNode:
-		return pgDate(n.After, n.At)
-	case *RelDateNode:
-		return pgDate(n.Newer, n.Since(c.now))
+	case *DateNode, *RelDateNode:
+		return c.and([]Node{n})
 	case *NotNode:
 		inner := c.compile(n.Child)
 		switch {
@@ -72,11 +73,21 @@ func pgDate(after bool, at time.Time) pgCond {
 	return pgCond{sql: func(a *pgArgs) string { return "date " + op + " " + a.add(at.UTC()) }}
 }
 
+// and ANDs children. Its date conditions are SQL on the date column, and
+// the tags covering their range are one more tsquery (pgCover).
 func (c *pgCompiler) and(children []Node) pgCond {
 	var ts []string
 	var sqls []func(*pgArgs) string
+	if cover := pgCover(andRange(children, c.now), c.span); cover != "" {
+		ts = append(ts, "("+cover+")")
+	}
 	for _, ch := range children {
-		cc := c.compile(ch)
+		var cc pgCond
+		if after, at, ok := pgDateCond(ch, c.now); ok {
+			cc = pgDate(after, at)
+		} else {
+			cc = c.compile(ch)
+		}
 		if cc.all {
 			continue
 		}
@@ -192,6 +203,7 @@ type pgQuery struct {
 	mailboxes []int64
 	ts        string
 	rest      pgCond
+	dates     pgRange // the range the query's top-level date conditions allow
 }
 
 // where renders the WHERE clause. walk: the tsquery is written so that no
@@ -224,14 +236,19 @@ func (q *pgQuery) where(a *pgArgs, walk bool) string {
 	return strings.Join(parts, " AND ")
 }
 
-func (x *PGIndex) compile(tenantID int64, req Request) (*pgQuery, *Query, error) {
-	pq, now, err := parseRequest(req)
-	if err != nil {
-		return nil, nil, err
-	}
+// compile builds the statement parts of req; the tenant's date span is
+// read (through tx) only when the query has a date condition.
+func (x *PGIndex) compile(ctx context.Context, tx *sql.Tx, tenantID int64, pq *Query, now time.Time, req Request) (*pgQuery, error) {
 	c := &pgCompiler{now: now}
+	if hasDate(pq.Root) {
+		var lo, hi sql.NullTime
+		if err := tx.QueryRowContext(ctx, `SELECT min(date), max(date) FROM search_documents WHERE tenant_id = $1`, tenantID).Scan(&lo, &hi); err != nil {
+			return nil, err
+		}
+		c.span = pgSpan{min: lo.Time.UTC(), max: hi.Time.UTC(), ok: lo.Valid && hi.Valid}
+	}
 	root := c.compile(pq.Root)
-	q := &pgQuery{tenantID: tenantID, mailboxes: req.MailboxIDs}
+	q := &pgQuery{tenantID: tenantID, mailboxes: req.MailboxIDs, dates: topRange(pq.Root, now)}
 	var must []string
 	if root.ts != "" {
 		must = append(must, "("+root.ts+")")
@@ -253,7 +270,22 @@ func (x *PGIndex) compile(tenantID int64, req Request) (*pgQuery, *Query, error)
 		must = append(must, "!"+pgQuote(pgTag("l", "spam")))
 	}
 	q.ts = strings.Join(must, " & ")
-	return q, pq, nil
+	return q, nil
+}
+
+// hasDate reports whether n has a date condition anywhere.
+func hasDate(n Node) bool {
+	switch n := n.(type) {
+	case *DateNode, *RelDateNode:
+		return true
+	case *AndNode:
+		return slices.ContainsFunc(n.Children, hasDate)
+	case *OrNode:
+		return slices.ContainsFunc(n.Children, hasDate)
+	case *NotNode:
+		return hasDate(n.Child)
+	}
+	return false
 }
 
 // Search runs req within the tenant. One statement collects up to
@@ -264,7 +296,7 @@ func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Res
 	if tenantID <= 0 {
 		return nil, ErrNoTenant
 	}
-	q, pq, err := x.compile(tenantID, req)
+	pq, now, err := parseRequest(req)
 	if err != nil {
 		return nil, err
 	}
@@ -276,11 +308,17 @@ func (x *PGIndex) Search(ctx context.Context, tenantID int64, req Request) (*Res
 	}
 	size := pageSize(req.Size)
 	terms := highlightTerms(pq.Root)
-	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// One snapshot for the date span, the count and the page, so that they
+	// agree while documents are written.
+	tx, err := x.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	q, err := x.compile(ctx, tx, tenantID, pq, now, req)
+	if err != nil {
+		return nil, fmt.Errorf("search: query %q: %w", req.Query, err)
+	}
 	// The planner prices a sequential scan by pages and not by the
 	// out-of-line tsvector it must fetch and test for each row, so for a
 	// word in many documents it would scan the table to collect 10,001
@@ -352,10 +390,11 @@ func (x *PGIndex) page(ctx context.Context, tx *sql.Tx, stmt string, args []any,
 		if !id.Valid {
 			continue
 		}
-		d := &Document{}
-		if err := json.Unmarshal(blob, d); err != nil {
-			return nil, last, fmt.Errorf("stored document %d: %w", id.Int64, err)
+		doc, err := x.decode(id.Int64, blob)
+		if err != nil {
+			return nil, last, err
 		}
+		d := &doc
 		out.Hits = append(out.Hits, Hit{ID: d.ID, MailboxID: d.MailboxID, GmailID: d.GmailID, ThreadID: d.ThreadID,
 			Subject: d.Subject, From: d.From.String(), Date: d.Date, Score: score.Float64, Highlights: highlight(d, terms)})
 		last = pgSortValues{date: date.Time, score: score.Float64}
@@ -411,6 +450,14 @@ func (x *PGIndex) pageSQL(q *pgQuery, sort Sort, after []string, size int, plan 
 		// The walk's far end: the date of the row walkFactor*size rows
 		// back (an index-only read), or no end when fewer remain.
 		bound := `SELECT date FROM search_documents WHERE tenant_id = ` + a.add(q.tenantID)
+		// Rows outside the query's own date range are no part of the walk:
+		// it starts and ends within the range.
+		if !q.dates.lo.IsZero() {
+			bound += ` AND date >= ` + a.add(q.dates.lo)
+		}
+		if !q.dates.hi.IsZero() {
+			bound += ` AND date < ` + a.add(q.dates.hi)
+		}
 		if after != nil {
 			where += " AND " + cursorCond(after)
 			bound += " AND " + cursorCond(after)

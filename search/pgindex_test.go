@@ -113,10 +113,13 @@ func TestPostgresManyMatches(t *testing.T) {
 	}{{"alph", DateDesc, TotalAtLeast, walkFactor}, {"alph", DateAsc, TotalAtLeast, walkFactor},
 		{"alph", DateDesc, TotalAtLeast, 2}, {"alph", DateAsc, TotalAtLeast, 2}, {"betam", DateDesc, TotalExact, walkFactor},
 		// Every match scores alike: relevance ties break newest first.
-		{"alph", Relevance, TotalAtLeast, walkFactor}} {
+		{"alph", Relevance, TotalAtLeast, walkFactor},
+		// Date conditions that hold for every match but not for the
+		// newest (or oldest) documents: the walk starts inside the range.
+		{"alph before:2026/12/01", DateDesc, TotalAtLeast, 2}, {"alph after:2025/12/01 before:2026/12/01", DateAsc, TotalAtLeast, 2}} {
 		t.Run(fmt.Sprintf("%s %s walk %d", c.query, c.sort, c.walk), func(t *testing.T) {
 			idx.walkFactor = c.walk
-			all := want(c.query, c.sort == DateAsc)
+			all := want(strings.Fields(c.query)[0], c.sort == DateAsc)
 			req := Request{Query: c.query, Sort: c.sort, Size: 37}
 			var got []int64
 			for page := 0; page < 4; page++ {

@@ -88,7 +88,8 @@ func parseSearchBench(args []string, stdout, stderr io.Writer) (*searchBench, []
 	rounds := fl.Int("rounds", 20, "times each query of the mix runs (after one warm-up round)")
 	budget := fl.Duration("query-budget", 0, "stop an engine's query rounds once they took this long (0 = run all rounds; at least one round runs)")
 	batch := fl.Int("batch", 1000, "documents per indexing batch")
-	reuse := fl.Bool("reuse", false, "query the embedded indexes left in -dir by an earlier run of the same -n instead of indexing again (index figures are then not measured)")
+	reuse := fl.Bool("reuse", false, "query the embedded indexes left in -dir (and the Postgres index in -pg-schema) by an earlier run of the same -n instead of indexing again (index figures are then not measured)")
+	pgSchema := fl.String("pg-schema", "", "schema of the postgres engine's index in the -pg database, created if missing and kept afterwards, so that -reuse can query it again (default: a new schema, dropped afterwards)")
 	prof := &profileFlags{}
 	prof.register(fl)
 	if err := fl.Parse(args); err != nil {
@@ -98,7 +99,7 @@ func parseSearchBench(args []string, stdout, stderr io.Writer) (*searchBench, []
 		fmt.Fprintln(stderr, "bench search: -n, -rounds and -batch must be positive")
 		return nil, nil, nil, 2
 	}
-	b := &searchBench{n: *n, rounds: *rounds, budget: *budget, batch: *batch, reuse: *reuse, dir: *dir, pgURL: *pgURL, out: stdout,
+	b := &searchBench{n: *n, rounds: *rounds, budget: *budget, batch: *batch, reuse: *reuse, dir: *dir, pgURL: *pgURL, pgSchema: *pgSchema, out: stdout,
 		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	var list []string
 	for _, e := range strings.Split(*engines, ",") {
@@ -117,6 +118,7 @@ type searchBench struct {
 	reuse            bool
 	budget           time.Duration
 	dir, pgURL       string
+	pgSchema         string
 	out              io.Writer
 	log              *slog.Logger
 }

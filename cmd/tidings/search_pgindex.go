@@ -39,22 +39,9 @@ func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
 		return r, err
 	}
 	defer sqlDB.Close()
-	b.log.Info("pgindex: indexing", slog.Int("n", b.n))
-	cpuStart, start := sbProcCPU(pid), time.Now()
-	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
+	if err := b.pgIndexCorpus(ctx, sqlDB, idx, pid, &r); err != nil {
 		return r, err
 	}
-	r.indexDur = time.Since(start)
-	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
-	// On a shared machine the wall time says little: the CPU time of the
-	// Postgres backend and of this process say what indexing costs.
-	b.log.Info("pgindex: indexed", slog.Duration("wall", r.indexDur), slog.Duration("backend_cpu", sbProcCPU(pid)-cpuStart))
-	// Statistics for the planner, as autovacuum would gather them after a
-	// load; not counted as indexing time.
-	if _, err := sqlDB.ExecContext(ctx, `VACUUM ANALYZE search_documents`); err != nil {
-		return r, err
-	}
-	r.rssIndex = sbRSS(pid)
 	if n, err := idx.Count(ctx, 1, 0); err != nil || n != int64(b.n) {
 		return r, fmt.Errorf("count after indexing = %d, %v; want %d", n, err, b.n)
 	}
@@ -62,7 +49,7 @@ func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
 		return r, err
 	}
 	b.log.Info("pgindex: querying")
-	cpuStart = sbProcCPU(pid)
+	cpuStart := sbProcCPU(pid)
 	defer func() {
 		b.log.Info("pgindex: queried", slog.Duration("backend_cpu", sbProcCPU(pid)-cpuStart), slog.Int("queries", (b.rounds+1)*len(sbQueries())))
 	}()
@@ -81,6 +68,32 @@ func (b *searchBench) runPgIndex(ctx context.Context) (sbResult, error) {
 		r.rssNote = "Postgres backend process (not readable from here)"
 	}
 	return r, err
+}
+
+// pgIndexCorpus writes the corpus, unless -reuse -pg-schema asks to query
+// the index an earlier run left there.
+func (b *searchBench) pgIndexCorpus(ctx context.Context, sqlDB *sql.DB, idx *search.PGIndex, pid string, r *sbResult) error {
+	if b.reuse && b.pgSchema != "" {
+		b.log.Info("pgindex: reusing the index", slog.String("schema", b.pgSchema))
+		return nil
+	}
+	b.log.Info("pgindex: indexing", slog.Int("n", b.n))
+	cpuStart, start := sbProcCPU(pid), time.Now()
+	if err := b.generate(func(docs []search.Document) error { return idx.Index(ctx, docs) }); err != nil {
+		return err
+	}
+	r.indexDur = time.Since(start)
+	r.docsPerSec = float64(b.n) / r.indexDur.Seconds()
+	// On a shared machine the wall time says little: the CPU time of the
+	// Postgres backend and of this process say what indexing costs.
+	b.log.Info("pgindex: indexed", slog.Duration("wall", r.indexDur), slog.Duration("backend_cpu", sbProcCPU(pid)-cpuStart))
+	// Statistics for the planner, as autovacuum would gather them after a
+	// load; not counted as indexing time.
+	if _, err := sqlDB.ExecContext(ctx, `VACUUM ANALYZE search_documents`); err != nil {
+		return err
+	}
+	r.rssIndex = sbRSS(pid)
+	return nil
 }
 
 // sbProcCPU is the CPU time (user+system) of a local process, from
@@ -108,6 +121,9 @@ func sbProcCPU(pid string) time.Duration {
 // TIDINGS_BENCH_KEEP_SCHEMA asks to keep it for EXPLAIN in psql).
 func (b *searchBench) pgBenchSchema(ctx context.Context) (string, func(), error) {
 	schema := "bench_pgindex_" + strings.ToLower(rand.Text()[:8])
+	if b.pgSchema != "" {
+		schema = b.pgSchema
+	}
 	u, err := url.Parse(b.pgURL)
 	if err != nil {
 		return "", nil, fmt.Errorf("-pg: %w", err)
@@ -123,22 +139,29 @@ func (b *searchBench) pgBenchSchema(ctx context.Context) (string, func(), error)
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+	create := `CREATE SCHEMA `
+	if b.pgSchema != "" {
+		create = `CREATE SCHEMA IF NOT EXISTS `
+	}
+	if _, err := admin.ExecContext(ctx, create+pgIdent(schema)); err != nil {
 		admin.Close()
 		return "", nil, fmt.Errorf("create schema: %w", err)
 	}
 	drop := func() {
 		defer admin.Close()
-		if os.Getenv("TIDINGS_BENCH_KEEP_SCHEMA") != "" {
+		if os.Getenv("TIDINGS_BENCH_KEEP_SCHEMA") != "" || b.pgSchema != "" {
 			b.log.Info("pgindex: schema kept", slog.String("schema", schema))
 			return
 		}
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+pgIdent(schema)+` CASCADE`); err != nil {
 			b.log.Warn("pgindex: drop bench schema", slog.Any("err", err))
 		}
 	}
 	return u.String(), drop, nil
 }
+
+// pgIdent quotes a schema name for SQL.
+func pgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // openPgIndex migrates the bench schema and opens the index on one
 // connection, so that the backend whose memory and CPU are reported (pid)
