@@ -2,7 +2,9 @@ package mail
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -143,6 +145,29 @@ func newTextConverter() *textConverter {
 	return &textConverter{detector: chardet.NewTextDetector()}
 }
 
+// detect returns chardet's candidates for b, most confident first, in an
+// order that does not change between calls: chardet runs its recognizers
+// concurrently and sorts their results unstably, so candidates of equal
+// confidence (common for short 8-bit text: ISO-8859-2 and windows-1252)
+// came back in a different order from call to call, and the same message
+// could decode differently when synced again.
+func (c *textConverter) detect(b []byte) []chardet.Result {
+	results, err := c.detector.DetectAll(b)
+	if err != nil {
+		return nil
+	}
+	slices.SortStableFunc(results, func(x, y chardet.Result) int {
+		if x.Confidence != y.Confidence {
+			return cmp.Compare(y.Confidence, x.Confidence)
+		}
+		if x.Charset != y.Charset {
+			return strings.Compare(x.Charset, y.Charset)
+		}
+		return strings.Compare(x.Language, y.Language)
+	})
+	return results
+}
+
 // convert decodes b, which its sender says is in charset label. It never
 // trusts the label: the decoded text is validated and, when the label is
 // wrong, missing or unknown, the charset is detected with chardet (a port of
@@ -233,7 +258,8 @@ func (c *textConverter) utf8Text(b []byte, declared string, info charsetInfo, mi
 		return string(b), fmt.Sprintf("declared charset %q but the bytes are valid UTF-8; read as UTF-8", declared)
 	}
 	if s, ok := decodeWith(info.enc, b); ok {
-		if best, err := c.detector.DetectBest(b); err == nil && best.Charset != "UTF-8" {
+		if results := c.detect(b); len(results) > 0 && results[0].Charset != "UTF-8" {
+			best := results[0]
 			if enc, _ := resolveLabel(strings.ToLower(best.Charset)); enc != nil && sameEncoding(enc, info.enc) {
 				return s, misspelled
 			}
@@ -279,14 +305,12 @@ func (c *textConverter) legacyText(b []byte, declared string, info charsetInfo, 
 			return s, fmt.Sprintf("%s; read as %q (charset of the message body)", describeMismatch(declared, info), name)
 		}
 	}
-	if results, err := c.detector.DetectAll(b); err == nil {
-		for _, r := range results {
-			if s, name, ok := try(r.Charset); ok {
-				if ls, lname, ok := pickLatin(b, name); ok {
-					s, name = ls, lname
-				}
-				return s, fmt.Sprintf("%s; detected %q", describeMismatch(declared, info), name)
+	for _, r := range c.detect(b) {
+		if s, name, ok := try(r.Charset); ok {
+			if ls, lname, ok := pickLatin(b, name); ok {
+				s, name = ls, lname
 			}
+			return s, fmt.Sprintf("%s; detected %q", describeMismatch(declared, info), name)
 		}
 	}
 	// Nothing decodes cleanly. Prefer the declared charset (with U+FFFD for

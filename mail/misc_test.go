@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -137,6 +138,22 @@ func TestAddresses(t *testing.T) {
 		for i := range got {
 			if got[i] != tc.want[i] {
 				t.Errorf("addresses(%q)[%d] = %+v, want %+v", tc.in, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+// TestDetectionIsDeterministic: 8-bit text with no charset for which
+// chardet's candidates tie (Shift_JIS and GB18030, or ISO-8859-1 and
+// ISO-8859-2, at the same confidence) decodes the same way every time, so a message synced again
+// is stored as it was. chardet orders tied candidates at random.
+func TestDetectionIsDeterministic(t *testing.T) {
+	for _, body := range []string{"K\xf6ln", "\xb1\xb6", "caf\xe9 K\xf6ln \xc5se se\xf1or"} {
+		raw := []byte("From: a@example.com\r\nSubject: x\r\nContent-Type: text/plain\r\n\r\n" + body + "\r\n")
+		first := Decode(raw, Options{})
+		for i := range 200 {
+			if m := Decode(raw, Options{}); m.Text != first.Text || !slices.Equal(m.Warnings, first.Warnings) {
+				t.Fatalf("%q: decode %d gave %q %q, the first %q %q", body, i, m.Text, m.Warnings, first.Text, first.Warnings)
 			}
 		}
 	}
