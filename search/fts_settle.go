@@ -2,6 +2,7 @@ package search
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -18,7 +19,7 @@ import (
 // side by side (fts5MultiIterNextFrom was 43 % of the query profile at a
 // million messages). One segment per shard made the slow query shapes
 // 1.6–1.9× cheaper (BENCHMARKS.md). Settle does that merge when the
-// writer is idle, one shard at a time.
+// writer is idle, one shard at a time, in short steps.
 
 // settleMinSegments: a shard with fewer segments is left alone.
 const settleMinSegments = 4
@@ -51,16 +52,23 @@ func (s ftsSegments) needsSettle() bool {
 // since it was last settled (needsSettle) into one, oldest shard first,
 // and returns how many shards it merged. It is meant for idle moments
 // (the Indexer calls it when the outbox is empty, `bench search` after
-// indexing): each shard's merge is one FTS5 'optimize', a statement in a
-// transaction of its own, so a process killed mid-way leaves that shard as
-// it was (SQLite rolls the transaction back; the WAL makes that cheap) and
-// the shards settled before it merged. ctx is checked between shards; a
-// merge that started runs to its end (about 1.4 s of CPU for a shard of
-// 83,000 messages), and searches and writes wait for it, as they wait for
-// any write on the index's one connection.
+// indexing). ctx is checked between shards and between the steps of a
+// shard's merge.
 //
-// Merging changes no row or term, so the prefix expansions cached per
-// shard stay valid.
+// A shard is merged in steps of FTS5's 'merge' command with a negative
+// page count (https://sqlite.org/fts5.html, "The 'merge' Command": all
+// segments are put on one level and merged into one, at most
+// settleStepPages leaf pages written per call), not with one 'optimize':
+// the same CPU in total (1.57 s against 1.84 s for a shard of 83,000
+// messages, BENCHMARKS.md) but each step is a short statement, so searches
+// and index writes, which share the index's one connection, wait for one
+// step (about 50 ms of CPU), not for a whole shard (1–2 s). Each step is a
+// transaction of its own; FTS5 keeps the state of a merge in progress in
+// the structure record, so a process killed mid-way leaves a consistent
+// index (SQLite rolls the interrupted step back) whose shard has the
+// segments it had plus the merge's partial output, and the next Settle
+// continues it. Merging changes no row or term, so the prefix expansions
+// cached per shard stay valid.
 func (x *FTSIndex) Settle(ctx context.Context) (int, error) {
 	x.mu.RLock()
 	var all []shard
@@ -72,9 +80,9 @@ func (x *FTSIndex) Settle(ctx context.Context) (int, error) {
 	x.mu.RUnlock()
 	slices.SortFunc(all, func(a, b shard) int {
 		if a.span != b.span {
-			return int(a.span - b.span)
+			return cmp.Compare(a.span, b.span)
 		}
-		return int(a.tenant - b.tenant)
+		return cmp.Compare(a.tenant, b.tenant)
 	})
 	settled := 0
 	for _, s := range all {
@@ -88,14 +96,63 @@ func (x *FTSIndex) Settle(ctx context.Context) (int, error) {
 		if !seg.needsSettle() {
 			continue
 		}
-		t := s.table()
-		if _, err := x.db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO `+t+` (`+t+`) VALUES ('optimize')`); err != nil {
-			return settled, fmt.Errorf("search: settle %s: %w", t, err)
+		if err := x.settleShard(ctx, s, seg); err != nil {
+			return settled, err
 		}
 		settled++
-		x.log.Info("search: settled shard", slog.String("table", t), slog.Int("segments", seg.count), slog.Int64("pages", seg.pages))
+		x.log.Info("search: settled shard", slog.String("table", s.table()), slog.Int("segments", seg.count), slog.Int64("pages", seg.pages))
 	}
 	return settled, nil
+}
+
+// settleStepPages bounds the leaf pages one merge step writes (about
+// 2 MB; 34 steps for a shard of 83,000 messages).
+const settleStepPages = 500
+
+// settleShard runs merge steps until one does no work, which FTS5 shows
+// as fewer than two changes (https://sqlite.org/fts5.html, "The 'merge'
+// Command"). The steps are bounded by what the shard held, in case other
+// writes keep adding segments meanwhile.
+func (x *FTSIndex) settleShard(ctx context.Context, s shard, seg ftsSegments) error {
+	t := s.table()
+	maxSteps := 4*seg.pages/settleStepPages + 16
+	for range maxSteps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		done, err := x.mergeStep(ctx, t)
+		if err != nil {
+			return fmt.Errorf("search: settle %s: %w", t, err)
+		}
+		if done {
+			return nil
+		}
+	}
+	return nil
+}
+
+// mergeStep runs one 'merge' on one connection (total_changes is per
+// connection) and says whether it found nothing left to merge.
+func (x *FTSIndex) mergeStep(ctx context.Context, table string) (bool, error) {
+	conn, err := x.db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	// Statements run without the driver's cancellation watch (see
+	// FTSIndex.write); ctx is checked between steps.
+	sctx := context.WithoutCancel(ctx)
+	var before, after int64
+	if err := conn.QueryRowContext(sctx, `SELECT total_changes()`).Scan(&before); err != nil {
+		return false, err
+	}
+	if _, err := conn.ExecContext(sctx, `INSERT INTO `+table+` (`+table+`, rank) VALUES ('merge', ?)`, -settleStepPages); err != nil {
+		return false, err
+	}
+	if err := conn.QueryRowContext(sctx, `SELECT total_changes()`).Scan(&after); err != nil {
+		return false, err
+	}
+	return after-before < 2, nil
 }
 
 // segments reads the shard's structure record.

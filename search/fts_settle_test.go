@@ -70,7 +70,7 @@ func TestFTSSettle(t *testing.T) {
 		tenant := max(c.tenant, 1)
 		for _, sort := range []Sort{DateDesc, DateAsc, Relevance} {
 			req := c.req
-			req.Sort, req.Size = sort, 3
+			req.Sort, req.Size = sort, 10
 			queries = append(queries, query{tenant, req})
 		}
 	}
