@@ -49,8 +49,9 @@ func (s ftsSegments) needsSettle() bool {
 }
 
 // Settle merges the segments of every shard that has grown enough of them
-// since it was last settled (needsSettle) into one, oldest shard first,
-// and returns how many shards it merged. It is meant for idle moments
+// since it was last settled (needsSettle) into one, newest shard first
+// (every newest-first search reads it), and returns how many shards it
+// merged. It is meant for idle moments
 // (the Indexer calls it when the outbox is empty, `bench search` after
 // indexing). ctx is checked between shards and between the steps of a
 // shard's merge.
@@ -80,7 +81,7 @@ func (x *FTSIndex) Settle(ctx context.Context) (int, error) {
 	x.mu.RUnlock()
 	slices.SortFunc(all, func(a, b shard) int {
 		if a.span != b.span {
-			return cmp.Compare(a.span, b.span)
+			return cmp.Compare(b.span, a.span)
 		}
 		return cmp.Compare(a.tenant, b.tenant)
 	})
