@@ -231,8 +231,11 @@ func (x *Indexer) Run(ctx context.Context, interval time.Duration) {
 	for {
 		if n, err := x.Drain(ctx); err != nil && ctx.Err() == nil {
 			x.log.Error("search: indexer", slog.Any("err", err))
-		} else if n > 0 {
-			x.log.Debug("search: indexed pending changes", slog.Int("messages", n))
+		} else if err == nil {
+			if n > 0 {
+				x.log.Debug("search: indexed pending changes", slog.Int("messages", n))
+			}
+			x.settle(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -241,6 +244,54 @@ func (x *Indexer) Run(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// settler is an index whose storage is worth tidying when the writer is
+// idle (FTSIndex.Settle merges its shards' segments).
+type settler interface {
+	Settle(ctx context.Context) (int, error)
+}
+
+// settle runs when a drain has emptied the outbox: the index is settled
+// shard by shard, and stops between shards as soon as the outbox has work
+// again, so indexing waits at most for one shard's merge.
+func (x *Indexer) settle(ctx context.Context) {
+	s, ok := x.index.(settler)
+	if !ok {
+		return
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		// Work that arrives while settling ends the settle at the next shard.
+		t := time.NewTicker(settlePoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				if work, err := x.store.PendingIndexWork(sctx, 1); err == nil && len(work) > 0 {
+					stop()
+					return
+				}
+			}
+		}
+	}()
+	n, err := s.Settle(sctx)
+	switch {
+	case err != nil && sctx.Err() == nil:
+		x.log.Warn("search: settle index", slog.Any("err", err))
+	case n > 0:
+		x.log.Debug("search: settled index shards", slog.Int("shards", n))
+	}
+}
+
+// settlePoll is how often a settle looks for new outbox work.
+const settlePoll = 250 * time.Millisecond
 
 // searchDrainPasses bounds the work a search does before it runs, so a
 // large backlog (a mailbox being synced) does not hold up an answer.
