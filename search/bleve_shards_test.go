@@ -1,7 +1,6 @@
 package search
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -31,64 +30,9 @@ func TestBleveShardsOrderCountAndPaging(t *testing.T) {
 	if n := len(x.spans(1, -1<<62, 1<<62)); n < 5 {
 		t.Fatalf("%d shards, want the two years split into several", n)
 	}
-	byDate := func(word string, asc bool) []int64 {
-		var want []Document
-		for _, d := range docs {
-			if containsWord(d.Body, word) {
-				want = append(want, d)
-			}
-		}
-		slices.SortFunc(want, func(a, b Document) int { return a.Date.Compare(b.Date) })
-		if !asc {
-			slices.Reverse(want)
-		}
-		ids := make([]int64, len(want))
-		for i, d := range want {
-			ids[i] = d.ID
-		}
-		return ids
-	}
-	for _, c := range []struct {
-		name string
-		req  Request
-		want []int64
-	}{
-		{"newest first", Request{Query: "invo", Size: 37}, byDate("invoice", false)},
-		{"oldest first", Request{Query: "meet", Size: 50, Sort: DateAsc}, byDate("meeting", true)},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			got, first := allPages(t, x, c.req)
-			if !slices.Equal(got, c.want) {
-				t.Errorf("ids = %v\nwant %v", got, c.want)
-			}
-			if first.Total != int64(len(c.want)) || first.TotalRelation != TotalExact {
-				t.Errorf("total = %d %s, want %d eq", first.Total, first.TotalRelation, len(c.want))
-			}
-		})
-	}
-	t.Run("relevance pages every match once", func(t *testing.T) {
-		got, first := allPages(t, x, Request{Query: "invoice", Size: 30, Sort: Relevance})
-		want := byDate("invoice", false)
-		if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
-			t.Errorf("relevance ids = %v, want %v", got, want)
-		}
-		if first.Total != int64(len(want)) {
-			t.Errorf("total = %d, want %d", first.Total, len(want))
-		}
-	})
-	t.Run("date range across a shard boundary", func(t *testing.T) {
-		req := Request{Query: "after:2024/03/01 before:2024/07/01", Size: 500}
-		got, first := allPages(t, x, req)
-		var want []int64
-		for _, d := range slices.Backward(docs) {
-			if !d.Date.Before(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)) && d.Date.Before(time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)) {
-				want = append(want, d.ID)
-			}
-		}
-		if !slices.Equal(got, want) || first.Total != int64(len(want)) {
-			t.Errorf("ids = %v (total %d)\nwant %v", got, first.Total, want)
-		}
-		pq, now, err := parseRequest(req)
+	testShardedPaging(t, x, docs)
+	t.Run("a date range searches only its shards", func(t *testing.T) {
+		pq, now, err := parseRequest(Request{Query: "after:2024/03/01 before:2024/07/01"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,21 +112,7 @@ func TestBleveShardsCountCap(t *testing.T) {
 		t.Fatalf("%d shards, want several", s)
 	}
 	newest := func(word string, asc bool) []int64 {
-		var ds []Document
-		for _, d := range docs {
-			if d.TenantID == 1 && containsWord(d.Subject+" "+d.Body, word) {
-				ds = append(ds, d)
-			}
-		}
-		slices.SortFunc(ds, func(a, b Document) int { return cmp.Compare(b.Date.Unix(), a.Date.Unix()) })
-		if asc {
-			slices.Reverse(ds)
-		}
-		ids := make([]int64, len(ds))
-		for i, d := range ds {
-			ids[i] = d.ID
-		}
-		return ids
+		return idsByDate(docs, func(d Document) bool { return d.TenantID == 1 && containsWord(d.Subject+" "+d.Body, word) }, asc)
 	}
 	for _, c := range []struct {
 		query    string

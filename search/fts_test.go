@@ -73,22 +73,16 @@ func TestFTSShardsOrderCountAndPaging(t *testing.T) {
 	if n := len(x.shardsIn(1, -1<<62, 1<<62)); n < 5 {
 		t.Fatalf("%d shards, want the two years split into several", n)
 	}
+	testShardedPaging(t, x, docs)
+}
+
+// testShardedPaging checks an index holding docs (shardDocs, two years
+// over several date shards): date order in both directions, relevance and
+// a date range across a shard boundary list every match once, in the
+// order one unsharded index would, across cursor pages.
+func testShardedPaging(t *testing.T, x Index, docs []Document) {
 	byDate := func(word string, asc bool) []int64 {
-		var want []Document
-		for _, d := range docs {
-			if containsWord(d.Body, word) {
-				want = append(want, d)
-			}
-		}
-		slices.SortFunc(want, func(a, b Document) int { return a.Date.Compare(b.Date) })
-		if !asc {
-			slices.Reverse(want)
-		}
-		ids := make([]int64, len(want))
-		for i, d := range want {
-			ids[i] = d.ID
-		}
-		return ids
+		return idsByDate(docs, func(d Document) bool { return containsWord(d.Body, word) }, asc)
 	}
 	for _, c := range []struct {
 		name string
@@ -109,10 +103,13 @@ func TestFTSShardsOrderCountAndPaging(t *testing.T) {
 		})
 	}
 	t.Run("relevance pages every match once", func(t *testing.T) {
-		got, _ := allPages(t, x, Request{Query: "invoice", Size: 30, Sort: Relevance})
+		got, first := allPages(t, x, Request{Query: "invoice", Size: 30, Sort: Relevance})
 		want := byDate("invoice", false)
 		if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 			t.Errorf("relevance ids = %v, want %v", got, want)
+		}
+		if first.Total != int64(len(want)) {
+			t.Errorf("total = %d, want %d", first.Total, len(want))
 		}
 	})
 	t.Run("date range across a shard boundary", func(t *testing.T) {
@@ -127,6 +124,26 @@ func TestFTSShardsOrderCountAndPaging(t *testing.T) {
 			t.Errorf("ids = %v (total %d)\nwant %v", got, first.Total, want)
 		}
 	})
+}
+
+// idsByDate lists the ids of the docs that match, newest first (oldest
+// first when asc).
+func idsByDate(docs []Document, match func(Document) bool, asc bool) []int64 {
+	var want []Document
+	for _, d := range docs {
+		if match(d) {
+			want = append(want, d)
+		}
+	}
+	slices.SortStableFunc(want, func(a, b Document) int { return b.Date.Compare(a.Date) })
+	if asc {
+		slices.Reverse(want)
+	}
+	ids := make([]int64, len(want))
+	for i, d := range want {
+		ids[i] = d.ID
+	}
+	return ids
 }
 
 func containsWord(text, word string) bool {
