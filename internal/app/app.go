@@ -88,6 +88,9 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	if cfg.DatabaseURL == "" || cfg.SecretKey == "" || (opts.Search && cfg.ElasticsearchURL == "") {
 		if err := privateDataDir(cfg.DataDir); err != nil {
 			return err

@@ -32,6 +32,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"TIDINGS_METRICS_LISTEN":     "9090",
 		"TIDINGS_METRICS_TOKEN":      "short",
 		"TIDINGS_MEMORY_LIMIT":       "lots",
+		"TIDINGS_GC_PERCENT":         "5",
 		"TIDINGS_GMAIL_FULL_ACCESS":  "sometimes",
 	}
 	for name, value := range cases {
@@ -72,6 +73,29 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+func TestGCPercent(t *testing.T) {
+	cases := []struct {
+		v, gogc string
+		want    int
+		wantErr bool
+	}{
+		{"", "", defaultGCPercent, false},
+		{"100", "", 100, false},
+		{" 800 ", "", 800, false},
+		{"800", "50", 0, false}, // GOGC wins, the runtime applied it
+		{"5", "", 0, true},
+		{"20000", "", 0, true},
+		{"off", "", 0, true},
+		{"lots", "", 0, true},
+	}
+	for _, c := range cases {
+		got, err := gcPercent(c.v, c.gogc)
+		if (err != nil) != c.wantErr || got != c.want {
+			t.Errorf("gcPercent(%q, %q) = %d, %v; want %d, error %v", c.v, c.gogc, got, err, c.want, c.wantErr)
+		}
+	}
+}
+
 func TestGmailFullAccess(t *testing.T) {
 	for _, c := range []struct {
 		v    string
@@ -98,6 +122,7 @@ func TestVarsAreDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(read, "GOMEMLIMIT") // the Go runtime's own, named under TIDINGS_MEMORY_LIMIT
+	delete(read, "GOGC")       // the same, named under TIDINGS_GC_PERCENT
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
