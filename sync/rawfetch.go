@@ -390,7 +390,7 @@ func (s *rawSink) decode(q []byte) error {
 	if err := s.grow(n); err != nil {
 		return err
 	}
-	k, err := base64.RawURLEncoding.Decode(s.buf[len(s.buf):len(s.buf)+n], q)
+	k, err := decodeRawURL(s.buf[len(s.buf):len(s.buf)+n], q)
 	if err != nil {
 		s.badErr = fmt.Errorf("sync: raw message is not base64url after %d bytes: %w", len(s.buf), err)
 		return s.keepBad(q)
