@@ -31,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	stdsync "sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -228,8 +229,11 @@ func (d *decoder) decodeMessage(msg *Message, raw []byte, partID string, depth i
 		// has no line ending. (With a body, appending would alter it.)
 		r = io.MultiReader(r, strings.NewReader("\r\n"))
 	}
-	br := bufio.NewReaderSize(r, 8<<10)
+	br := messageReaders.Get().(*bufio.Reader)
+	br.Reset(r)
 	d.readMessage(msg, br, partID, depth)
+	br.Reset(nil)
+	messageReaders.Put(br)
 	if msg.Err != nil {
 		// Not a message: make it searchable by its raw bytes.
 		text, note := d.conv.convert(capBytes(raw, d.maxText), "", "")
@@ -239,6 +243,12 @@ func (d *decoder) decodeMessage(msg *Message, raw []byte, partID string, depth i
 		}
 	}
 }
+
+// messageReaders recycles the read buffers of decodeMessage: one per
+// message was the largest single allocation of a sync (7.6 % of its
+// allocated bytes, BENCHMARKS.md 2026-11-30). Nothing read through one
+// outlives readMessage: what the message keeps is copied into strings.
+var messageReaders = stdsync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8<<10) }}
 
 // readMessage reads a header block and the entity body from br.
 func (d *decoder) readMessage(msg *Message, br *bufio.Reader, partID string, depth int) {
