@@ -55,11 +55,23 @@ var (
 	dateOffsetRe    = regexp.MustCompile(`^[+-]\d{4}$`)
 )
 
+// rfc5322Date is RFC 5322 §3.3's date-time with a day name and a numeric
+// zone, one of the layouts net/mail.ParseDate tries.
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
 // parseDateLenient parses a Date header value.
 func parseDateLenient(v string) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" || len(v) > 200 {
 		return time.Time{}, false
+	}
+	// The form nearly all mail uses (RFC 5322 §3.3 with a day name and a
+	// numeric zone) first: net/mail.ParseDate tries its layouts in turn,
+	// and the failed ones cost a dozen allocations per message. A value
+	// this layout reads whole is one ParseDate reads the same way
+	// (FuzzParseDateFastPath).
+	if t, err := time.Parse(rfc5322Date, v); err == nil && plausibleDate(t) {
+		return t, true
 	}
 	if t, err := netmail.ParseDate(v); err == nil && plausibleDate(t) {
 		return t, true

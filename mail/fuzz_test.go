@@ -1,6 +1,7 @@
 package mail
 
 import (
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,6 +40,34 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !m.Date.IsZero() && m.DateSource == "" {
 			t.Fatalf("Date %v set without DateSource", m.Date)
+		}
+	})
+}
+
+// FuzzParseDateFastPath holds parseDateLenient's fast path to
+// net/mail.ParseDate: whatever the RFC 5322 layout reads, ParseDate reads
+// as the same instant in the same zone.
+func FuzzParseDateFastPath(f *testing.F) {
+	for _, s := range []string{
+		"Tue, 3 Nov 2026 10:00:00 +0100", "Mon, 02 Jan 2006 15:04:05 -0700", "Sun,  1 Mar 2026 01:02:03 +0000",
+		"Xyz, 1 Jan 2020 00:00:00 +0000", "Mon, 31 Feb 2020 00:00:00 +0000", "Mon, 1 Jan 2020 24:00:00 +0000",
+		"Mon, 1 Jan 2020 00:00:00 +2400", "Mon, 1 Jan 2020 00:00:00 -0000", "Mon, 1 Jan 20 00:00:00 +0000",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		fast, err := time.Parse(rfc5322Date, v)
+		if err != nil {
+			return
+		}
+		slow, err := netmail.ParseDate(v)
+		if err != nil {
+			t.Fatalf("time.Parse(%q) = %v, but net/mail.ParseDate fails: %v", v, fast, err)
+		}
+		_, fo := fast.Zone()
+		_, so := slow.Zone()
+		if !fast.Equal(slow) || fo != so {
+			t.Fatalf("%q: fast path %v, net/mail.ParseDate %v", v, fast, slow)
 		}
 	})
 }

@@ -315,31 +315,8 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 	const maxBatch, maxBytes = 250, 32 << 20
 	out := make(chan fetched, maxBatch)
 	go func() {
-		var wg stdsync.WaitGroup
 		defer close(out)
-		for _, id := range ids {
-			if err := r.api.conc.acquire(ctx); err != nil {
-				break
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer r.api.conc.release()
-				f, err := r.fetchOne(ctx, id, format)
-				switch {
-				case errors.Is(err, errGone):
-					return
-				case err != nil:
-					cancel(fmt.Errorf("sync: messages.get %s: %w", id, err))
-					return
-				}
-				select {
-				case out <- f:
-				case <-ctx.Done():
-				}
-			}()
-		}
-		wg.Wait()
+		r.fetchAll(ctx, cancel, ids, format, out)
 	}()
 	var (
 		batch []fetched
@@ -369,6 +346,57 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 		return err
 	}
 	return nil
+}
+
+// fetchAll fetches ids into out, each after acquiring a slot of the
+// adaptive concurrency limit, and returns once every fetch has ended. The
+// fetches run on goroutines that take the next id when they finish one,
+// instead of one new goroutine per message: each message's fetch and
+// decode grows a fresh goroutine's stack several times over, and copying
+// those stacks was 4 % of a sync's CPU (BENCHMARKS.md, 2026-11-30). A new
+// goroutine starts only when no idle one is waiting, so there are about
+// as many as the limit allows at once.
+func (r *run) fetchAll(ctx context.Context, cancel context.CancelCauseFunc, ids []string, format string, out chan<- fetched) {
+	var wg stdsync.WaitGroup
+	work := make(chan string)
+	worker := func(id string) {
+		defer wg.Done()
+		for ok := true; ok; id, ok = <-work {
+			r.fetchTo(ctx, cancel, id, format, out)
+		}
+	}
+	for _, id := range ids {
+		if err := r.api.conc.acquire(ctx); err != nil {
+			break
+		}
+		select {
+		case work <- id:
+		default:
+			wg.Add(1)
+			go worker(id)
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// fetchTo fetches one message, holding a concurrency slot the caller
+// acquired, and sends it to out; a message deleted meanwhile is skipped,
+// any other error cancels the fetch.
+func (r *run) fetchTo(ctx context.Context, cancel context.CancelCauseFunc, id, format string, out chan<- fetched) {
+	defer r.api.conc.release()
+	f, err := r.fetchOne(ctx, id, format)
+	switch {
+	case errors.Is(err, errGone):
+		return
+	case err != nil:
+		cancel(fmt.Errorf("sync: messages.get %s: %w", id, err))
+		return
+	}
+	select {
+	case out <- f:
+	case <-ctx.Done():
+	}
 }
 
 // checkIndex applies what is still queued for the index at the end of a
