@@ -191,7 +191,6 @@ type decoder struct {
 	maxParts int
 	maxDepth int
 	parts    int
-	scratch  []byte // read buffer for counting attachment bytes
 }
 
 func newDecoder(opts Options) *decoder {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	stdsync "sync"
 
 	"github.com/emersion/go-message/textproto"
 	"golang.org/x/net/html/charset"
@@ -215,12 +216,15 @@ func isBase64(cte string) bool {
 	return strings.Contains(enc, "base64") || strings.Contains(enc, "base-64")
 }
 
+// countBuffers recycles the read buffers base64Attachment counts through;
+// one per message was 3 % of the bytes a sync allocated.
+var countBuffers = stdsync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
 func (w *walker) base64Attachment(h header, body io.Reader, partID, mt, filename string) {
 	var chars int64
-	if w.d.scratch == nil {
-		w.d.scratch = make([]byte, 16<<10)
-	}
-	buf := w.d.scratch
+	bp := countBuffers.Get().(*[]byte)
+	defer countBuffers.Put(bp)
+	buf := *bp
 	for {
 		n, err := body.Read(buf)
 		chars += countBase64(buf[:n])
