@@ -4,6 +4,8 @@ import (
 	netmail "net/mail"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 )
@@ -68,6 +70,25 @@ func FuzzParseDateFastPath(f *testing.F) {
 		_, so := slow.Zone()
 		if !fast.Equal(slow) || fo != so {
 			t.Fatalf("%q: fast path %v, net/mail.ParseDate %v", v, fast, slow)
+		}
+	})
+}
+
+// FuzzBracketed holds bracketed to the regular expression it replaces.
+func FuzzBracketed(f *testing.F) {
+	for _, s := range []string{"<a@b> <c@d>", "<<a@b>", "<a<b>c>", "x <> y", "<a@b", "a@b>", "<ü@ß>\xff<\xfe>", "< a@b >,<c@d>"} {
+		f.Add(s)
+	}
+	re := regexp.MustCompile(`<([^<>]*)>`)
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, max := range []int{200, 2} {
+			var want []string
+			for _, m := range re.FindAllStringSubmatch(v, max) {
+				want = append(want, m[1])
+			}
+			if got := bracketed(v, max); !slices.Equal(got, want) {
+				t.Fatalf("bracketed(%q, %d) = %q, regexp finds %q", v, max, got, want)
+			}
 		}
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -176,12 +175,13 @@ func oneLine(s string) string {
 	}, s))
 }
 
-var msgIDRe = regexp.MustCompile(`<([^<>]*)>`)
-
+// msgIDs returns the message ids of a Message-ID, In-Reply-To or
+// References value (RFC 5322 §3.6.4): what is inside each pair of angle
+// brackets, at most 200, else the whitespace-separated words with an '@'.
 func msgIDs(v string) []string {
 	var out []string
-	for _, m := range msgIDRe.FindAllStringSubmatch(v, 200) {
-		if id := strings.TrimSpace(m[1]); id != "" {
+	for _, m := range bracketed(v, 200) {
+		if id := strings.TrimSpace(m); id != "" {
 			out = append(out, id)
 		}
 	}
@@ -192,6 +192,32 @@ func msgIDs(v string) []string {
 				out = append(out, strings.Trim(f, "<>,"))
 			}
 		}
+	}
+	return out
+}
+
+// bracketed returns up to max texts enclosed in '<' and '>' with neither
+// inside, left to right: what the regular expression <([^<>]*)> finds,
+// without its matching machinery, which was 2 % of a sync's CPU in
+// References headers (FuzzBracketed holds the two together).
+func bracketed(v string, max int) []string {
+	var out []string
+	for len(out) < max {
+		open := strings.IndexByte(v, '<')
+		if open < 0 {
+			break
+		}
+		v = v[open+1:]
+		end := strings.IndexAny(v, "<>")
+		if end < 0 {
+			break
+		}
+		if v[end] == '<' {
+			v = v[end:] // an unclosed '<': start again at the next one
+			continue
+		}
+		out = append(out, v[:end])
+		v = v[end+1:]
 	}
 	return out
 }
