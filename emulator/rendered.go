@@ -48,6 +48,9 @@ const (
 	// while rendering; a multiple of 3, so the chunks' encodings
 	// concatenate to the whole's.
 	renderChunk = 48 << 10
+	// largeRender is the size of attachments above which a message is
+	// rendered alone.
+	largeRender = 4 << 20
 	// maxFreeHandles bounds the open file handles kept for reuse.
 	maxFreeHandles = 64
 )
@@ -73,7 +76,7 @@ type renderedMailbox struct {
 
 // renderMailbox renders messages 0..n-1 of g into a new spill file in dir,
 // on as many goroutines as there are CPUs; each holds one message at a
-// time.
+// time, in a buffer it reuses.
 func renderMailbox(dir string, g *Generator, n int) (*renderedMailbox, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("emulator: render dir: %w", err)
@@ -87,6 +90,7 @@ func renderMailbox(dir string, g *Generator, n int) (*renderedMailbox, error) {
 	var (
 		next, end atomic.Int64
 		wg        sync.WaitGroup
+		largeMu   sync.Mutex
 		errMu     sync.Mutex
 		firstErr  error
 	)
@@ -94,13 +98,33 @@ func renderMailbox(dir string, g *Generator, n int) (*renderedMailbox, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var raw []byte
 			enc := make([]byte, base64.URLEncoding.EncodedLen(renderChunk))
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					return
 				}
-				if err := rm.render(g, i, &end, enc); err != nil {
+				// Large messages are rendered one at a time, each in a
+				// buffer of its own that is dropped afterwards, so that
+				// a mailbox of 25 MB attachments renders in about the
+				// memory of one.
+				a := g.attachmentBytes(i)
+				large := a > largeRender
+				if large {
+					largeMu.Lock()
+					// Sized for the attachments in base64 lines, so it
+					// is not grown (copied) while being written.
+					raw = make([]byte, 0, a/57*78+a%57*2+1<<20)
+				}
+				raw = g.appendMessage(raw[:0], i)
+				err := rm.render(raw, i, &end, enc)
+				if large {
+					raw = nil
+					runtime.GC() // before the next large one is allocated
+					largeMu.Unlock()
+				}
+				if err != nil {
 					errMu.Lock()
 					firstErr = cmpErr(firstErr, err)
 					errMu.Unlock()
@@ -125,10 +149,9 @@ func cmpErr(first, err error) error {
 	return err
 }
 
-// render writes message i's record at space it reserves at the end of the
-// file.
-func (rm *renderedMailbox) render(g *Generator, i int, end *atomic.Int64, enc []byte) error {
-	raw := g.Message(i)
+// render writes the record of message i, raw, at space it reserves at
+// the end of the file.
+func (rm *renderedMailbox) render(raw []byte, i int, end *atomic.Int64, enc []byte) error {
 	var snip []byte
 	if s := snippet(messageText(raw)); s != "" {
 		snip, _ = json.Marshal(s) // as encoding/json writes it in the answer
