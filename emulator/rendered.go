@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,9 +51,6 @@ const (
 	// largeRender is the size of attachments above which a message is
 	// rendered alone.
 	largeRender = 4 << 20
-	// inlineRecord is the record size up to which an answer is read
-	// whole and written at once rather than sent with sendfile(2).
-	inlineRecord = 3 << 10
 	// maxFreeHandles bounds the open file handles kept for reuse.
 	maxFreeHandles = 64
 )
@@ -261,58 +257,43 @@ func (rm *renderedMailbox) close() {
 	_ = os.Remove(rm.path)
 }
 
-// answerBuffers are the per-answer buffers: of the JSON in front of a
-// record's body, or of a whole small answer.
-var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2*inlineRecord); return &b }}
+// headBuffers are the per-answer buffers of the JSON in front of a
+// record's body.
+var headBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // serve answers a format=raw get of generated message i whose mutable
 // part is out: the same bytes as writeRawMessage writes for it.
 func (rm *renderedMailbox) serve(w http.ResponseWriter, out *apiMessage, i int) {
-	bp := answerBuffers.Get().(*[]byte)
-	defer answerBuffers.Put(bp)
-	snip := int(rm.snipLen[i])
-	body := base64.URLEncoding.EncodedLen(int(rm.size[i])) + len(tail)
-	if snip+body <= inlineRecord {
-		// Most generated messages (85 %) are this small. Read whole and
-		// written with the head, the answer leaves in one write(2)
-		// (net/http buffers 4 KiB per connection), instead of a write
-		// of the head and a sendfile(2) of the body.
-		b := slices.Grow((*bp)[:0], 2*(snip+body)+len(out.ID)+len(out.ThreadID)+256)
-		rec := b[:snip+body]
-		if _, err := rm.f.ReadAt(rec, rm.off[i]); err != nil {
-			writeAPIError(w, errBackend(500))
-			return
-		}
-		answer := append(rm.appendHead(b[len(rec):len(rec)], out, rec[:snip], i), rec[snip:]...)
-		*bp = b[:0]
-		writeAnswer(w, answer, len(answer))
-		return
-	}
 	f, err := rm.handle()
 	if err != nil {
 		writeAPIError(w, errBackend(503))
 		return
 	}
 	defer rm.release(f)
-	b := slices.Grow((*bp)[:0], snip+512)[:snip]
-	if _, err := rm.f.ReadAt(b, rm.off[i]); err != nil {
+	bp := headBuffers.Get().(*[]byte)
+	defer headBuffers.Put(bp)
+	head, err := rm.appendHead((*bp)[:0], out, i)
+	*bp = head[:0]
+	if err != nil {
 		writeAPIError(w, errBackend(500))
 		return
 	}
-	head := rm.appendHead(b[snip:], out, b[:snip], i)
-	*bp = b[:0]
-	if _, err := f.Seek(rm.off[i]+int64(snip), io.SeekStart); err != nil {
+	body := int64(base64.URLEncoding.EncodedLen(int(rm.size[i]))) + int64(len(tail))
+	if _, err := f.Seek(rm.off[i]+int64(rm.snipLen[i]), io.SeekStart); err != nil {
 		writeAPIError(w, errBackend(500))
 		return
 	}
-	writeAnswer(w, head, len(head)+body)
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.FormatInt(int64(len(head))+body, 10))
+	w.WriteHeader(200)
+	_, _ = w.Write(head)
 	// Sent now, the status line, header and head go out in one write and
 	// net/http's ReadFrom hands the body to sendfile(2) straight away,
 	// without first copying (reading) 512 bytes for content sniffing.
 	if fl, ok := w.(http.Flusher); ok {
 		fl.Flush()
 	}
-	src := &io.LimitedReader{R: f, N: int64(body)}
+	src := &io.LimitedReader{R: f, N: body}
 	if rf, ok := w.(io.ReaderFrom); ok {
 		_, _ = rf.ReadFrom(src)
 		return
@@ -320,19 +301,10 @@ func (rm *renderedMailbox) serve(w http.ResponseWriter, out *apiMessage, i int) 
 	_, _ = io.Copy(w, src) // a recorder (batch, truncation fault)
 }
 
-// writeAnswer writes the status, header and first part of a JSON answer
-// of size bytes.
-func writeAnswer(w http.ResponseWriter, first []byte, size int) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.Header().Set("Content-Length", strconv.Itoa(size))
-	w.WriteHeader(200)
-	_, _ = w.Write(first)
-}
-
 // appendHead appends to dst the answer up to the opening quote of the raw
-// member: what json.Marshal writes for out with message i's snippet (its
-// JSON string, from the spill file) and size.
-func (rm *renderedMailbox) appendHead(dst []byte, out *apiMessage, snip []byte, i int) []byte {
+// member: what json.Marshal writes for out with message i's snippet and
+// size, read from the spill file.
+func (rm *renderedMailbox) appendHead(dst []byte, out *apiMessage, i int) ([]byte, error) {
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, out.ID)
 	dst = append(dst, `,"threadId":`...)
@@ -347,8 +319,13 @@ func (rm *renderedMailbox) appendHead(dst []byte, out *apiMessage, snip []byte, 
 		}
 		dst = append(dst, ']')
 	}
-	if len(snip) > 0 {
-		dst = append(append(dst, `,"snippet":`...), snip...)
+	if n := int(rm.snipLen[i]); n > 0 {
+		dst = append(dst, `,"snippet":`...)
+		k := len(dst)
+		dst = append(dst, make([]byte, n)...)
+		if _, err := rm.f.ReadAt(dst[k:], rm.off[i]); err != nil {
+			return dst, fmt.Errorf("emulator: spill file: %w", err)
+		}
 	}
 	if out.HistoryID != 0 {
 		dst = strconv.AppendUint(append(dst, `,"historyId":"`...), out.HistoryID, 10)
@@ -361,7 +338,7 @@ func (rm *renderedMailbox) appendHead(dst []byte, out *apiMessage, snip []byte, 
 	if s := rm.size[i]; s != 0 {
 		dst = strconv.AppendUint(append(dst, `,"sizeEstimate":`...), uint64(s), 10)
 	}
-	return append(dst, `,"raw":"`...)
+	return append(dst, `,"raw":"`...), nil
 }
 
 // appendJSONString appends s as encoding/json writes it: as it is, quoted,
