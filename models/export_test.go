@@ -57,3 +57,7 @@ func SchemaGapsForTest(db *gorm.DB) ([]string, error) {
 func MigrationSQLForTest(version int, engine Engine) string {
 	return migrations[version-1].sql[engine]
 }
+
+// PlanCheckEvery is how many written messages apart the store looks at its
+// tables' statistics.
+const PlanCheckEvery = planCheckEvery

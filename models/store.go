@@ -23,17 +23,21 @@ type Store struct {
 	// written (see APITokenByPlaintext); background tracks those writes.
 	tokenTouched sync.Map
 	background   sync.WaitGroup
+
+	// plan decides when the hot tables' statistics are refreshed
+	// (planstats.go).
+	plan *planStats
 }
 
 // NewStore wraps an open, migrated database. cipher seals OAuth tokens.
 func NewStore(db *gorm.DB, engine Engine, cipher *Cipher) *Store {
-	return &Store{db: db, engine: engine, cipher: cipher}
+	return &Store{db: db, engine: engine, cipher: cipher, plan: &planStats{}}
 }
 
 // in returns a Store whose queries run in tx, so that a method's checks
 // and its writes share one transaction.
 func (s *Store) in(tx *gorm.DB) *Store {
-	return &Store{db: tx, engine: s.engine, cipher: s.cipher}
+	return &Store{db: tx, engine: s.engine, cipher: s.cipher, plan: s.plan}
 }
 
 // Engine reports which database the store runs on.

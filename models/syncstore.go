@@ -22,8 +22,8 @@ func (s *Store) MessageStates(ctx context.Context, tenantID, mailboxID int64, gm
 	for start := 0; start < len(gmailIDs); start += 500 {
 		chunk := gmailIDs[start:min(start+500, len(gmailIDs))]
 		var rows []stateRow
-		if err := s.db.WithContext(ctx).Model(&Message{}).Select("id, gmail_id, gmail_thread_id").
-			Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, chunk).Scan(&rows).Error; err != nil {
+		if err := messagesByGmailID(s.db.WithContext(ctx), s.engine, tenantID, mailboxID, "id, gmail_id, gmail_thread_id", chunk).
+			Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("models: message states: %w", err)
 		}
 		if len(rows) == 0 {
@@ -134,7 +134,7 @@ func (s *Store) SetLabelSets(ctx context.Context, tenantID, mailboxID int64, set
 	var ids map[string]int64
 	err := s.write(ctx, mailboxID, func(tx *gorm.DB) error {
 		var err error
-		if ids, err = messageIDs(tx, tenantID, mailboxID, gids); err != nil {
+		if ids, err = messageIDs(tx, s.engine, tenantID, mailboxID, gids); err != nil {
 			return err
 		}
 		idList := make([]int64, 0, len(ids))
