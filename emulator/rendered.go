@@ -86,67 +86,69 @@ func renderMailbox(dir string, g *Generator, n int) (*renderedMailbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: spill file: %w", err)
 	}
-	rm := &renderedMailbox{path: f.Name(), f: f, off: make([]int64, n), size: make([]uint32, n), snipLen: make([]uint16, n)}
-	var (
-		next, end atomic.Int64
-		wg        sync.WaitGroup
-		largeMu   sync.Mutex
-		errMu     sync.Mutex
-		firstErr  error
-	)
+	j := &renderJob{g: g, n: n, rm: &renderedMailbox{path: f.Name(), f: f, off: make([]int64, n), size: make([]uint32, n), snipLen: make([]uint16, n)}}
+	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var raw []byte
-			enc := make([]byte, base64.URLEncoding.EncodedLen(renderChunk))
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				// Large messages are rendered one at a time, each in a
-				// buffer of its own that is dropped afterwards, so that
-				// a mailbox of 25 MB attachments renders in about the
-				// memory of one.
-				a := g.attachmentBytes(i)
-				large := a > largeRender
-				if large {
-					largeMu.Lock()
-					// Sized for the attachments in base64 lines, so it
-					// is not grown (copied) while being written.
-					raw = make([]byte, 0, a/57*78+a%57*2+1<<20)
-				}
-				raw = g.appendMessage(raw[:0], i)
-				err := rm.render(raw, i, &end, enc)
-				if large {
-					raw = nil
-					runtime.GC() // before the next large one is allocated
-					largeMu.Unlock()
-				}
-				if err != nil {
-					errMu.Lock()
-					firstErr = cmpErr(firstErr, err)
-					errMu.Unlock()
-					next.Store(int64(n)) // stop the others
-					return
-				}
-			}
-		}()
+		wg.Go(j.work)
 	}
 	wg.Wait()
-	if firstErr != nil {
-		rm.close()
-		return nil, firstErr
+	if j.err != nil {
+		j.rm.close()
+		return nil, j.err
 	}
-	return rm, nil
+	return j.rm, nil
 }
 
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
+// renderJob is a rendering in progress, shared by its workers.
+type renderJob struct {
+	rm        *renderedMailbox
+	g         *Generator
+	n         int
+	next, end atomic.Int64 // next message to render; end of the file
+	largeMu   sync.Mutex   // held while rendering a large message
+	errMu     sync.Mutex
+	err       error // the first error
+}
+
+func (j *renderJob) work() {
+	var raw []byte
+	enc := make([]byte, base64.URLEncoding.EncodedLen(renderChunk))
+	for {
+		i := int(j.next.Add(1) - 1)
+		if i >= j.n {
+			return
+		}
+		var err error
+		if raw, err = j.renderOne(raw, i, enc); err != nil {
+			j.errMu.Lock()
+			if j.err == nil {
+				j.err = err
+			}
+			j.errMu.Unlock()
+			j.next.Store(int64(j.n)) // stop the others
+			return
+		}
 	}
-	return err
+}
+
+// renderOne renders message i, in buf unless it is large, and returns
+// the buffer to use for the next one.
+func (j *renderJob) renderOne(buf []byte, i int, enc []byte) ([]byte, error) {
+	a := j.g.attachmentBytes(i)
+	if a <= largeRender {
+		buf = j.g.appendMessage(buf[:0], i)
+		return buf, j.rm.render(buf, i, &j.end, enc)
+	}
+	// Large messages are rendered one at a time, each in a buffer of its
+	// own, sized for its attachments in base64 lines so that it is not
+	// grown (copied) while being written, and collected before the next:
+	// a mailbox of 25 MB attachments renders in about the memory of one.
+	j.largeMu.Lock()
+	defer j.largeMu.Unlock()
+	raw := j.g.appendMessage(make([]byte, 0, a/57*78+a%57*2+1<<20), i)
+	err := j.rm.render(raw, i, &j.end, enc)
+	runtime.GC()
+	return buf, err
 }
 
 // render writes the record of message i, raw, at space it reserves at

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,13 +19,10 @@ import (
 // renderedPair starts two emulators with the same seed, user and
 // generated mailbox, the second rendering it into dir (WithRenderDir):
 // every answer of the second must be the bytes of the first's.
-func renderedPair(t *testing.T, dir string, n int) (plain, rendered *Server, tokens [2]string) {
+func renderedPair(t *testing.T, dir string, n int, opts GeneratorOptions) (plain, rendered *Server, tokens [2]string) {
 	t.Helper()
 	created := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	// Every structure: plain and alternative bodies, one and two
-	// attachments (empty, small, over the inline threshold), all the
-	// malformations.
-	g := NewGenerator(7, GeneratorOptions{Owner: testUser, AttachmentRate: 0.3, AttachmentSizes: []int{0, 2 << 10, 70 << 10}, MalformedRate: 0.25, MalformedLabel: "Malformed"})
+	g := NewGenerator(7, opts)
 	var srvs [2]*Server
 	for k, opts := range [][]Option{nil, {WithRenderDir(dir)}} {
 		srv := NewServer(append(opts, WithSeed(3))...)
@@ -97,7 +95,10 @@ func TestRenderedMailboxAnswersAreTheRegeneratedBytes(t *testing.T) {
 		}
 	}
 	const n = 400
-	plain, rendered, tok := renderedPair(t, dir, n)
+	// Every structure: plain and alternative bodies, one and two
+	// attachments (empty, small, over the inline threshold), all the
+	// malformations.
+	plain, rendered, tok := renderedPair(t, dir, n, GeneratorOptions{Owner: testUser, AttachmentRate: 0.3, AttachmentSizes: []int{0, 2 << 10, 70 << 10}, MalformedRate: 0.25, MalformedLabel: "Malformed"})
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stale spill file of a dead process kept: %v", err)
 	}
@@ -181,5 +182,43 @@ func TestFormatIDIsSixteenHexDigits(t *testing.T) {
 		if back, ok := parseID(formatID(id)); !ok || back != id {
 			t.Errorf("parseID(formatID(%#x)) = %#x, %v", id, back, ok)
 		}
+	}
+}
+
+// TestRenderedLargeAttachments covers messages rendered alone, in a
+// buffer of their own (attachments over largeRender).
+func TestRenderedLargeAttachments(t *testing.T) {
+	const n = 30
+	opts := GeneratorOptions{Owner: testUser, AttachmentRate: 0.15, AttachmentSizes: []int{largeRender + 1<<20}}
+	plain, rendered, tok := renderedPair(t, t.TempDir(), n, opts)
+	g := NewGenerator(7, opts)
+	large := 0
+	for i := range n {
+		if g.attachmentBytes(i) > largeRender {
+			large++
+		}
+	}
+	if large == 0 {
+		t.Fatal("no large message generated; pick another seed")
+	}
+	for _, id := range slices.Sorted(maps.Keys(plain.Snapshot(testUser))) {
+		sameAnswer(t, id, getRaw(t, plain.URL, tok[0], id), getRaw(t, rendered.URL, tok[1], id))
+	}
+}
+
+// TestRenderDirUnusable: a render dir that cannot be created fails
+// AddGenerated with the reason, and leaves the mailbox as it was.
+func TestRenderDirUnusable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := setup(t, WithRenderDir(file))
+	err := srv.AddGenerated(testUser, NewGenerator(1, GeneratorOptions{Owner: testUser}), 10)
+	if err == nil || !strings.Contains(err.Error(), "render dir") {
+		t.Fatalf("AddGenerated into an unusable render dir: %v", err)
+	}
+	if c := srv.MessageCount(testUser); c != 0 {
+		t.Errorf("%d messages after the failed AddGenerated", c)
 	}
 }
