@@ -147,14 +147,17 @@ func Listen(addr string, opts ...Option) (*Server, error) {
 
 // Close shuts the server down, closing open connections.
 func (s *Server) Close() {
-	s.Emulator.Close()
 	_ = s.srv.Close()
+	s.Emulator.Close()
 }
 
-// Shutdown gracefully stops the server.
+// Shutdown gracefully stops the server: the answers in flight are
+// finished, rendered ones (WithRenderDir) too, before the emulator is
+// closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
 	s.Emulator.Close()
-	return s.srv.Shutdown(ctx)
+	return err
 }
 
 func (e *Emulator) now() time.Time { return e.cfg.clock.Now() }
