@@ -48,6 +48,49 @@ func (r *run) fullSync(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.listAll(ctx); err != nil {
+		return err
+	}
+	if err := r.deleteVanished(ctx); err != nil {
+		return err
+	}
+	if err := r.checkIndex(ctx); err != nil {
+		return err
+	}
+	done := r.mb.ProgressDone
+	hist := r.mb.FullSyncHistoryID
+	if err := r.update(ctx, map[string]any{
+		"history_id": hist, "full_sync_history_id": 0, "full_sync_page_token": "", "progress_total": done,
+	}); err != nil {
+		return err
+	}
+	r.mb.HistoryID, r.mb.FullSyncHistoryID, r.mb.FullSyncPageToken, r.mb.ProgressTotal = hist, 0, "", done
+	return nil
+}
+
+// listAll walks the listing from the checkpointed page token to its end,
+// storing every page. Writes run on a pageWriter, so fetching a page's
+// messages overlaps storing the previous page's last ones; each page's
+// checkpoint is queued behind its messages.
+func (r *run) listAll(ctx context.Context) (err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	report := r.progress
+	var mu stdsync.Mutex
+	r.progress = func(done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		report(done, total)
+	}
+	r.writer = newPageWriter(cancel)
+	defer func() {
+		// Every queued write ends before the run does (it holds the
+		// mailbox's lease); a failed write is the cause of what failed.
+		if werr := r.writer.close(); werr != nil {
+			err = werr
+		}
+		r.writer, r.progress = nil, report
+	}()
 	done, total := r.mb.ProgressDone, r.mb.ProgressTotal
 	r.progress(done, total)
 	token := r.mb.FullSyncPageToken
@@ -80,26 +123,20 @@ func (r *run) fullSync(ctx context.Context) error {
 		if next == "" {
 			next = listingDone
 		}
-		if err := r.update(ctx, map[string]any{"full_sync_page_token": next, "progress_done": done, "progress_total": total}); err != nil {
+		d, t := done, total
+		err = r.write(ctx, func() error {
+			if err := r.update(ctx, map[string]any{"full_sync_page_token": next, "progress_done": d, "progress_total": t}); err != nil {
+				return err
+			}
+			r.progress(d, t)
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		r.mb.FullSyncPageToken, r.mb.ProgressDone, r.mb.ProgressTotal = next, done, total
 		token = next
-		r.progress(done, total)
 	}
-	if err := r.deleteVanished(ctx); err != nil {
-		return err
-	}
-	if err := r.checkIndex(ctx); err != nil {
-		return err
-	}
-	hist := r.mb.FullSyncHistoryID
-	if err := r.update(ctx, map[string]any{
-		"history_id": hist, "full_sync_history_id": 0, "full_sync_page_token": "", "progress_total": done,
-	}); err != nil {
-		return err
-	}
-	r.mb.HistoryID, r.mb.FullSyncHistoryID, r.mb.FullSyncPageToken, r.mb.ProgressTotal = hist, 0, "", done
 	return nil
 }
 
@@ -120,6 +157,9 @@ func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	// The page's progress counts from where the listing was when it was
+	// read (the writer may report while the next page is fetched).
+	base, total := r.mb.ProgressDone, r.mb.ProgressTotal
 	states, err := r.s.store.MessageStates(ctx, r.tenantID, r.mb.ID, ids)
 	if err != nil {
 		return err
@@ -147,7 +187,7 @@ func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
 					changes = append(changes, labelChange{gmailID: m.Id, from: st.LabelIDs, to: want})
 				}
 			}
-			return r.applyLabelChanges(ctx, changes)
+			return r.write(ctx, func() error { return r.applyLabelChanges(ctx, changes) })
 		})
 		if err != nil {
 			return err
@@ -156,14 +196,17 @@ func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
 	}
 	// Report progress within the page (its commit point is the page).
 	partial := int64(len(known))
-	r.progress(r.mb.ProgressDone+partial, r.mb.ProgressTotal)
+	r.progress(base+partial, total)
 	return r.fetch(ctx, fresh, "raw", func(fs []fetched) error {
-		if err := r.storeMessages(ctx, writesOf(fs)); err != nil {
-			return err
-		}
-		partial += int64(len(fs))
-		r.progress(r.mb.ProgressDone+partial, max(r.mb.ProgressTotal, r.mb.ProgressDone+partial))
-		return nil
+		writes := writesOf(fs)
+		return r.write(ctx, func() error {
+			if err := r.storeMessages(ctx, writes); err != nil {
+				return err
+			}
+			partial += int64(len(writes))
+			r.progress(base+partial, max(total, base+partial))
+			return nil
+		})
 	})
 }
 
@@ -376,4 +419,76 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 func (r *run) checkIndex(ctx context.Context) error {
 	r.s.drainIndex(ctx, r.log)
 	return nil
+}
+
+// pageWriter runs a full sync's writes one after another on a goroutine
+// of its own, in the order they were queued. Before it, the fetchers
+// stood idle at every page boundary while the page's last batch was
+// stored, the checkpoint written, the next page listed and its stored
+// state looked up. At most one write waits while one runs, so the
+// fetched messages held are bounded as before (plus one batch).
+type pageWriter struct {
+	jobs   chan func() error
+	done   chan struct{}
+	cancel context.CancelCauseFunc
+
+	mu  stdsync.Mutex
+	err error // the first failed write's
+}
+
+// newPageWriter starts a writer; a failed write cancels the run with
+// cancel (its error as the cause), and the writes queued after it are
+// skipped.
+func newPageWriter(cancel context.CancelCauseFunc) *pageWriter {
+	w := &pageWriter{jobs: make(chan func() error, 1), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(w.done)
+		for job := range w.jobs {
+			if w.failed() != nil {
+				continue
+			}
+			if err := job(); err != nil {
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
+				cancel(err)
+			}
+		}
+	}()
+	return w
+}
+
+func (w *pageWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// do queues job, waiting while another write is queued.
+func (w *pageWriter) do(ctx context.Context, job func() error) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	select {
+	case w.jobs <- job:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// close waits for the queued writes and returns the first failure.
+func (w *pageWriter) close() error {
+	close(w.jobs)
+	<-w.done
+	return w.failed()
+}
+
+// write runs job on the run's pageWriter during a full sync's listing,
+// and at once otherwise.
+func (r *run) write(ctx context.Context, job func() error) error {
+	if r.writer == nil {
+		return job()
+	}
+	return r.writer.do(ctx, job)
 }

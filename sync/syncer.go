@@ -292,6 +292,7 @@ type run struct {
 
 	labelNames map[string]string // Gmail label id → name, user labels
 	tenant     *models.Tenant
+	writer     *pageWriter // set while a full sync lists (see listAll)
 }
 
 func (r *run) sync(ctx context.Context, full bool) error {
