@@ -10,14 +10,23 @@ import (
 // default attachments (15% of messages, 3 KiB..300 KiB), "small" none.
 //
 //	go test -run '^$' -bench MessagesGetRaw -benchtime 5s ./emulator/
+//
+// The "rendered" variants serve the mailbox rendered into a spill file
+// (WithRenderDir).
 func BenchmarkMessagesGetRaw(b *testing.B) {
 	b.Run("mixed", func(b *testing.B) { benchGetRaw(b, GeneratorOptions{Owner: testUser}) })
 	// Text/HTML only (~2 KiB): the emulator's per-call overhead.
 	b.Run("small", func(b *testing.B) { benchGetRaw(b, GeneratorOptions{Owner: testUser, AttachmentRate: -1}) })
+	b.Run("mixed-rendered", func(b *testing.B) {
+		benchGetRaw(b, GeneratorOptions{Owner: testUser}, WithRenderDir(b.TempDir()))
+	})
+	b.Run("small-rendered", func(b *testing.B) {
+		benchGetRaw(b, GeneratorOptions{Owner: testUser, AttachmentRate: -1}, WithRenderDir(b.TempDir()))
+	})
 }
 
-func benchGetRaw(b *testing.B, opts GeneratorOptions) {
-	srv, svc := setup(b)
+func benchGetRaw(b *testing.B, opts GeneratorOptions, emuOpts ...Option) {
+	srv, svc := setup(b, emuOpts...)
 	const n = 1000
 	if err := srv.AddGenerated(testUser, NewGenerator(1, opts), n); err != nil {
 		b.Fatal(err)

@@ -9,7 +9,10 @@
 // the product's demo mailbox. It is therefore production code: it never
 // panics on input, bounds its memory, and can serve synthetic mailboxes of
 // millions of messages through the deterministic Generator, which rebuilds a
-// message's bytes from (seed, index) on demand instead of holding them.
+// message's bytes from (seed, index) on demand instead of holding them. With
+// WithRenderDir a generated mailbox is rendered once instead, into a spill
+// file on disk from which format=raw gets are served (sendfile), so that a
+// benchmark measures its client rather than the emulator.
 //
 // Faithfulness choices (where Gmail is undocumented the emulator picks the
 // behaviour that is hardest on clients): history ids increase by random

@@ -81,8 +81,30 @@ func New(opts ...Option) *Emulator {
 // ServeHTTP implements http.Handler.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.mux.ServeHTTP(w, r) }
 
-// Close stops background push delivery. The Emulator keeps serving.
-func (e *Emulator) Close() { e.push.close() }
+// Close stops background push delivery and removes the spill files of
+// rendered mailboxes (WithRenderDir). The Emulator keeps serving, but
+// format=raw gets of rendered messages then fail with 503.
+func (e *Emulator) Close() {
+	e.push.close()
+	e.mu.Lock()
+	mbs := make([]*mailbox, 0, len(e.users))
+	for _, mb := range e.users {
+		mbs = append(mbs, mb)
+	}
+	e.mu.Unlock()
+	for _, mb := range mbs {
+		mb.mu.Lock()
+		rendered := mb.rendered
+		mb.mu.Unlock()
+		rendered.close()
+	}
+}
+
+func (e *Emulator) hasGenerated(mb *mailbox) bool {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.gen != nil
+}
 
 // Server is an Emulator listening on a loopback port, like
 // httptest.Server.
@@ -125,14 +147,17 @@ func Listen(addr string, opts ...Option) (*Server, error) {
 
 // Close shuts the server down, closing open connections.
 func (s *Server) Close() {
-	s.Emulator.Close()
 	_ = s.srv.Close()
+	s.Emulator.Close()
 }
 
-// Shutdown gracefully stops the server.
+// Shutdown gracefully stops the server: the answers in flight are
+// finished, rendered ones (WithRenderDir) too, before the emulator is
+// closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
 	s.Emulator.Close()
-	return s.srv.Shutdown(ctx)
+	return err
 }
 
 func (e *Emulator) now() time.Time { return e.cfg.clock.Now() }
@@ -495,7 +520,8 @@ func (e *Emulator) Raw(email, id string) ([]byte, error) {
 }
 
 // AddGenerated fills email's mailbox with messages 0..n-1 of g. Messages
-// are not copied: each is rebuilt from g on demand. Like a mailbox import
+// are not copied: each is rebuilt from g on demand, except format=raw
+// answers with WithRenderDir, which are rendered once into a spill file. Like a mailbox import
 // it does not write per-message history; the history id advances once, so
 // history.list from an earlier id answers 404 (clients must full-sync).
 // A mailbox holds at most one generator.
@@ -507,12 +533,24 @@ func (e *Emulator) AddGenerated(email string, g *Generator, n int) error {
 	if err != nil {
 		return err
 	}
+	if e.hasGenerated(mb) {
+		return fmt.Errorf("%w: mailbox %s already has generated messages", ErrInvalidInput, email)
+	}
+	var rendered *renderedMailbox
+	if e.cfg.renderDir != "" && n > 0 {
+		// Rendered before taking the lock: it takes seconds per
+		// 10,000 messages, and reads nothing of the mailbox.
+		if rendered, err = renderMailbox(e.cfg.renderDir, g, n); err != nil {
+			return err
+		}
+	}
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if mb.gen != nil {
+		rendered.close()
 		return fmt.Errorf("%w: mailbox %s already has generated messages", ErrInvalidInput, email)
 	}
-	mb.gen = g
+	mb.gen, mb.rendered = g, rendered
 	userLabels := map[string]string{}
 	names := g.Options().UserLabels
 	if ml := g.Options().MalformedLabel; ml != "" {

@@ -403,7 +403,19 @@ func bodyIn(cte string, b []byte) []byte {
 // Message returns the RFC 5322 bytes of message i (CRLF line endings).
 // The parts draw from one random stream in a fixed order, so a message
 // depends only on the seed and i.
-func (g *Generator) Message(i int) []byte {
+func (g *Generator) Message(i int) []byte { return g.appendMessage(nil, i) }
+
+// attachmentBytes bounds the bytes of message i's attachments (before
+// transfer encoding), without building it.
+func (g *Generator) attachmentBytes(i int) int {
+	d, _ := g.draws(i)
+	return d.attach * slices.Max(g.o.AttachmentSizes)
+}
+
+// appendMessage appends message i to dst: a renderer reuses one buffer
+// for all messages, instead of leaving one message-sized buffer of
+// garbage behind per message (25 MB ones took its heap to 380 MB).
+func (g *Generator) appendMessage(dst []byte, i int) []byte {
 	d, r := g.draws(i)
 	// A thread speaks its subject's language: its variant (charset) and
 	// its correspondents come from that locale.
@@ -418,9 +430,9 @@ func (g *Generator) Message(i int) []byte {
 	if r.Float64() < 0.25 { // now and then a colleague of theirs answers
 		peer = g.peerIn(d.peer, loc)
 	}
-	var b bytes.Buffer
-	g.writeHeaders(&b, i, d, r, v, loc, peer)
-	g.writeBody(&b, i, d, r, v, loc, peer)
+	b := bytes.NewBuffer(dst)
+	g.writeHeaders(b, i, d, r, v, loc, peer)
+	g.writeBody(b, i, d, r, v, loc, peer)
 	return b.Bytes()
 }
 

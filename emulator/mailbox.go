@@ -95,6 +95,7 @@ type mailbox struct {
 	nextMsgID uint64
 	gen       *Generator
 	genIDs    []uint64
+	rendered  *renderedMailbox // gen's messages in a spill file (WithRenderDir), or nil
 	drafts    map[string]*draft
 	nextDraft uint64
 	watch     *watchState
@@ -234,16 +235,17 @@ func (mb *mailbox) rawOf(m *msgState) []byte {
 // regenerate them. It is taken under mb.mu and read without it: the
 // generator is pure.
 type rawSource struct {
-	raw []byte
-	gen *Generator
-	i   int
+	raw      []byte
+	gen      *Generator
+	i        int
+	rendered *renderedMailbox // holds message i's format=raw answer, when not nil
 }
 
 func (mb *mailbox) sourceOf(m *msgState) rawSource {
 	if m.raw != nil || m.gen < 0 || mb.gen == nil {
 		return rawSource{raw: m.raw}
 	}
-	return rawSource{gen: mb.gen, i: int(m.gen)}
+	return rawSource{gen: mb.gen, i: int(m.gen), rendered: mb.rendered}
 }
 
 func (s rawSource) bytes() []byte {

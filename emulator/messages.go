@@ -157,6 +157,10 @@ func (e *Emulator) getMessage(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	out, src, id := e.messageHead(mb, m, c.fault), mb.sourceOf(m), m.id
 	mb.mu.Unlock()
+	if v.format == "raw" && src.rendered != nil {
+		src.rendered.serve(w, out, src.i)
+		return
+	}
 	// The message's bytes are (re)generated, parsed and encoded outside
 	// the mailbox lock: under it, concurrent gets of one mailbox were
 	// served one at a time.

@@ -35,7 +35,8 @@ type quotaEvent struct {
 
 // quotaWindow is a per-user moving 60 s window of spent units.
 type quotaWindow struct {
-	events []quotaEvent
+	events []quotaEvent // events[head:] are in the window, oldest first
+	head   int
 	sum    int
 }
 
@@ -43,17 +44,20 @@ type quotaWindow struct {
 // long until enough units expire.
 func (q *quotaWindow) take(now time.Time, units, limit int) (bool, time.Duration) {
 	cut := now.Add(-time.Minute).UnixNano()
-	i := 0
-	for i < len(q.events) && q.events[i].at <= cut {
-		q.sum -= q.events[i].units
-		i++
+	for q.head < len(q.events) && q.events[q.head].at <= cut {
+		q.sum -= q.events[q.head].units
+		q.head++
 	}
-	if i > 0 {
-		q.events = append(q.events[:0], q.events[i:]...)
+	// Expired events are dropped in bulk once they are half the slice:
+	// moving a full window (3,000 messages.get) down on every call that
+	// expired one event cost a copy of the window per request.
+	if q.head > 0 && q.head >= len(q.events)/2 {
+		q.events = append(q.events[:0], q.events[q.head:]...)
+		q.head = 0
 	}
 	if q.sum+units > limit {
 		need := q.sum + units - limit
-		for _, ev := range q.events {
+		for _, ev := range q.events[q.head:] {
 			need -= ev.units
 			if need <= 0 {
 				return false, max(time.Duration(ev.at-cut), time.Second)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -243,5 +244,59 @@ func TestBatch(t *testing.T) {
 	}
 	if !strings.Contains(string(parts[0].body), `"UNAUTHENTICATED"`) {
 		t.Errorf("401 body %s", parts[0].body)
+	}
+}
+
+// TestQuotaWindowMatchesItsDefinition drives a window through many calls
+// at irregular times and checks each answer against the definition:
+// admitted when the units charged in the 60 s before now, plus these,
+// stay within the limit; otherwise retry when enough of them have expired.
+func TestQuotaWindowMatchesItsDefinition(t *testing.T) {
+	const limit = 400
+	var q quotaWindow
+	type charge struct {
+		at    time.Time
+		units int
+	}
+	var charged []charge
+	r := rand.New(rand.NewPCG(1, 2))
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 20000 {
+		now = now.Add(time.Duration(r.IntN(40)) * time.Millisecond)
+		if i%3000 == 0 {
+			now = now.Add(50 * time.Second) // a pause: much expires at once
+		}
+		units := []int{1, 2, 5, 10, 50}[r.IntN(5)]
+		cut := now.Add(-time.Minute)
+		inWindow, sum := []charge{}, 0
+		for _, c := range charged {
+			if c.at.After(cut) {
+				inWindow = append(inWindow, c)
+				sum += c.units
+			}
+		}
+		wantOK := sum+units <= limit
+		wantWait := time.Duration(0)
+		if !wantOK {
+			wantWait = time.Minute
+			need := sum + units - limit
+			for _, c := range inWindow {
+				if need -= c.units; need <= 0 {
+					wantWait = max(c.at.Sub(cut), time.Second)
+					break
+				}
+			}
+		}
+		ok, wait := q.take(now, units, limit)
+		if ok != wantOK || wait != wantWait || (ok && q.sum != sum+units) {
+			t.Fatalf("call %d at %v (%d units, %d in window): take = %v, %v (sum %d); want %v, %v", i, now, units, sum, ok, wait, q.sum, wantOK, wantWait)
+		}
+		charged = inWindow // what the reference keeps
+		if ok {
+			charged = append(charged, charge{now, units})
+		}
+	}
+	if len(q.events)-q.head > len(charged) || len(q.events) > 2*len(charged)+1 {
+		t.Errorf("window keeps %d events (%d expired) for %d in the window", len(q.events), q.head, len(charged))
 	}
 }

@@ -190,9 +190,29 @@ func TestBadFlags(t *testing.T) {
 // mailbox with 1 % of the messages carrying an attachment of that size,
 // the same messages a GeneratorOptions.WithLargeAttachments generator
 // builds in-process (the ingest benchmark's Maildir for notmuch and mu).
+// TestGenerateLargeAttachments serves a mailbox of 1 MiB attachments
+// as generated per request and, with -render-dir, from the spill file,
+// which is gone after shutdown.
 func TestGenerateLargeAttachments(t *testing.T) {
+	for _, rendered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rendered=%v", rendered), func(t *testing.T) {
+			args := []string{"-generate", "400", "-seed", "3", "-attachment-mb", "1"}
+			if rendered {
+				dir := t.TempDir()
+				t.Cleanup(func() { // runs after the emulator's shutdown
+					if left, _ := os.ReadDir(dir); len(left) > 0 {
+						t.Errorf("render dir not empty after shutdown: %v", left)
+					}
+				})
+				args = append(args, "-render-dir", dir)
+			}
+			testLargeAttachments(t, start(t, args...), rendered)
+		})
+	}
+}
+
+func testLargeAttachments(t *testing.T, e *emu, raw bool) {
 	const n = 400
-	e := start(t, "-generate", fmt.Sprint(n), "-seed", "3", "-attachment-mb", "1")
 	g := emulator.NewGenerator(3, emulator.GeneratorOptions{Owner: "me@example.com"}.WithLargeAttachments(1))
 	var want []int
 	for i := range n {
@@ -209,12 +229,20 @@ func TestGenerateLargeAttachments(t *testing.T) {
 		} `json:"messages"`
 	}
 	e.get(t, "me@example.com", fmt.Sprintf("messages?includeSpamTrash=true&maxResults=%d", n), &list)
+	format := "minimal"
+	if raw {
+		format = "raw"
+	}
 	var got []int
 	for _, m := range list.Messages {
 		var msg struct {
-			SizeEstimate int `json:"sizeEstimate"`
+			SizeEstimate int    `json:"sizeEstimate"`
+			Raw          string `json:"raw"`
 		}
-		e.get(t, "me@example.com", "messages/"+m.ID+"?format=minimal", &msg)
+		e.get(t, "me@example.com", "messages/"+m.ID+"?format="+format, &msg)
+		if b, err := base64.URLEncoding.DecodeString(msg.Raw); raw && (err != nil || len(b) != msg.SizeEstimate) {
+			t.Fatalf("raw of %s: %d bytes (%v), sizeEstimate %d", m.ID, len(b), err, msg.SizeEstimate)
+		}
 		if msg.SizeEstimate > 1<<20 {
 			got = append(got, msg.SizeEstimate)
 		}
