@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tidings/internal/testenv"
+	"tidings/models"
 )
 
 // need returns the path of a binary the test needs; a missing one skips
@@ -209,6 +210,34 @@ func (pg *postgresServer) restart(t *testing.T, stop bool) {
 	}
 	pg.start(t)
 	waitTCP(t, pg.port, 60*time.Second)
+	pg.waitQueries(t, 60*time.Second)
+}
+
+// waitQueries waits until the server answers queries: it accepts TCP a
+// moment before that, while it still starts up or recovers, and the
+// harness's own connections (unlike the processes under test) do not
+// retry.
+func (pg *postgresServer) waitQueries(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		db, _, err := models.Open(ctx, models.OpenOptions{DatabaseURL: pg.url()})
+		if err == nil {
+			err = db.WithContext(ctx).Exec("SELECT 1").Error
+			if sqlDB, derr := db.DB(); derr == nil {
+				sqlDB.Close()
+			}
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres on port %d does not answer queries after %s: %v", pg.port, within, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 type redisServer struct {
