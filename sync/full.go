@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	stdsync "sync"
+	"sync/atomic"
 
 	"google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
@@ -82,7 +83,7 @@ func (r *run) listAll(ctx context.Context) (err error) {
 		defer mu.Unlock()
 		report(done, total)
 	}
-	r.writer = newPageWriter(cancel)
+	r.writer = newPageWriter(cancel, r.writeLanes())
 	defer func() {
 		// Every queued write ends before the run does (it holds the
 		// mailbox's lease); a failed write is the cause of what failed.
@@ -197,16 +198,26 @@ func (r *run) processListed(ctx context.Context, refs []*gmail.Message) error {
 	// Report progress within the page (its commit point is the page).
 	partial := int64(len(known))
 	r.progress(base+partial, total)
+	var stored atomic.Int64
+	stored.Store(partial)
 	return r.fetch(ctx, fresh, "raw", func(fs []fetched) error {
-		writes := writesOf(fs)
-		return r.write(ctx, func() error {
-			if err := r.storeMessages(ctx, writes); err != nil {
+		for lane, writes := range r.byLane(writesOf(fs)) {
+			if len(writes) == 0 {
+				continue
+			}
+			err := r.writeOn(ctx, lane, func() error {
+				if err := r.storeMessages(ctx, writes); err != nil {
+					return err
+				}
+				n := stored.Add(int64(len(writes)))
+				r.progress(base+n, max(total, base+n))
+				return nil
+			})
+			if err != nil {
 				return err
 			}
-			partial += int64(len(writes))
-			r.progress(base+partial, max(total, base+partial))
-			return nil
-		})
+		}
+		return nil
 	})
 }
 
@@ -355,8 +366,9 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	const maxBatch, maxBytes = 250, 32 << 20
-	out := make(chan fetched, maxBatch)
+	const maxBytes = 32 << 20
+	maxBatch := 250 * r.lanes()
+	out := make(chan fetched, 250)
 	go func() {
 		defer close(out)
 		r.fetchAll(ctx, cancel, ids, format, out)
@@ -447,76 +459,4 @@ func (r *run) fetchTo(ctx context.Context, cancel context.CancelCauseFunc, id, f
 func (r *run) checkIndex(ctx context.Context) error {
 	r.s.drainIndex(ctx, r.log)
 	return nil
-}
-
-// pageWriter runs a full sync's writes one after another on a goroutine
-// of its own, in the order they were queued. Before it, the fetchers
-// stood idle at every page boundary while the page's last batch was
-// stored, the checkpoint written, the next page listed and its stored
-// state looked up. At most one write waits while one runs, so the
-// fetched messages held are bounded as before (plus one batch).
-type pageWriter struct {
-	jobs   chan func() error
-	done   chan struct{}
-	cancel context.CancelCauseFunc
-
-	mu  stdsync.Mutex
-	err error // the first failed write's
-}
-
-// newPageWriter starts a writer; a failed write cancels the run with
-// cancel (its error as the cause), and the writes queued after it are
-// skipped.
-func newPageWriter(cancel context.CancelCauseFunc) *pageWriter {
-	w := &pageWriter{jobs: make(chan func() error, 1), done: make(chan struct{}), cancel: cancel}
-	go func() {
-		defer close(w.done)
-		for job := range w.jobs {
-			if w.failed() != nil {
-				continue
-			}
-			if err := job(); err != nil {
-				w.mu.Lock()
-				w.err = err
-				w.mu.Unlock()
-				cancel(err)
-			}
-		}
-	}()
-	return w
-}
-
-func (w *pageWriter) failed() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
-}
-
-// do queues job, waiting while another write is queued.
-func (w *pageWriter) do(ctx context.Context, job func() error) error {
-	if err := w.failed(); err != nil {
-		return err
-	}
-	select {
-	case w.jobs <- job:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// close waits for the queued writes and returns the first failure.
-func (w *pageWriter) close() error {
-	close(w.jobs)
-	<-w.done
-	return w.failed()
-}
-
-// write runs job on the run's pageWriter during a full sync's listing,
-// and at once otherwise.
-func (r *run) write(ctx context.Context, job func() error) error {
-	if r.writer == nil {
-		return job()
-	}
-	return r.writer.do(ctx, job)
 }
