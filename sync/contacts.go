@@ -91,15 +91,12 @@ func isAutomatedAddress(addr string) bool {
 }
 
 func (r *run) ownDomain(ctx context.Context, domain string) (bool, error) {
-	if r.tenant == nil {
-		t, err := r.s.store.GetTenant(ctx, r.tenantID)
-		if err != nil {
-			return false, fmt.Errorf("sync: tenant %d: %w", r.tenantID, err)
-		}
-		r.tenant = t
+	tenant, err := r.loadTenant(ctx)
+	if err != nil {
+		return false, err
 	}
 	d := models.NormalizeDomain(domain)
-	for _, own := range r.tenant.Domains {
+	for _, own := range tenant.Domains {
 		o := models.NormalizeDomain(own)
 		if d == o || strings.HasSuffix(d, "."+o) {
 			return true, nil
@@ -110,6 +107,21 @@ func (r *run) ownDomain(ctx context.Context, domain string) (bool, error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// loadTenant reads the run's tenant once; the write lanes of a full sync
+// (pagewriter.go) may ask for it at the same time.
+func (r *run) loadTenant(ctx context.Context) (*models.Tenant, error) {
+	r.tenantMu.Lock()
+	defer r.tenantMu.Unlock()
+	if r.tenant == nil {
+		t, err := r.s.store.GetTenant(ctx, r.tenantID)
+		if err != nil {
+			return nil, fmt.Errorf("sync: tenant %d: %w", r.tenantID, err)
+		}
+		r.tenant = t
+	}
+	return r.tenant, nil
 }
 
 type candidate struct {

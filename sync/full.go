@@ -73,8 +73,8 @@ func (r *run) fullSync(ctx context.Context) error {
 // storing every page. Writes run on a pageWriter, so fetching a page's
 // messages overlaps storing the previous page's last ones; each page's
 // checkpoint is queued behind its messages.
-func (r *run) listAll(ctx context.Context) (err error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+func (r *run) listAll(parent context.Context) (err error) {
+	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	report := r.progress
 	var mu stdsync.Mutex
@@ -86,9 +86,18 @@ func (r *run) listAll(ctx context.Context) (err error) {
 	r.writer = newPageWriter(cancel, r.writeLanes())
 	defer func() {
 		// Every queued write ends before the run does (it holds the
-		// mailbox's lease); a failed write is the cause of what failed.
+		// mailbox's lease). A failed write is the cause of what failed,
+		// unless the run was stopped from outside: then the writes fail
+		// because of that, and the stop is what the caller must see.
 		if werr := r.writer.close(); werr != nil {
-			err = werr
+			switch {
+			case parent.Err() != nil:
+				if err == nil {
+					err = context.Cause(parent)
+				}
+			case err == nil || errors.Is(context.Cause(ctx), werr):
+				err = werr
+			}
 		}
 		r.writer, r.progress = nil, report
 	}()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	stdsync "sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -291,7 +292,8 @@ type run struct {
 	progress Progress
 
 	labelNames map[string]string // Gmail label id → name, user labels
-	tenant     *models.Tenant
+	tenant     *models.Tenant    // loaded on first use (loadTenant)
+	tenantMu   stdsync.Mutex
 	writer     *pageWriter // set while a full sync lists (see listAll)
 }
 
