@@ -376,6 +376,8 @@ func (r *run) fetch(ctx context.Context, ids []string, format string, handle fun
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	const maxBytes = 32 << 20
+	// A flush is split among the write lanes, so each lane's
+	// transaction still stores about 250 messages.
 	maxBatch := 250 * r.lanes()
 	out := make(chan fetched, 250)
 	go func() {
