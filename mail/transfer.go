@@ -10,31 +10,76 @@ import (
 	"math/bits"
 	"mime/quotedprintable"
 	"strings"
+	stdsync "sync"
 )
 
 // transferDecoder undoes Content-Transfer-Encoding (RFC 2045 §6) leniently.
 // warn reports repairs found while reading (junk lines inside base64).
-func transferDecoder(cte string, r io.Reader, warn func(string)) (io.Reader, string) {
+// When buffers is not nil, the caller gives them back with release once it
+// has stopped reading dec: they are recycled, being a third of the bytes a
+// decode allocated.
+func transferDecoder(cte string, r io.Reader, warn func(string)) (dec io.Reader, note string, buffers releaser) {
 	enc := strings.ToLower(strings.Trim(strings.TrimSpace(cte), "\"'"))
 	switch enc {
 	case "", "7bit", "8bit", "binary":
-		return r, ""
+		return r, "", nil
 	case "base64":
-		return base64.NewDecoder(base64.RawStdEncoding, newBase64Filter(r, warn)), ""
+		f := newBase64Filter(r, warn)
+		return base64.NewDecoder(base64.RawStdEncoding, f), "", f
 	case "quoted-printable":
-		return quotedprintable.NewReader(&qpFilter{r: r}), ""
+		q := newQPSource(r)
+		return quotedprintable.NewReader(q.br), "", q
 	}
 	switch {
 	case strings.Contains(enc, "base64") || strings.Contains(enc, "base-64"):
-		return base64.NewDecoder(base64.RawStdEncoding, newBase64Filter(r, warn)),
-			fmt.Sprintf("Content-Transfer-Encoding %q read as base64", cte)
+		f := newBase64Filter(r, warn)
+		return base64.NewDecoder(base64.RawStdEncoding, f),
+			fmt.Sprintf("Content-Transfer-Encoding %q read as base64", cte), f
 	case strings.Contains(enc, "quoted"):
-		return quotedprintable.NewReader(&qpFilter{r: r}),
-			fmt.Sprintf("Content-Transfer-Encoding %q read as quoted-printable", cte)
+		q := newQPSource(r)
+		return quotedprintable.NewReader(q.br),
+			fmt.Sprintf("Content-Transfer-Encoding %q read as quoted-printable", cte), q
 	case strings.HasPrefix(enc, "7") || strings.HasPrefix(enc, "8") || strings.HasPrefix(enc, "x-") || strings.Contains(enc, "bit"):
-		return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte)
+		return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte), nil
 	}
-	return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte)
+	return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte), nil
+}
+
+// releaser is what holds recycled buffers until its user is done.
+type releaser interface{ release() }
+
+// filterBufferSize is the read buffer of base64Filter and of
+// mime/quotedprintable (bufio's default size). Recycled buffers have this
+// size too, so that lines are split exactly where new ones split them.
+const filterBufferSize = 4096
+
+// qpSource is the read buffer mime/quotedprintable.NewReader would
+// allocate for each part (bufio.NewReader of what it is given), over
+// qpFilter. quotedprintable.NewReader uses a *bufio.Reader of at least the
+// default size as it is instead of wrapping it, which lets the buffer be
+// recycled.
+type qpSource struct {
+	br *bufio.Reader
+	f  qpFilter
+}
+
+var qpSources = stdsync.Pool{New: func() any {
+	q := &qpSource{}
+	q.br = bufio.NewReaderSize(&q.f, filterBufferSize)
+	return q
+}}
+
+func newQPSource(r io.Reader) *qpSource {
+	q := qpSources.Get().(*qpSource)
+	q.f.r = r
+	q.br.Reset(&q.f)
+	return q
+}
+
+func (q *qpSource) release() {
+	q.f.r = nil
+	q.br.Reset(nil)
+	qpSources.Put(q)
 }
 
 // base64Filter passes only base64 alphabet bytes, so line breaks, spaces,
@@ -46,6 +91,7 @@ func transferDecoder(cte string, r io.Reader, warn func(string)) (io.Reader, str
 // valid base64 after it still decodes.
 type base64Filter struct {
 	r       *bufio.Reader
+	own     *bufio.Reader // recycled with the filter; r unless the source is read as it is
 	warn    func(string)
 	skipped int
 	pending []byte
@@ -120,8 +166,32 @@ func base64Mask(x uint64) uint64 {
 	return (letter | digit | ^notPlus) &^ x & swarHigh
 }
 
+var base64Filters = stdsync.Pool{New: func() any {
+	return &base64Filter{own: bufio.NewReaderSize(nil, filterBufferSize), pending: make([]byte, 0, 128)}
+}}
+
 func newBase64Filter(r io.Reader, warn func(string)) *base64Filter {
-	return &base64Filter{r: bufio.NewReaderSize(r, 4096), warn: warn}
+	f := base64Filters.Get().(*base64Filter)
+	f.warn, f.skipped, f.pending, f.err = warn, 0, f.pending[:0], nil
+	// bufio.NewReaderSize would read a large enough *bufio.Reader (the
+	// message's own, for a single-part message) as it is, not wrap it;
+	// doing the same keeps long lines split where they always were.
+	if br, ok := r.(*bufio.Reader); ok && br.Size() >= filterBufferSize {
+		f.r = br
+	} else {
+		f.own.Reset(r)
+		f.r = f.own
+	}
+	return f
+}
+
+func (f *base64Filter) release() {
+	f.own.Reset(nil)
+	f.r, f.warn, f.err = nil, nil, nil
+	if cap(f.pending) > 64<<10 {
+		f.pending = nil // a very long line: do not keep its buffer
+	}
+	base64Filters.Put(f)
 }
 
 // junkLine reports whether a complete line is not base64 at all.
@@ -188,15 +258,32 @@ func (f *qpFilter) Read(p []byte) (int, error) {
 	}
 }
 
-// readCapped reads up to max bytes and counts (discarding) the rest.
-func readCapped(r io.Reader, max int) ([]byte, int64, error) {
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, int64(max)))
+// readCapped reads up to max bytes into buf and counts (discarding) the
+// rest.
+func readCapped(buf *bytes.Buffer, r io.Reader, max int) ([]byte, int64, error) {
+	buf.Reset()
+	n, err := io.Copy(buf, io.LimitReader(r, int64(max)))
 	if err != nil {
 		return buf.Bytes(), n, err
 	}
 	rest, err := io.Copy(io.Discard, r)
 	return buf.Bytes(), n + rest, err
+}
+
+// textBuffers recycles the buffers readCapped fills for text parts, which
+// are converted to strings and not kept. Buffers that grew past
+// maxPooledText are left to the collector rather than held.
+var textBuffers = stdsync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledText = 256 << 10
+
+func getTextBuffer() *bytes.Buffer { return textBuffers.Get().(*bytes.Buffer) }
+
+func putTextBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledText {
+		b.Reset()
+		textBuffers.Put(b)
+	}
 }
 
 type countingReader struct {

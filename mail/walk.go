@@ -92,7 +92,11 @@ func (w *walker) entity(h header, body io.Reader, partID string, depth int, pare
 	}
 
 	cte := h.get("Content-Transfer-Encoding")
-	dec, note := transferDecoder(cte, body, func(msg string) { w.msg.warnf("%s: %s", where, msg) })
+	dec, note, buffers := transferDecoder(cte, body, func(msg string) { w.msg.warnf("%s: %s", where, msg) })
+	if buffers != nil {
+		// Every case below has read dec to its end when it returns.
+		defer buffers.release()
+	}
 	if note != "" {
 		w.msg.warnf("%s: %s", where, note)
 	}
@@ -175,7 +179,9 @@ func (w *walker) multipart(body io.Reader, boundary, mt, partID string, depth in
 
 func (w *walker) bodyText(r io.Reader, partID, mt, label string) {
 	where := partLabel(partID)
-	data, total, err := readCapped(r, w.d.maxText)
+	buf := getTextBuffer()
+	defer putTextBuffer(buf)
+	data, total, err := readCapped(buf, r, w.d.maxText)
 	if err != nil {
 		w.msg.warnf("%s: %s: %v (kept what could be read)", where, mt, err)
 	}
@@ -256,7 +262,9 @@ func (w *walker) addAttachment(h header, partID, mt, filename string, size int64
 
 func (w *walker) calendar(h header, r io.Reader, partID, mt string, params map[string]string, filename, disp string) {
 	where := partLabel(partID)
-	data, total, err := readCapped(r, w.d.maxText)
+	buf := getTextBuffer()
+	defer putTextBuffer(buf)
+	data, total, err := readCapped(buf, r, w.d.maxText)
 	if err != nil {
 		w.msg.warnf("%s: %s: %v (kept what could be read)", where, mt, err)
 	}
