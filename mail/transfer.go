@@ -109,29 +109,30 @@ var base64Alphabet = func() (t [256]bool) {
 // (RFC 4648 §4: A-Z, a-z, 0-9, '+', '/'; the same set as base64Alphabet).
 // Attachment bodies are only counted, never decoded, and the count was the
 // largest single cost of decoding the generated corpus. It tests eight
-// bytes at a time in a uint64 (base64Mask); the marks of eight words sit
-// in different bits of each byte, so one population count covers 64 bytes.
+// bytes at a time in a uint64 (nonBase64Mask) and counts the bytes
+// outside the alphabet; the marks of eight words sit in different bits of
+// each byte, so one population count covers 64 bytes.
 func countBase64(b []byte) int64 {
-	var n int
+	n := len(b)
 	for len(b) >= 64 {
-		m := base64Mask(binary.LittleEndian.Uint64(b)) |
-			base64Mask(binary.LittleEndian.Uint64(b[8:]))>>1 |
-			base64Mask(binary.LittleEndian.Uint64(b[16:]))>>2 |
-			base64Mask(binary.LittleEndian.Uint64(b[24:]))>>3 |
-			base64Mask(binary.LittleEndian.Uint64(b[32:]))>>4 |
-			base64Mask(binary.LittleEndian.Uint64(b[40:]))>>5 |
-			base64Mask(binary.LittleEndian.Uint64(b[48:]))>>6 |
-			base64Mask(binary.LittleEndian.Uint64(b[56:]))>>7
-		n += bits.OnesCount64(m)
+		m := nonBase64Mask(binary.LittleEndian.Uint64(b)) |
+			nonBase64Mask(binary.LittleEndian.Uint64(b[8:]))>>1 |
+			nonBase64Mask(binary.LittleEndian.Uint64(b[16:]))>>2 |
+			nonBase64Mask(binary.LittleEndian.Uint64(b[24:]))>>3 |
+			nonBase64Mask(binary.LittleEndian.Uint64(b[32:]))>>4 |
+			nonBase64Mask(binary.LittleEndian.Uint64(b[40:]))>>5 |
+			nonBase64Mask(binary.LittleEndian.Uint64(b[48:]))>>6 |
+			nonBase64Mask(binary.LittleEndian.Uint64(b[56:]))>>7
+		n -= bits.OnesCount64(m)
 		b = b[64:]
 	}
 	for len(b) >= 8 {
-		n += bits.OnesCount64(base64Mask(binary.LittleEndian.Uint64(b)))
+		n -= bits.OnesCount64(nonBase64Mask(binary.LittleEndian.Uint64(b)))
 		b = b[8:]
 	}
 	for _, c := range b {
-		if base64Alphabet[c] {
-			n++
+		if !base64Alphabet[c] {
+			n--
 		}
 	}
 	return int64(n)
@@ -145,25 +146,29 @@ const (
 	swarLow7 = 0x7f7f7f7f7f7f7f7f
 )
 
-// base64Mask returns x with bit 7 of each byte set exactly when that byte
-// is a base64 alphabet character, and every other bit clear.
+// nonBase64Mask returns x with bit 7 of each byte set exactly when that
+// byte is not a base64 alphabet character, and every other bit clear.
 //
 // Each byte is tested with bit 7 cleared first, so that adding a constant
 // below 0x80 can never carry into the next byte; a byte that had bit 7 set
-// is never in the alphabet and is masked out at the end. For such a 7-bit
+// is never in the alphabet and is marked at the end. For such a 7-bit
 // value v, v+(0x80-a) has bit 7 set exactly when v >= a, and v+(0x7f-b)
-// exactly when v > b. The alphabet is three tests:
+// exactly when v > b; for a <= b, bit 7 of their XOR is therefore set
+// exactly when a <= v <= b. The alphabet is three disjoint sets:
 //   - letters: v with bit 5 (0x20) also cleared is in 'A'..'Z' (this folds
 //     'a'..'z' onto 'A'..'Z', and no other value lands there);
 //   - '/' and digits: v is in 0x2f..0x39, which is '/' followed by '0'..'9';
-//   - '+': v^'+' is zero, so (v^'+')+0x7f has bit 7 clear.
-func base64Mask(x uint64) uint64 {
+//   - '+': (v^'+')+0x7f has bit 7 set exactly when v is not '+'.
+//
+// As the first two sets and '+' are disjoint, bit 7 of
+// (letter|digit) ^ notPlus is set exactly when v is in none of them.
+func nonBase64Mask(x uint64) uint64 {
 	v := x & swarLow7
-	u := x &^ (0xa0 * swarOnes) // bits 7 and 5 cleared
-	letter := (u + (0x80-'A')*swarOnes) &^ (u + (0x7f-'Z')*swarOnes)
-	digit := (v + (0x80-'/')*swarOnes) &^ (v + (0x7f-'9')*swarOnes)
+	u := x & (0x5f * swarOnes) // bits 7 and 5 cleared
+	letter := (u + (0x80-'A')*swarOnes) ^ (u + (0x7f-'Z')*swarOnes)
+	digit := (v + (0x80-'/')*swarOnes) ^ (v + (0x7f-'9')*swarOnes)
 	notPlus := (v ^ '+'*swarOnes) + swarLow7
-	return (letter | digit | ^notPlus) &^ x & swarHigh
+	return ((letter | digit) ^ notPlus | x) & swarHigh
 }
 
 var base64Filters = stdsync.Pool{New: func() any {
