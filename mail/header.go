@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -60,6 +61,7 @@ func readHeaderLenient(br *bufio.Reader) (header, int) {
 	skipped := 0
 	for range maxHeaderRetries {
 		th, err := textproto.ReadHeader(br)
+		h.fields = slices.Grow(h.fields, th.Len())
 		fs := th.Fields()
 		for fs.Next() {
 			h.fields = append(h.fields, field{key: fs.Key(), value: fs.Value()})
@@ -76,13 +78,14 @@ func readHeaderLenient(br *bufio.Reader) (header, int) {
 }
 
 // decodeHeaders fills the header-derived fields of msg.
-// It returns the charset hint used for raw 8-bit bytes.
+// It returns the charset hint used for raw 8-bit bytes, and the parsed
+// Content-Type, for the walker not to parse it again.
 // Only the top-level message (top) falls back to Gmail's internal date; an
 // embedded message without a Date keeps a zero Date silently.
-func (d *decoder) decodeHeaders(msg *Message, h header, top bool) string {
+func (d *decoder) decodeHeaders(msg *Message, h header, top bool) (string, mediaType) {
 	// Raw 8-bit header bytes are most often in the body's charset.
-	_, ctParams, _ := parseMediaTypeLenient(h.get("Content-Type"), "text/plain")
-	hint := ctParams["charset"]
+	ct := parseContentType(h, "text/plain")
+	hint := ct.params["charset"]
 	hd := headerDecoder{conv: d.conv, hint: hint}
 
 	msg.Subject = oneLine(hd.decode(h.get("Subject"), "header Subject", msg))
@@ -135,7 +138,7 @@ func (d *decoder) decodeHeaders(msg *Message, h header, top bool) string {
 	}
 
 	msg.Bulk = isBulk(h)
-	return hint
+	return hint, ct
 }
 
 // The warnings about the Date header (UseInternalDate rewrites them).

@@ -259,8 +259,9 @@ func (d *decoder) readMessage(msg *Message, br *bufio.Reader, partID string, dep
 	if skipped > 0 {
 		msg.warnf("header: skipped %d malformed header line(s)", skipped)
 	}
-	hint := d.decodeHeaders(msg, h, depth == 0)
+	hint, ct := d.decodeHeaders(msg, h, depth == 0)
 	w := newWalker(d, msg, hint)
+	w.headerType, w.headerTypeSet = ct, true
 	w.entity(h, br, partID, depth, "")
 	w.finishBodies()
 }

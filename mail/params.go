@@ -14,6 +14,20 @@ var paramRe = regexp.MustCompile(`(?i)([a-z0-9*_.-]+)\s*=\s*(?:"([^"]*)"?|([^;\s
 // parseMediaTypeLenient parses a Content-Type value (RFC 2045 §5.1, with
 // RFC 2231 parameters via mime.ParseMediaType) and falls back to a
 // best-effort reading of the type and parameters when it is malformed.
+// mediaType is a parsed Content-Type: the lower-case media type, its
+// parameters and a note on what was repaired ("" when nothing was).
+type mediaType struct {
+	mt     string
+	params map[string]string
+	note   string
+}
+
+// parseContentType parses h's Content-Type with parseMediaTypeLenient.
+func parseContentType(h header, def string) mediaType {
+	mt, params, note := parseMediaTypeLenient(h.get("Content-Type"), def)
+	return mediaType{mt: mt, params: params, note: note}
+}
+
 func parseMediaTypeLenient(v, def string) (string, map[string]string, string) {
 	v = strings.TrimSpace(v)
 	if v == "" {

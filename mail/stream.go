@@ -61,8 +61,9 @@ func DecodeReader(r io.Reader, opts Options) (msg *Message, readErr error) {
 	if skipped > 0 {
 		msg.warnf("header: skipped %d malformed header line(s)", skipped)
 	}
-	hint := d.decodeHeaders(msg, h, true)
+	hint, ct := d.decodeHeaders(msg, h, true)
 	w := newWalker(d, msg, hint)
+	w.headerType, w.headerTypeSet = ct, true
 	w.entity(h, br, "", 0, "")
 	w.finishBodies()
 	msg.finish()

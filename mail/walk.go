@@ -28,6 +28,11 @@ type walker struct {
 	htmls []string
 	// partsCapped is set once MaxParts is exceeded, to warn only once.
 	partsCapped bool
+	// headerType is the message header's Content-Type as decodeHeaders
+	// parsed it, with the default of a top entity (text/plain); the
+	// first entity, which is that header's, takes it when headerTypeSet.
+	headerType    mediaType
+	headerTypeSet bool
 }
 
 func newWalker(d *decoder, msg *Message, hint string) *walker {
@@ -52,6 +57,8 @@ func childID(parent string, i int) string {
 // raw (still transfer-encoded) content.
 func (w *walker) entity(h header, body io.Reader, partID string, depth int, parentType string) {
 	where := partLabel(partID)
+	ct, haveCT := w.headerType, w.headerTypeSet
+	w.headerTypeSet = false
 	w.d.parts++
 	if w.d.parts > w.d.maxParts {
 		if !w.partsCapped {
@@ -68,7 +75,10 @@ func (w *walker) entity(h header, body io.Reader, partID string, depth int, pare
 	if parentType == "multipart/digest" {
 		def = "message/rfc822"
 	}
-	mt, params, note := parseMediaTypeLenient(h.get("Content-Type"), def)
+	if !haveCT || def != "text/plain" {
+		ct = parseContentType(h, def)
+	}
+	mt, params, note := ct.mt, ct.params, ct.note
 	if note != "" {
 		w.msg.warnf("%s: Content-Type: %s", where, note)
 	}
@@ -131,7 +141,9 @@ func (w *walker) entity(h header, body io.Reader, partID string, depth int, pare
 
 func (w *walker) multipart(body io.Reader, boundary, mt, partID string, depth int) {
 	where := partLabel(partID)
-	rec := &prefixRecorder{r: body, max: w.d.maxText}
+	prefix := prefixBuffers.Get().(*[]byte)
+	defer prefixBuffers.Put(prefix)
+	rec := &prefixRecorder{r: body, max: w.d.maxText, prefix: (*prefix)[:0]}
 	mr := textproto.NewMultipartReader(rec, boundary)
 	n, errs := 0, 0
 	for {
@@ -152,7 +164,7 @@ func (w *walker) multipart(body io.Reader, boundary, mt, partID string, depth in
 			}
 			continue
 		}
-		var h header
+		h := header{fields: make([]field, 0, p.Header.Len())}
 		fs := p.Header.Fields()
 		for fs.Next() {
 			h.fields = append(h.fields, field{key: fs.Key(), value: fs.Value()})
@@ -221,6 +233,12 @@ func isBase64(cte string) bool {
 	enc := strings.ToLower(cte)
 	return strings.Contains(enc, "base64") || strings.Contains(enc, "base-64")
 }
+
+// prefixBuffers recycles the buffers of multipart's prefixRecorder, which
+// holds the first read of every multipart body (4 KiB, go-message's read
+// size) until the first delimiter is found. A prefix that outgrows one
+// (a body without delimiters) gets a buffer of its own from append.
+var prefixBuffers = stdsync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 // countBuffers recycles the read buffers base64Attachment counts through;
 // one per message was 3 % of the bytes a sync allocated.
