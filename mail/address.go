@@ -49,6 +49,13 @@ func (hd headerDecoder) convertList(list []*netmail.Address) []Address {
 // UTF-8 "B" encoded word and repairs raw 8-bit text, leaving the structure
 // (quotes, commas, angle brackets) untouched for the address parser.
 func (hd headerDecoder) normalizeWords(v, where string, msg *Message) string {
+	if plainText(v) {
+		return v // what normalizeEncodedWords gives, without its copies (FuzzPlainText)
+	}
+	return hd.normalizeEncodedWords(v, where, msg)
+}
+
+func (hd headerDecoder) normalizeEncodedWords(v, where string, msg *Message) string {
 	segs, _ := splitEncodedWords(v)
 	var b strings.Builder
 	inQuote := false

@@ -92,3 +92,28 @@ func FuzzBracketed(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainText holds the fast path of headerDecoder.decode and
+// normalizeWords to their general paths: a value plainText accepts comes
+// back from them unchanged and without warnings.
+func FuzzPlainText(f *testing.F) {
+	for _, s := range []string{
+		"Alice <alice@example.com>", "=?utf-8?q?caf=C3=A9?=", "a =? b", "caf\xe9", "nul\x00byte", "\"quoted, name\" <a@b>", "",
+	} {
+		f.Add(s)
+	}
+	hd := headerDecoder{conv: newTextConverter(), hint: "iso-8859-1"}
+	f.Fuzz(func(t *testing.T, v string) {
+		if !plainText(v) {
+			return
+		}
+		for name, general := range map[string]func(string, string, *Message) string{
+			"decodeWords": hd.decodeWords, "normalizeEncodedWords": hd.normalizeEncodedWords,
+		} {
+			msg := &Message{}
+			if got := general(v, "header X", msg); got != v || len(msg.Warnings) > 0 {
+				t.Fatalf("%s(%q) = %q, warnings %q; the fast path returns it unchanged", name, v, got, msg.Warnings)
+			}
+		}
+	})
+}
