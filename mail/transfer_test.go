@@ -33,34 +33,50 @@ var base64Count = func() (t [256]uint8) {
 	return t
 }()
 
+// countBase64Impls are the implementations countBase64 chooses from on
+// this machine, each held to countBase64Table.
+func countBase64Impls() map[string]func([]byte) int64 {
+	impls := map[string]func([]byte) int64{"countBase64": countBase64, "SWAR": countBase64SWAR}
+	if haveCountAVX2 {
+		impls["AVX2"] = func(b []byte) int64 {
+			k := len(b) &^ 31
+			return int64(countBase64AVX2(b[:k])) + countBase64Table(b[k:])
+		}
+	}
+	return impls
+}
+
 // TestCountBase64EveryByte checks every byte value at every position of a
-// 64-byte block (the SWAR loop) and of an 8-byte word (its tail loop),
-// with every other position holding one fill byte, in the alphabet or
-// not, so that a carry or borrow leaking between bytes would show.
+// 64-byte block (the SWAR loop, two AVX2 blocks), of a 32-byte block and
+// of an 8-byte word (the SWAR tail), with every other position holding one
+// fill byte, in the alphabet or not, so that a carry or borrow leaking
+// between bytes would show.
 func TestCountBase64EveryByte(t *testing.T) {
-	for _, size := range []int{64, 8} {
-		for _, fill := range []byte{'A', '+', '/', 'z', 0x00, 0x7f, 0x80, 0xff, '=', '\n'} {
-			block := bytes.Repeat([]byte{fill}, size)
-			for pos := range size {
-				for c := range 256 {
-					block[pos] = byte(c)
-					if got, want := countBase64(block), countBase64Table(block); got != want {
-						t.Fatalf("%d bytes of %#x, byte %#x at %d: countBase64 = %d, table says %d", size, fill, c, pos, got, want)
+	for name, count := range countBase64Impls() {
+		for _, size := range []int{64, 32, 8} {
+			for _, fill := range []byte{'A', '+', '/', 'z', 0x00, 0x7f, 0x80, 0xff, '=', '\n'} {
+				block := bytes.Repeat([]byte{fill}, size)
+				for pos := range size {
+					for c := range 256 {
+						block[pos] = byte(c)
+						if got, want := count(block), countBase64Table(block); got != want {
+							t.Fatalf("%s: %d bytes of %#x, byte %#x at %d: %d, table says %d", name, size, fill, c, pos, got, want)
+						}
 					}
+					block[pos] = fill
 				}
-				block[pos] = fill
 			}
 		}
 	}
 }
 
-// TestCountBase64MatchesTable compares countBase64 with the table version
-// on random inputs of every length up to 300 (covering the 16-, 8- and
-// 1-byte loops), from three byte distributions: uniform bytes, base64
+// TestCountBase64MatchesTable compares each implementation with the table
+// on random inputs of every length up to 300 (covering the 32-, 16-, 8-
+// and 1-byte loops), from three byte distributions: uniform bytes, base64
 // text with line breaks, and bytes near the alphabet's range edges.
 func TestCountBase64MatchesTable(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 2026))
-	edges := []byte("@AZ[`az{/09:+,.*-_= \r\n\t\x00\x7f\x80\xc0\xff\xaf\xb0\xda\xfa")
+	edges := []byte("@AZ[`az{/09:+,.*-_= \r\n\t\x00\x7f\x80\xc0\xff\xaf\xb0\xda\xfa\xab\xc1\xe1")
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 	gens := map[string]func() byte{
 		"uniform": func() byte { return byte(r.Uint32()) },
@@ -72,6 +88,7 @@ func TestCountBase64MatchesTable(t *testing.T) {
 		},
 		"edges": func() byte { return edges[r.IntN(len(edges))] },
 	}
+	impls := countBase64Impls()
 	for name, gen := range gens {
 		for n := 0; n <= 300; n++ {
 			for range 20 {
@@ -79,15 +96,18 @@ func TestCountBase64MatchesTable(t *testing.T) {
 				for i := range b {
 					b[i] = gen()
 				}
-				if got, want := countBase64(b), countBase64Table(b); got != want {
-					t.Fatalf("%s, %d bytes %q: countBase64 = %d, table says %d", name, n, b, got, want)
+				want := countBase64Table(b)
+				for impl, count := range impls {
+					if got := count(b); got != want {
+						t.Fatalf("%s, %s, %d bytes %q: %d, table says %d", impl, name, n, b, got, want)
+					}
 				}
 			}
 		}
 	}
 }
 
-// FuzzCountBase64 holds countBase64 to the table version on any input.
+// FuzzCountBase64 holds every implementation to the table on any input.
 func FuzzCountBase64(f *testing.F) {
 	for _, s := range []string{
 		"", "QUJD", "QUJDRA==\r\n", "@@not*base64@@", "\x80\xff\x00\x7f+/09AZaz",
@@ -95,9 +115,13 @@ func FuzzCountBase64(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	impls := countBase64Impls()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := countBase64(b), countBase64Table(b); got != want {
-			t.Fatalf("countBase64(%q) = %d, table says %d", b, got, want)
+		want := countBase64Table(b)
+		for name, count := range impls {
+			if got := count(b); got != want {
+				t.Fatalf("%s(%q) = %d, table says %d", name, b, got, want)
+			}
 		}
 	})
 }
@@ -118,7 +142,7 @@ func BenchmarkCountBase64(b *testing.B) {
 	for _, fn := range []struct {
 		name string
 		f    func([]byte) int64
-	}{{"swar", countBase64}, {"table", countBase64Table}} {
+	}{{"countBase64", countBase64}, {"swar", countBase64SWAR}, {"table", countBase64Table}} {
 		b.Run(fn.name, func(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 			for b.Loop() {
