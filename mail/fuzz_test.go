@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // FuzzDecode checks Decode's contract on arbitrary input: it returns a
@@ -116,4 +118,35 @@ func FuzzPlainText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzContainsImgTag holds containsImgTag to the lower-cased search it
+// replaces.
+func FuzzContainsImgTag(f *testing.F) {
+	for _, s := range []string{
+		"<p>x</p>", "<IMG src=x>", "<\u0130mg>", "<\u0130MG", "< img", "<i mg", "<iM", "<<img", "\xff<img",
+		"<\u212amg", "<im\xffg", "<\u0131mg",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := containsImgTag(s), strings.Contains(strings.ToLower(s), "<img"); got != want {
+			t.Fatalf("containsImgTag(%q) = %v, lower-cased search says %v", s, got, want)
+		}
+	})
+}
+
+// TestContainsImgTagRunes checks the claim containsImgTag rests on: of
+// all runes outside ASCII, only U+0130 lower-cases to '<', 'i', 'm' or 'g'.
+func TestContainsImgTagRunes(t *testing.T) {
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		switch l := unicode.ToLower(r); {
+		case r == '\u0130':
+			if l != 'i' {
+				t.Errorf("unicode.ToLower(U+0130) = %U, want 'i'", l)
+			}
+		case l == '<' || l == 'i' || l == 'm' || l == 'g':
+			t.Errorf("unicode.ToLower(%U) = %q: containsImgTag must accept it", r, l)
+		}
+	}
 }

@@ -54,8 +54,7 @@ func sanitizeHTML(s string) string {
 }
 
 func disarmImages(s string) string {
-	lower := strings.ToLower(s)
-	if !strings.Contains(lower, "<img") {
+	if !containsImgTag(s) {
 		return s
 	}
 	doc, err := goquery.NewDocumentFromReader(strings.NewReader(s))
@@ -79,6 +78,32 @@ func disarmImages(s string) string {
 		return s
 	}
 	return out
+}
+
+// containsImgTag reports whether strings.ToLower(s) contains "<img",
+// without lower-casing a copy of the whole document. Besides ASCII case,
+// that takes 'İ' (U+0130), which unicode.ToLower maps to 'i'; no other
+// rune lower-cases to '<', 'i', 'm' or 'g' (FuzzContainsImgTag).
+func containsImgTag(s string) bool {
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			return false
+		}
+		s = s[i+1:]
+		rest := s
+		switch {
+		case len(rest) > 0 && rest[0]|0x20 == 'i':
+			rest = rest[1:]
+		case strings.HasPrefix(rest, "\u0130"):
+			rest = rest[len("\u0130"):]
+		default:
+			continue
+		}
+		if len(rest) >= 2 && rest[0]|0x20 == 'm' && rest[1]|0x20 == 'g' {
+			return true
+		}
+	}
 }
 
 // htmlToText renders sanitized HTML as plain text for indexing and snippets.

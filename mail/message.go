@@ -333,6 +333,7 @@ func (m *Message) sanitizeStrings() {
 // on a word boundary when one is near.
 func makeSnippet(text string) string {
 	var b strings.Builder
+	b.Grow(min(len(text), snippetRunes)) // one allocation for ASCII text
 	space := false
 	n := 0
 	for _, r := range text {
