@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -97,6 +98,9 @@ func pgUpsertMessages(tx *gorm.DB, tenantID, mailboxID int64, msgs []Message) (m
 			l.dst[i] = v.(string)
 		}
 		times[0][i], times[1][i] = m.Date, m.InternalDate
+		if m.HistoryID > math.MaxInt64 { // a bigint column, as with gorm's statements
+			return nil, fmt.Errorf("models: message %s: history id %d does not fit a bigint", m.GmailID, m.HistoryID)
+		}
 		sizes[i], hist[i] = m.Size, int64(m.HistoryID)
 		bulk[i], atts[i] = m.Bulk, m.HasAttachments
 	}
