@@ -111,17 +111,27 @@ func pgUpsertMessages(tx *gorm.DB, tenantID, mailboxID int64, msgs []Message) (m
 		pgArray(fromAddr), pgArray(to), pgArray(cc), pgArray(bcc), pgArray(times[0]), pgArray(times[1]),
 		pgArray(snippet), pgArray(sizes), pgArray(text), pgArray(html), pgArray(warnings), pgArray(decodeErr),
 		pgArray(rawRef), pgArray(bulk), pgArray(atts), pgArray(hist)}
-	type row struct {
-		ID      int64
-		GmailID string
-	}
-	var rows []row
-	if err := tx.Raw(pgUpsertMessagesSQL, args...).Scan(&rows).Error; err != nil {
+	// Rows, not Scan: gorm's Scan renders the statement with its
+	// arguments (the page's bodies) for its trace recorder whether or not
+	// anything logs it.
+	rows, err := tx.Raw(pgUpsertMessagesSQL, args...).Rows()
+	if err != nil {
 		return nil, fmt.Errorf("models: upsert messages: %w", err)
 	}
-	ids := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		ids[r.GmailID] = r.ID
+	defer rows.Close()
+	ids := make(map[string]int64, n)
+	for rows.Next() {
+		var (
+			id  int64
+			gid string
+		)
+		if err := rows.Scan(&id, &gid); err != nil {
+			return nil, fmt.Errorf("models: upsert messages: %w", err)
+		}
+		ids[gid] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("models: upsert messages: %w", err)
 	}
 	return ids, nil
 }
