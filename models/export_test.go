@@ -61,3 +61,7 @@ func MigrationSQLForTest(version int, engine Engine) string {
 // PlanCheckEvery is how many written messages apart the store looks at its
 // tables' statistics.
 const PlanCheckEvery = planCheckEvery
+
+// SetGormPagesForTest makes a Postgres store write pages of messages
+// through gorm's statements (as SQLite does) instead of pgpage.go's.
+func SetGormPagesForTest(s *Store, on bool) { s.gormPages = on }

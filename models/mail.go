@@ -239,6 +239,19 @@ func (s *Store) UpsertMessages(ctx context.Context, tenantID, mailboxID int64, w
 	}
 	msgs, gids := messageRows(tenantID, mailboxID, ws)
 	err := s.write(ctx, mailboxID, func(tx *gorm.DB) error {
+		if s.engine == Postgres && !s.gormPages {
+			// pgpage.go: arrays and fixed statements instead of gorm's
+			// multi-row VALUES lists.
+			ids, err := pgUpsertMessages(tx, tenantID, mailboxID, msgs)
+			if err != nil {
+				return err
+			}
+			rows, err := dependentRows(tenantID, mailboxID, msgs, ws, ids)
+			if err != nil {
+				return err
+			}
+			return pgWriteDependentRows(tx, tenantID, mailboxID, rows)
+		}
 		if err := tx.Omit(clause.Associations).Clauses(upsertOn([]string{"mailbox_id", "gmail_id"}, messageColumns)).
 			CreateInBatches(&msgs, s.rowsPerInsert(200, 26)).Error; err != nil {
 			return fmt.Errorf("models: upsert messages: %w", err)
@@ -709,18 +722,9 @@ func messagesByGmailID(tx *gorm.DB, engine Engine, tenantID, mailboxID int64, co
 		return tx.Model(&Message{}).Select(cols).
 			Where(tenantFilter+" AND mailbox_id = ? AND gmail_id IN ?", tenantID, mailboxID, gmailIDs)
 	}
-	var b strings.Builder
-	args := make([]any, 0, len(gmailIDs)+2)
-	b.WriteString("SELECT m.* FROM (VALUES ")
-	for i, id := range gmailIDs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?)")
-		args = append(args, id)
-	}
-	b.WriteString(") AS g(gmail_id) CROSS JOIN LATERAL (SELECT " + cols +
-		" FROM messages WHERE mailbox_id = ? AND gmail_id = g.gmail_id AND " + tenantFilter + " LIMIT 1) m")
-	args = append(args, mailboxID, tenantID)
-	return tx.Raw(b.String(), args...)
+	// The ids go as one array parameter: a fixed statement text that pgx
+	// prepares once per connection (pgpage.go says why that matters).
+	return tx.Raw("SELECT m.* FROM unnest(?::text[]) AS g(gmail_id) CROSS JOIN LATERAL (SELECT "+cols+
+		" FROM messages WHERE mailbox_id = ? AND gmail_id = g.gmail_id AND "+tenantFilter+" LIMIT 1) m",
+		pgArray(gmailIDs), mailboxID, tenantID)
 }

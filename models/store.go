@@ -27,6 +27,11 @@ type Store struct {
 	// plan decides when the hot tables' statistics are refreshed
 	// (planstats.go).
 	plan *planStats
+
+	// gormPages makes Postgres write pages of messages through gorm's
+	// statements as SQLite does, not pgpage.go's; tests set it to compare
+	// the two.
+	gormPages bool
 }
 
 // NewStore wraps an open, migrated database. cipher seals OAuth tokens.
@@ -37,7 +42,7 @@ func NewStore(db *gorm.DB, engine Engine, cipher *Cipher) *Store {
 // in returns a Store whose queries run in tx, so that a method's checks
 // and its writes share one transaction.
 func (s *Store) in(tx *gorm.DB) *Store {
-	return &Store{db: tx, engine: s.engine, cipher: s.cipher, plan: s.plan}
+	return &Store{db: tx, engine: s.engine, cipher: s.cipher, plan: s.plan, gormPages: s.gormPages}
 }
 
 // Engine reports which database the store runs on.
