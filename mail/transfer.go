@@ -13,36 +13,52 @@ import (
 	stdsync "sync"
 )
 
-// transferDecoder undoes Content-Transfer-Encoding (RFC 2045 §6) leniently.
-// warn reports repairs found while reading (junk lines inside base64).
-// When buffers is not nil, the caller gives them back with release once it
-// has stopped reading dec: they are recycled, being a third of the bytes a
-// decode allocated.
-func transferDecoder(cte string, r io.Reader, warn func(string)) (dec io.Reader, note string, buffers releaser) {
+// transferEncoding is how a part's content is read, from its
+// Content-Transfer-Encoding (RFC 2045 §6).
+type transferEncoding int
+
+const (
+	encIdentity transferEncoding = iota // 7bit, 8bit, binary, or unknown
+	encBase64
+	encQuotedPrintable
+)
+
+// parseTransferEncoding reads a Content-Transfer-Encoding leniently; note
+// says how a value that is not one of RFC 2045's was understood.
+func parseTransferEncoding(cte string) (transferEncoding, string) {
 	enc := strings.ToLower(strings.Trim(strings.TrimSpace(cte), "\"'"))
 	switch enc {
 	case "", "7bit", "8bit", "binary":
-		return r, "", nil
+		return encIdentity, ""
 	case "base64":
-		f := newBase64Filter(r, warn)
-		return base64.NewDecoder(base64.RawStdEncoding, f), "", f
+		return encBase64, ""
 	case "quoted-printable":
-		q := newQPSource(r)
-		return quotedprintable.NewReader(q.br), "", q
+		return encQuotedPrintable, ""
 	}
 	switch {
 	case strings.Contains(enc, "base64") || strings.Contains(enc, "base-64"):
-		f := newBase64Filter(r, warn)
-		return base64.NewDecoder(base64.RawStdEncoding, f),
-			fmt.Sprintf("Content-Transfer-Encoding %q read as base64", cte), f
+		return encBase64, fmt.Sprintf("Content-Transfer-Encoding %q read as base64", cte)
 	case strings.Contains(enc, "quoted"):
-		q := newQPSource(r)
-		return quotedprintable.NewReader(q.br),
-			fmt.Sprintf("Content-Transfer-Encoding %q read as quoted-printable", cte), q
-	case strings.HasPrefix(enc, "7") || strings.HasPrefix(enc, "8") || strings.HasPrefix(enc, "x-") || strings.Contains(enc, "bit"):
-		return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte), nil
+		return encQuotedPrintable, fmt.Sprintf("Content-Transfer-Encoding %q read as quoted-printable", cte)
 	}
-	return r, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte), nil
+	return encIdentity, fmt.Sprintf("unknown Content-Transfer-Encoding %q; content kept as is", cte)
+}
+
+// transferDecoder undoes the transfer encoding enc of r leniently. warn
+// reports repairs found while reading (junk lines inside base64).
+// When buffers is not nil, the caller gives them back with release once it
+// has stopped reading dec: they are recycled, being a third of the bytes a
+// decode allocated.
+func transferDecoder(enc transferEncoding, r io.Reader, warn func(string)) (dec io.Reader, buffers releaser) {
+	switch enc {
+	case encBase64:
+		f := newBase64Filter(r, warn)
+		return base64.NewDecoder(base64.RawStdEncoding, f), f
+	case encQuotedPrintable:
+		q := newQPSource(r)
+		return quotedprintable.NewReader(q.br), q
+	}
+	return r, nil
 }
 
 // releaser is what holds recycled buffers until its user is done.

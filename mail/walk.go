@@ -100,13 +100,13 @@ func (w *walker) entity(h header, body io.Reader, partID string, depth int, pare
 			return
 		}
 	}
+	w.leaf(h, body, partID, where, depth, mt, params)
+}
 
-	cte := h.get("Content-Transfer-Encoding")
-	dec, note, buffers := transferDecoder(cte, body, func(msg string) { w.msg.warnf("%s: %s", where, msg) })
-	if buffers != nil {
-		// Every case below has read dec to its end when it returns.
-		defer buffers.release()
-	}
+// leaf handles an entity that is not a multipart: a body, a calendar, an
+// embedded message or an attachment. where is partLabel(partID).
+func (w *walker) leaf(h header, body io.Reader, partID, where string, depth int, mt string, params map[string]string) {
+	enc, note := parseTransferEncoding(h.get("Content-Transfer-Encoding"))
 	if note != "" {
 		w.msg.warnf("%s: %s", where, note)
 	}
@@ -120,24 +120,45 @@ func (w *walker) entity(h header, body io.Reader, partID string, depth int, pare
 	if isMessage && depth >= w.d.maxDepth {
 		w.msg.warnf("%s: nesting deeper than %d; %s kept as an attachment", where, w.d.maxDepth, mt)
 	}
+	kind := leafAttachment
 	switch {
 	case isMessage && depth < w.d.maxDepth:
-		w.embedded(h, dec, partID, depth, mt, filename, disp)
+		kind = leafEmbedded
 	case (mt == "text/plain" || mt == "text/html") && disp != "attachment" && filename == "":
-		w.bodyText(dec, partID, mt, params["charset"])
+		kind = leafBody
 	case mt == "text/calendar":
+		kind = leafCalendar
+	case enc == encBase64:
+		// The decoded size of base64 follows from the number of alphabet
+		// characters (RFC 4648 §4): no need to decode bytes that are
+		// thrown away.
+		w.base64Attachment(h, body, partID, mt, filename)
+		return
+	}
+	dec, buffers := transferDecoder(enc, body, func(msg string) { w.msg.warnf("%s: %s", where, msg) })
+	if buffers != nil {
+		// Every case below has read dec to its end when it returns.
+		defer buffers.release()
+	}
+	switch kind {
+	case leafEmbedded:
+		w.embedded(h, dec, partID, depth, mt, filename, disp)
+	case leafBody:
+		w.bodyText(dec, partID, mt, params["charset"])
+	case leafCalendar:
 		w.calendar(h, dec, partID, mt, params, filename, disp)
 	default:
-		if isBase64(cte) {
-			// The decoded size of base64 follows from the number of
-			// alphabet characters (RFC 4648 §4): no need to decode bytes
-			// that are thrown away.
-			w.base64Attachment(h, body, partID, mt, filename)
-			return
-		}
 		w.attachment(h, dec, partID, mt, params, filename)
 	}
 }
+
+// What leaf makes of a part.
+const (
+	leafAttachment = iota
+	leafEmbedded
+	leafBody
+	leafCalendar
+)
 
 func (w *walker) multipart(body io.Reader, boundary, mt, partID string, depth int) {
 	where := partLabel(partID)
@@ -227,11 +248,6 @@ func (w *walker) attachment(h header, r io.Reader, partID, mt string, params map
 		w.msg.warnf("%s: %s: %v (counted %d bytes)", partLabel(partID), mt, err, n)
 	}
 	w.addAttachment(h, partID, mt, filename, n)
-}
-
-func isBase64(cte string) bool {
-	enc := strings.ToLower(cte)
-	return strings.Contains(enc, "base64") || strings.Contains(enc, "base-64")
 }
 
 // prefixBuffers recycles the buffers of multipart's prefixRecorder, which
