@@ -130,7 +130,9 @@ func TestDecodeGolden(t *testing.T) {
 		}
 		digests = digests[:0]
 	}
+	messages := 0
 	goldenCorpus(t, func(g, name string, raw []byte) {
+		messages++
 		if g != group {
 			flush()
 			group = g
@@ -143,6 +145,7 @@ func TestDecodeGolden(t *testing.T) {
 		digests = append(digests, messageDigest(Decode(raw, opts)), messageDigest(m))
 	})
 	flush()
+	t.Logf("%d messages in %d groups", messages, len(order))
 	if *updateGolden {
 		var b bytes.Buffer
 		for _, name := range order {

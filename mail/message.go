@@ -18,7 +18,8 @@
 // a header block and the fields derived from it), encodedword.go (RFC 2047),
 // address.go (RFC 5322 §3.4 address lists), date.go (RFC 5322 §3.3 and what
 // real mail sends instead), charset.go (charset labels and detection),
-// walk.go (the MIME tree), transfer.go (RFC 2045 §6 transfer encodings),
+// walk.go (the MIME tree), transfer.go (RFC 2045 §6 transfer encodings;
+// count_amd64.s counts base64 characters with AVX2),
 // params.go (RFC 2045/2231 parameters, RFC 2183 dispositions, file names),
 // html.go (sanitizing), calendar.go (text/calendar parts).
 package mail
