@@ -47,8 +47,8 @@ func parseTransferEncoding(cte string) (transferEncoding, string) {
 // transferDecoder undoes the transfer encoding enc of r leniently. warn
 // reports repairs found while reading (junk lines inside base64).
 // When buffers is not nil, the caller gives them back with release once it
-// has stopped reading dec: they are recycled, being a third of the bytes a
-// decode allocated.
+// has stopped reading dec: they are recycled, having been a fifth of the
+// bytes a decode of the generated corpus allocated.
 func transferDecoder(enc transferEncoding, r io.Reader, warn func(string)) (dec io.Reader, buffers releaser) {
 	switch enc {
 	case encBase64:
