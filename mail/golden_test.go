@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	stdsync "sync"
 	"testing"
 	"time"
 
@@ -188,5 +189,38 @@ func TestDecodeGolden(t *testing.T) {
 		} else if d := got[name]; w != d {
 			t.Errorf("%s: results differ from %s (digest %s, golden %s)", name, goldenFile, d, w)
 		}
+	}
+}
+
+// TestDecodeConcurrent decodes generated messages on several goroutines at
+// once, as a sync does, and checks each result against a decode of its own:
+// no buffer may be shared by two decodes running at the same time.
+func TestDecodeConcurrent(t *testing.T) {
+	g := emulator.NewGenerator(3, emulator.GeneratorOptions{MalformedRate: 0.2, AttachmentRate: 0.5})
+	raws := make([][]byte, 400)
+	want := make([]string, len(raws))
+	for i := range raws {
+		raws[i] = g.Message(i)
+		want[i] = messageDigest(Decode(raws[i], Options{}))
+	}
+	var wg stdsync.WaitGroup
+	const workers = 8
+	errs := make(chan string, workers*len(raws))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range raws {
+				i := (i + w*50) % len(raws)
+				if got := messageDigest(Decode(raws[i], Options{})); got != want[i] {
+					errs <- fmt.Sprintf("message %d: digest %s, alone %s", i, got, want[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
