@@ -63,18 +63,7 @@ func messageDigest(m *Message) string {
 // on), 1,000 generated messages of which half are deliberately malformed,
 // enmime's test messages and the SpamAssassin corpus.
 func goldenCorpus(t *testing.T, fn func(group, name string, raw []byte)) {
-	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range fixtures {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := "fixture/" + filepath.Base(p)
-		fn(name, name, raw)
-	}
+	eachFixture(t, func(name string, raw []byte) { fn("fixture/"+name, "fixture/"+name, raw) })
 	g := emulator.NewGenerator(1, emulator.GeneratorOptions{})
 	for i := range 2000 {
 		fn(hundreds("generated", i), fmt.Sprintf("generated/%d", i), g.Message(i))
@@ -84,7 +73,7 @@ func goldenCorpus(t *testing.T, fn func(group, name string, raw []byte)) {
 		fn(hundreds("malformed", i), fmt.Sprintf("malformed/%d", i), g.Message(i))
 	}
 	root := enmimeTestdata(t)
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".png") {
 			return err
 		}

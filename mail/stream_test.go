@@ -26,17 +26,7 @@ func streamCases(t testing.TB) map[string][]byte {
 		"no date":          []byte("Subject: x\r\n\r\nbody\r\n"),
 		"header only date": []byte("Subject: x\r\nDate: Mon, 2 Jan 2006 15:04:05 -0700"),
 	}
-	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range fixtures {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cases[filepath.Base(p)] = raw
-	}
+	eachFixture(t, func(name string, raw []byte) { cases[name] = raw })
 	return cases
 }
 
@@ -150,5 +140,22 @@ func TestDecodeReaderDrains(t *testing.T) {
 	}
 	if r.Len() != 0 || m.Size != b.Len() {
 		t.Fatalf("left %d bytes unread, Size %d of %d", r.Len(), m.Size, b.Len())
+	}
+}
+
+// eachFixture calls fn with the file name and bytes of every .eml message
+// in testdata, in name order.
+func eachFixture(t testing.TB, fn func(name string, raw []byte)) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(filepath.Base(p), raw)
 	}
 }
