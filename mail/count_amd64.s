@@ -1,41 +1,14 @@
 #include "textflag.h"
 
-// Byte constants, 32 copies each, for the range tests below.
-DATA countFold<>+0(SB)/8, $0x2020202020202020
-DATA countFold<>+8(SB)/8, $0x2020202020202020
-DATA countFold<>+16(SB)/8, $0x2020202020202020
-DATA countFold<>+24(SB)/8, $0x2020202020202020
-GLOBL countFold<>(SB), RODATA|NOPTR, $32
-
-DATA countBelowLower<>+0(SB)/8, $0x6060606060606060
-DATA countBelowLower<>+8(SB)/8, $0x6060606060606060
-DATA countBelowLower<>+16(SB)/8, $0x6060606060606060
-DATA countBelowLower<>+24(SB)/8, $0x6060606060606060
-GLOBL countBelowLower<>(SB), RODATA|NOPTR, $32
-
-DATA countAboveLower<>+0(SB)/8, $0x7b7b7b7b7b7b7b7b
-DATA countAboveLower<>+8(SB)/8, $0x7b7b7b7b7b7b7b7b
-DATA countAboveLower<>+16(SB)/8, $0x7b7b7b7b7b7b7b7b
-DATA countAboveLower<>+24(SB)/8, $0x7b7b7b7b7b7b7b7b
-GLOBL countAboveLower<>(SB), RODATA|NOPTR, $32
-
-DATA countBelowSlash<>+0(SB)/8, $0x2e2e2e2e2e2e2e2e
-DATA countBelowSlash<>+8(SB)/8, $0x2e2e2e2e2e2e2e2e
-DATA countBelowSlash<>+16(SB)/8, $0x2e2e2e2e2e2e2e2e
-DATA countBelowSlash<>+24(SB)/8, $0x2e2e2e2e2e2e2e2e
-GLOBL countBelowSlash<>(SB), RODATA|NOPTR, $32
-
-DATA countAboveDigit<>+0(SB)/8, $0x3a3a3a3a3a3a3a3a
-DATA countAboveDigit<>+8(SB)/8, $0x3a3a3a3a3a3a3a3a
-DATA countAboveDigit<>+16(SB)/8, $0x3a3a3a3a3a3a3a3a
-DATA countAboveDigit<>+24(SB)/8, $0x3a3a3a3a3a3a3a3a
-GLOBL countAboveDigit<>(SB), RODATA|NOPTR, $32
-
-DATA countPlus<>+0(SB)/8, $0x2b2b2b2b2b2b2b2b
-DATA countPlus<>+8(SB)/8, $0x2b2b2b2b2b2b2b2b
-DATA countPlus<>+16(SB)/8, $0x2b2b2b2b2b2b2b2b
-DATA countPlus<>+24(SB)/8, $0x2b2b2b2b2b2b2b2b
-GLOBL countPlus<>(SB), RODATA|NOPTR, $32
+// Byte constants, eight copies each, broadcast to 32 below for the range
+// tests.
+DATA countConsts<>+0(SB)/8, $0x2020202020202020
+DATA countConsts<>+8(SB)/8, $0x6060606060606060
+DATA countConsts<>+16(SB)/8, $0x7b7b7b7b7b7b7b7b
+DATA countConsts<>+24(SB)/8, $0x2e2e2e2e2e2e2e2e
+DATA countConsts<>+32(SB)/8, $0x3a3a3a3a3a3a3a3a
+DATA countConsts<>+40(SB)/8, $0x2b2b2b2b2b2b2b2b
+GLOBL countConsts<>(SB), RODATA|NOPTR, $48
 
 // func countBase64AVX2(b []byte) int
 //
@@ -53,12 +26,12 @@ TEXT ·countBase64AVX2(SB), NOSPLIT, $0-32
 	XORQ AX, AX
 	TESTQ CX, CX
 	JZ   done
-	VMOVDQU countFold<>(SB), Y10
-	VMOVDQU countBelowLower<>(SB), Y11
-	VMOVDQU countAboveLower<>(SB), Y12
-	VMOVDQU countBelowSlash<>(SB), Y13
-	VMOVDQU countAboveDigit<>(SB), Y14
-	VMOVDQU countPlus<>(SB), Y15
+	VPBROADCASTQ countConsts<>+0(SB), Y10
+	VPBROADCASTQ countConsts<>+8(SB), Y11
+	VPBROADCASTQ countConsts<>+16(SB), Y12
+	VPBROADCASTQ countConsts<>+24(SB), Y13
+	VPBROADCASTQ countConsts<>+32(SB), Y14
+	VPBROADCASTQ countConsts<>+40(SB), Y15
 
 loop:
 	VMOVDQU  (SI), Y0

@@ -2,8 +2,6 @@ package mail
 
 import (
 	netmail "net/mail"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,17 +15,7 @@ import (
 // detected through its Err text), and every string is valid UTF-8 without
 // NUL. Seeds: the .eml fixtures plus testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
-	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range fixtures {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(raw)
-	}
+	eachFixture(f, func(_ string, raw []byte) { f.Add(raw) })
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m := Decode(raw, Options{InternalDate: time.Unix(1700000000, 0)})
 		if m == nil {
